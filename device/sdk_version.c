@@ -1,0 +1,6 @@
+#include "steward/steward.h"
+
+const char *stw_version(void)
+{
+  return STEWARD_VERSION;
+}

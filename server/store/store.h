@@ -1,0 +1,165 @@
+/* The store: everything the daemon remembers, behind one backend-neutral
+ * interface. SQLite (sqlite.c) is the default; PostgreSQL (postgres.c) fits
+ * behind the same functions. Parts of the daemon meet here and nowhere else.
+ *
+ * Transactions: every function below runs in its own transaction unless the
+ * caller opened one with stw_store_begin(); then it joins it. A failed function
+ * inside a caller's transaction leaves that transaction for the caller to roll
+ * back (or to roll back to a savepoint).
+ *
+ * Memory: records with pointers (stw_device_t.ldevid, ...) are filled with
+ * malloc'd copies; release them with the matching *_clear() function. */
+#ifndef STW_SERVER_STORE_H
+#define STW_SERVER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "steward/status.h"
+#include "lifecycle/lifecycle.h"
+
+typedef struct stw_store stw_store_t;
+
+#define STW_ID_HEX 33            /* device id, 32 hex + NUL */
+#define STW_TEXT_MAX 64          /* names, models, manufacturers */
+#define STW_REASON_MAX 256       /* audit reasons */
+
+/** Open a store. url: "sqlite:<path>" or a plain path (SQLite, created with the
+ *  current schema if new, migrated if older); "postgres:<conninfo>" later.
+ *  Opening applies pending migrations in one transaction. */
+stw_status_t stw_store_open(const char *url, stw_store_t **out) __attribute__((warn_unused_result));
+void stw_store_close(stw_store_t *st);
+/** Schema version of the open store. */
+int stw_store_schema_version(stw_store_t *st);
+
+/* ---- transactions ---------------------------------------------------- */
+stw_status_t stw_store_begin(stw_store_t *st);
+stw_status_t stw_store_commit(stw_store_t *st);
+void stw_store_rollback(stw_store_t *st);
+/** Savepoints inside an open transaction, so one failed job of a batch does not
+ *  undo the others. name: [a-z_0-9]+ */
+stw_status_t stw_store_savepoint(stw_store_t *st, const char *name);
+stw_status_t stw_store_release(stw_store_t *st, const char *name);
+void stw_store_rollback_to(stw_store_t *st, const char *name);
+
+/* ---- trusted manufacturers -------------------------------------------- */
+typedef struct {
+  int64_t id;
+  char name[STW_TEXT_MAX];       /**< the CA's subject O or CN */
+  uint8_t fingerprint[32];       /**< SHA-256 of the DER certificate */
+  uint8_t *cert_der;             /**< owned */
+  size_t cert_len;
+} stw_trust_t;
+void stw_trust_clear(stw_trust_t *t);
+/** Add a manufacturer CA (DER). STW_ERR_EXISTS if the same certificate is there. */
+stw_status_t stw_store_trust_add(stw_store_t *st, const char *name, const uint8_t *der, size_t len);
+typedef stw_status_t (*stw_trust_cb)(const stw_trust_t *t, void *ctx);
+stw_status_t stw_store_trust_list(stw_store_t *st, stw_trust_cb cb, void *ctx);
+stw_status_t stw_store_trust_remove(stw_store_t *st, int64_t id);
+
+/* ---- enrollment policy ------------------------------------------------- */
+typedef enum { STW_RULE_DEVICE = 0, STW_RULE_GROUP = 1 } stw_rule_kind_t;
+typedef struct {
+  int64_t id;
+  stw_rule_kind_t kind;
+  char device_id[STW_ID_HEX];      /**< STW_RULE_DEVICE: allow exactly this device */
+  char model[STW_TEXT_MAX];        /**< STW_RULE_GROUP: "" matches any model */
+  char manufacturer[STW_TEXT_MAX]; /**< STW_RULE_GROUP: "" matches any manufacturer */
+  char name_prefix[STW_TEXT_MAX];  /**< assigned names are <prefix><first 8 hex of id>; "" → model + "-" */
+} stw_rule_t;
+stw_status_t stw_store_rule_add(stw_store_t *st, stw_rule_t *rule /* id set on return */);
+typedef stw_status_t (*stw_rule_cb)(const stw_rule_t *r, void *ctx);
+stw_status_t stw_store_rule_list(stw_store_t *st, stw_rule_cb cb, void *ctx);
+stw_status_t stw_store_rule_remove(stw_store_t *st, int64_t id);
+
+/* ---- vouchers (imported by the owner, handed to devices) --------------- */
+/** Store the voucher for a device (replaces an older one for the same device). */
+stw_status_t stw_store_voucher_put(stw_store_t *st, const char *device_id, const uint8_t *voucher, size_t len);
+/** *out is malloc'd; caller frees. STW_ERR_NOT_FOUND if none. */
+stw_status_t stw_store_voucher_get(stw_store_t *st, const char *device_id, uint8_t **out, size_t *len);
+stw_status_t stw_store_voucher_delete(stw_store_t *st, const char *device_id);
+
+/* ---- devices ------------------------------------------------------------ */
+typedef enum { STW_CRED_X509 = 0, STW_CRED_PSK = 1 } stw_cred_kind_t;
+typedef struct {
+  char id[STW_ID_HEX];
+  char name[STW_TEXT_MAX];
+  char model[STW_TEXT_MAX];
+  char manufacturer[STW_TEXT_MAX];
+  stw_state_t state;
+  stw_cred_kind_t cred_kind;
+  int64_t created_at;
+  int64_t updated_at;
+  uint8_t *ldevid;                 /**< current operational certificate, DER; owned; NULL for PSK */
+  size_t ldevid_len;
+  char ldevid_serial[41];          /**< hex */
+  int64_t ldevid_not_after;
+  uint8_t csr_digest[32];          /**< SHA-256 of the CSR that produced ldevid (idempotent retries) */
+  char psk_identity[STW_TEXT_MAX]; /**< operational PSK identity (PSK devices) */
+  uint32_t generation;             /**< bumped by each re-imprint (ownership transfer) */
+} stw_device_t;
+void stw_device_clear(stw_device_t *d);
+/** STW_ERR_NOT_FOUND if absent. */
+stw_status_t stw_store_device_get(stw_store_t *st, const char *id, stw_device_t *out);
+/** Insert or replace the whole row. */
+stw_status_t stw_store_device_put(stw_store_t *st, const stw_device_t *d);
+typedef stw_status_t (*stw_device_cb)(const stw_device_t *d, void *ctx);
+/** Devices ordered by id; state < 0 lists all states. */
+stw_status_t stw_store_device_list(stw_store_t *st, int state, stw_device_cb cb, void *ctx);
+stw_status_t stw_store_device_count(stw_store_t *st, int state, uint64_t *count);
+
+/* ---- certificate serials: each used once, ever ------------------------- */
+/** Record that serial_hex was issued to device_id. STW_ERR_EXISTS if the serial
+ *  was ever issued before (the unique constraint is the guarantee). */
+stw_status_t stw_store_serial_claim(stw_store_t *st, const char *serial_hex, const char *device_id, int64_t not_after);
+stw_status_t stw_store_serial_count(stw_store_t *st, uint64_t *count);
+
+/* ---- pre-shared keys ----------------------------------------------------- */
+typedef enum { STW_PSK_BOOTSTRAP = 0, STW_PSK_OPERATIONAL = 1 } stw_psk_kind_t;
+typedef struct {
+  char identity[STW_TEXT_MAX];
+  char device_id[STW_ID_HEX];
+  stw_psk_kind_t kind;
+  bool active;                     /**< a retired bootstrap PSK stays, inactive, to name the reuse */
+  uint8_t key[32];
+  size_t key_len;
+} stw_psk_t;
+/** Insert or replace by identity. The key is a secret: the backend keeps it in
+ *  a table no listing exposes. */
+stw_status_t stw_store_psk_put(stw_store_t *st, const stw_psk_t *p);
+stw_status_t stw_store_psk_get(stw_store_t *st, const char *identity, stw_psk_t *out);
+stw_status_t stw_store_psk_set_active(stw_store_t *st, const char *identity, bool active);
+
+/* ---- audit log: append-only, hash-chained ------------------------------- */
+typedef struct {
+  uint64_t seq;                    /**< 1, 2, ... assigned by the store */
+  int64_t at;                      /**< seconds since the epoch */
+  char actor[STW_TEXT_MAX];        /**< "device:<id>", "admin", "daemon" */
+  char action[STW_TEXT_MAX];       /**< "enroll", "refuse.enroll", "transition", ... */
+  char subject[STW_TEXT_MAX];      /**< usually a device id */
+  char outcome[STW_TEXT_MAX];      /**< "ok", or a short refusal code ("untrusted-manufacturer") */
+  char detail[STW_REASON_MAX];     /**< free text, never a secret or personal datum */
+  uint8_t prev_hash[32];
+  uint8_t hash[32];                /**< SHA-256(prev_hash || canonical encoding of the fields above) */
+} stw_audit_t;
+/** Append one record; the store assigns seq, at (if 0), prev_hash and hash.
+ *  Always joins the caller's transaction when one is open: a state change and
+ *  its audit record commit together or not at all. */
+stw_status_t stw_store_audit_append(stw_store_t *st, stw_audit_t *rec);
+typedef stw_status_t (*stw_audit_cb)(const stw_audit_t *a, void *ctx);
+/** Records with seq > after, in order, at most limit (0: no limit). */
+stw_status_t stw_store_audit_list(stw_store_t *st, uint64_t after, uint64_t limit, stw_audit_cb cb, void *ctx);
+/** Recompute the chain. STW_OK, or STW_ERR_TAMPERED with *bad_seq the first
+ *  record whose hash or link does not match. *count: records checked. */
+stw_status_t stw_store_audit_verify(stw_store_t *st, uint64_t *count, uint64_t *bad_seq);
+/** The hash of a record as the chain defines it (exported for tests and tools). */
+void stw_audit_compute_hash(const stw_audit_t *rec, uint8_t out[32]);
+
+/* ---- the one place lifecycle transitions happen ------------------------- */
+/** Load the device, ask stw_lifecycle_next(), write the new state and an audit
+ *  record ("transition", "<from>-><to>"), all in one transaction (the caller's
+ *  if open). STW_ERR_STATE (and nothing written) if the move is not allowed. */
+stw_status_t stw_store_transition(stw_store_t *st, const char *device_id, stw_event_t ev,
+                                  const char *actor, const char *detail, stw_state_t *new_state);
+
+#endif

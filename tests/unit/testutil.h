@@ -1,0 +1,21 @@
+/* Helpers shared by the unit and integration tests. */
+#ifndef STW_TESTUTIL_H
+#define STW_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/** A fresh empty folder under $TMPDIR (or /tmp), removed by stw_test_rmtree(). */
+char *stw_test_tmpdir(const char *tag);
+void stw_test_rmtree(const char *path);
+/** Path of a file in ../shared/vectors ($STW_VECTORS); static buffer. */
+const char *stw_test_vector_path(const char *rel);
+/** Read a whole file; aborts the test if it cannot. Caller frees. */
+uint8_t *stw_test_read_file(const char *path, size_t *len);
+/** Decode hex into a malloc'd buffer; caller frees. */
+uint8_t *stw_test_hex(const char *hex, size_t *len);
+
+#endif
