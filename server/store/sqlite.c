@@ -1,0 +1,1019 @@
+/* The SQLite backend. One file, one database, shared by several processes
+ * (the daemon, its writer thread, `steward admin`): WAL so readers never wait
+ * for the writer, synchronous=FULL so a commit that returned survives a power
+ * cut, a busy timeout so short write locks are waited out instead of failing.
+ * Schema changes are an ordered list of migration steps, applied in one
+ * transaction at open. Statements are prepared once per handle and reused. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/** How long a statement waits for another connection's write lock. */
+#define BUSY_TIMEOUT_MS 10000
+
+/* ---- schema ------------------------------------------------------------------
+ * migrations[i] brings the schema from version i to i + 1. Append new steps;
+ * never edit a released one (stores in the field have already run it). The
+ * statements carry no IF NOT EXISTS on purpose: running a step twice fails
+ * loudly instead of passing unnoticed. */
+static const char *const migrations[] = {
+  /* 1: the first schema */
+  "CREATE TABLE trust ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL,"
+  "  fingerprint BLOB NOT NULL UNIQUE CHECK (length(fingerprint) = 32),"
+  "  cert_der BLOB NOT NULL"
+  ");"
+  "CREATE TABLE rules ("
+  "  id INTEGER PRIMARY KEY,"
+  "  kind INTEGER NOT NULL CHECK (kind IN (0, 1)),"
+  "  device_id TEXT NOT NULL DEFAULT '',"
+  "  model TEXT NOT NULL DEFAULT '',"
+  "  manufacturer TEXT NOT NULL DEFAULT '',"
+  "  name_prefix TEXT NOT NULL DEFAULT ''"
+  ");"
+  /* Vouchers arrive before their device enrolls: no foreign key to devices. */
+  "CREATE TABLE vouchers ("
+  "  device_id TEXT PRIMARY KEY,"
+  "  voucher BLOB NOT NULL,"
+  "  stored_at INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE devices ("
+  "  id TEXT PRIMARY KEY,"
+  "  name TEXT NOT NULL,"
+  "  model TEXT NOT NULL,"
+  "  manufacturer TEXT NOT NULL,"
+  "  state INTEGER NOT NULL CHECK (state >= 0 AND state < 7),"
+  "  cred_kind INTEGER NOT NULL CHECK (cred_kind IN (0, 1)),"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  ldevid BLOB,"
+  "  ldevid_serial TEXT NOT NULL,"
+  "  ldevid_not_after INTEGER NOT NULL,"
+  "  csr_digest BLOB NOT NULL CHECK (length(csr_digest) = 32),"
+  "  psk_identity TEXT NOT NULL,"
+  "  generation INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX devices_by_state ON devices (state, id);"
+  /* The primary key is the guarantee that a serial is issued once, ever. */
+  "CREATE TABLE serials ("
+  "  serial_hex TEXT PRIMARY KEY,"
+  "  device_id TEXT NOT NULL,"
+  "  not_after INTEGER NOT NULL,"
+  "  issued_at INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX serials_by_device ON serials (device_id);"
+  /* Keys live apart from what listings read; a key row cannot outlive its PSK. */
+  "CREATE TABLE psk ("
+  "  identity TEXT PRIMARY KEY,"
+  "  device_id TEXT NOT NULL,"
+  "  kind INTEGER NOT NULL CHECK (kind IN (0, 1)),"
+  "  active INTEGER NOT NULL CHECK (active IN (0, 1))"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX psk_by_device ON psk (device_id);"
+  "CREATE TABLE psk_key ("
+  "  identity TEXT PRIMARY KEY REFERENCES psk (identity) ON DELETE CASCADE,"
+  "  key BLOB NOT NULL CHECK (length(key) BETWEEN 1 AND 32)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE audit ("
+  "  seq INTEGER PRIMARY KEY,"
+  "  at INTEGER NOT NULL,"
+  "  actor TEXT NOT NULL,"
+  "  action TEXT NOT NULL,"
+  "  subject TEXT NOT NULL,"
+  "  outcome TEXT NOT NULL,"
+  "  detail TEXT NOT NULL,"
+  "  prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+  "  hash BLOB NOT NULL CHECK (length(hash) = 32)"
+  ");"
+  /* Append-only in the database itself, not only in this code: a second
+   * writer (a script, the sqlite3 shell) is refused too. Removing a trigger to
+   * edit history still shows, as a broken chain. */
+  "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+  "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+  "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+  "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+  "CREATE INDEX audit_by_subject ON audit (subject, seq);",
+};
+#define SCHEMA_VERSION ((int)STW_ARRAY_LEN(migrations))
+
+/* ---- statements ----------------------------------------------------------- */
+
+enum {
+  Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+  Q_TRUST_ADD, Q_TRUST_LIST, Q_TRUST_REMOVE,
+  Q_RULE_ADD, Q_RULE_LIST, Q_RULE_REMOVE,
+  Q_VOUCHER_PUT, Q_VOUCHER_GET, Q_VOUCHER_DELETE,
+  Q_DEVICE_GET, Q_DEVICE_PUT, Q_DEVICE_LIST_ALL, Q_DEVICE_LIST_STATE,
+  Q_DEVICE_COUNT_ALL, Q_DEVICE_COUNT_STATE,
+  Q_SERIAL_CLAIM, Q_SERIAL_COUNT,
+  Q_PSK_PUT, Q_PSK_KEY_PUT, Q_PSK_GET, Q_PSK_SET_ACTIVE,
+  Q_AUDIT_LAST, Q_AUDIT_INSERT, Q_AUDIT_LIST,
+  Q_COUNT
+};
+
+#define DEVICE_COLUMNS \
+  "id, name, model, manufacturer, state, cred_kind, created_at, updated_at, ldevid," \
+  " ldevid_serial, ldevid_not_after, csr_digest, psk_identity, generation"
+#define AUDIT_COLUMNS "seq, at, actor, action, subject, outcome, detail, prev_hash, hash"
+
+static const char *const sql_text[Q_COUNT] = {
+  [Q_BEGIN] = "BEGIN IMMEDIATE",
+  [Q_COMMIT] = "COMMIT",
+  [Q_ROLLBACK] = "ROLLBACK",
+  [Q_TRUST_ADD] = "INSERT INTO trust (name, fingerprint, cert_der) VALUES (?1, ?2, ?3)",
+  [Q_TRUST_LIST] = "SELECT id, name, fingerprint, cert_der FROM trust ORDER BY id",
+  [Q_TRUST_REMOVE] = "DELETE FROM trust WHERE id = ?1",
+  [Q_RULE_ADD] = "INSERT INTO rules (kind, device_id, model, manufacturer, name_prefix)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5)",
+  [Q_RULE_LIST] = "SELECT id, kind, device_id, model, manufacturer, name_prefix FROM rules ORDER BY id",
+  [Q_RULE_REMOVE] = "DELETE FROM rules WHERE id = ?1",
+  [Q_VOUCHER_PUT] = "INSERT INTO vouchers (device_id, voucher, stored_at) VALUES (?1, ?2, ?3)"
+                    " ON CONFLICT (device_id) DO UPDATE SET voucher = excluded.voucher,"
+                    " stored_at = excluded.stored_at",
+  [Q_VOUCHER_GET] = "SELECT voucher FROM vouchers WHERE device_id = ?1",
+  [Q_VOUCHER_DELETE] = "DELETE FROM vouchers WHERE device_id = ?1",
+  [Q_DEVICE_GET] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?1",
+  [Q_DEVICE_PUT] = "INSERT INTO devices (" DEVICE_COLUMNS ")"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                   " ON CONFLICT (id) DO UPDATE SET name = excluded.name, model = excluded.model,"
+                   " manufacturer = excluded.manufacturer, state = excluded.state,"
+                   " cred_kind = excluded.cred_kind, created_at = excluded.created_at,"
+                   " updated_at = excluded.updated_at, ldevid = excluded.ldevid,"
+                   " ldevid_serial = excluded.ldevid_serial,"
+                   " ldevid_not_after = excluded.ldevid_not_after,"
+                   " csr_digest = excluded.csr_digest, psk_identity = excluded.psk_identity,"
+                   " generation = excluded.generation",
+  [Q_DEVICE_LIST_ALL] = "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY id",
+  [Q_DEVICE_LIST_STATE] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE state = ?1 ORDER BY id",
+  [Q_DEVICE_COUNT_ALL] = "SELECT count(*) FROM devices",
+  [Q_DEVICE_COUNT_STATE] = "SELECT count(*) FROM devices WHERE state = ?1",
+  [Q_SERIAL_CLAIM] = "INSERT INTO serials (serial_hex, device_id, not_after, issued_at)"
+                     " VALUES (?1, ?2, ?3, ?4)",
+  [Q_SERIAL_COUNT] = "SELECT count(*) FROM serials",
+  [Q_PSK_PUT] = "INSERT INTO psk (identity, device_id, kind, active) VALUES (?1, ?2, ?3, ?4)"
+                " ON CONFLICT (identity) DO UPDATE SET device_id = excluded.device_id,"
+                " kind = excluded.kind, active = excluded.active",
+  [Q_PSK_KEY_PUT] = "INSERT INTO psk_key (identity, key) VALUES (?1, ?2)"
+                    " ON CONFLICT (identity) DO UPDATE SET key = excluded.key",
+  [Q_PSK_GET] = "SELECT p.identity, p.device_id, p.kind, p.active, k.key"
+                " FROM psk p JOIN psk_key k ON k.identity = p.identity WHERE p.identity = ?1",
+  [Q_PSK_SET_ACTIVE] = "UPDATE psk SET active = ?2 WHERE identity = ?1",
+  [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+  [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+  [Q_AUDIT_LIST] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+};
+
+typedef struct {
+  sqlite3 *db;
+  int schema_version;
+  sqlite3_stmt *stmts[Q_COUNT];  /* prepared on first use, finalized at close */
+} sqlite_be_t;
+
+/* A statement in use: the cached one, or a private copy when the cached one is
+ * still stepping (a list callback that calls back into the store). */
+typedef struct {
+  sqlite3_stmt *s;
+  bool private_copy;
+} query_t;
+
+static stw_status_t map_rc(sqlite_be_t *b, int rc)
+{
+  switch (rc & 0xff) {
+  case SQLITE_OK:
+  case SQLITE_ROW:
+  case SQLITE_DONE:
+    return STW_OK;
+  case SQLITE_CONSTRAINT:
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+      return STW_ERR_EXISTS;
+    return STW_ERR_STORE;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return STW_ERR_BUSY;
+  case SQLITE_NOMEM:
+    return STW_ERR_NOMEM;
+  case SQLITE_TOOBIG:
+    return STW_ERR_TOO_LARGE;
+  default:
+    (void)b;
+    return STW_ERR_STORE;
+  }
+}
+
+static stw_status_t query_open(sqlite_be_t *b, int q, query_t *out)
+{
+  sqlite3_stmt **slot = &b->stmts[q];
+  out->s = NULL;
+  out->private_copy = false;
+  if (*slot != NULL && !sqlite3_stmt_busy(*slot)) {
+    out->s = *slot;
+    return STW_OK;
+  }
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v3(b->db, sql_text[q], -1, *slot == NULL ? SQLITE_PREPARE_PERSISTENT : 0, &s, NULL);
+  if (rc != SQLITE_OK)
+    return map_rc(b, rc);
+  if (*slot == NULL)
+    *slot = s;
+  else
+    out->private_copy = true;
+  out->s = s;
+  return STW_OK;
+}
+
+static void query_close(query_t *q)
+{
+  if (q->s == NULL)
+    return;
+  if (q->private_copy) {
+    sqlite3_finalize(q->s);
+  } else {
+    sqlite3_reset(q->s);
+    sqlite3_clear_bindings(q->s);  /* drop references to the caller's buffers */
+  }
+  q->s = NULL;
+}
+
+/* Run a statement that returns no rows; *changes: rows it touched. */
+static stw_status_t query_exec(sqlite_be_t *b, query_t *q, int *changes)
+{
+  int rc = sqlite3_step(q->s);
+  if (rc == SQLITE_ROW)
+    rc = SQLITE_DONE;
+  if (changes != NULL)
+    *changes = rc == SQLITE_DONE ? sqlite3_changes(b->db) : 0;
+  return map_rc(b, rc);
+}
+
+static stw_status_t bind_rc(sqlite_be_t *b, int rc)
+{
+  return rc == SQLITE_OK ? STW_OK : map_rc(b, rc);
+}
+
+static stw_status_t bind_text(sqlite_be_t *b, query_t *q, int i, const char *s)
+{
+  return bind_rc(b, sqlite3_bind_text(q->s, i, s, -1, SQLITE_STATIC));
+}
+
+static stw_status_t bind_blob(sqlite_be_t *b, query_t *q, int i, const void *p, size_t len)
+{
+  if (p == NULL)
+    return bind_rc(b, sqlite3_bind_null(q->s, i));
+  return bind_rc(b, sqlite3_bind_blob64(q->s, i, p, len, SQLITE_STATIC));
+}
+
+static stw_status_t bind_int(sqlite_be_t *b, query_t *q, int i, int64_t v)
+{
+  return bind_rc(b, sqlite3_bind_int64(q->s, i, v));
+}
+
+/* Copy a text column into a fixed field. A value that does not fit means the
+ * file was written by something other than this store: refuse, do not cut. */
+static stw_status_t col_text(sqlite3_stmt *s, int i, char *out, size_t cap)
+{
+  const unsigned char *t = sqlite3_column_text(s, i);
+  int n = sqlite3_column_bytes(s, i);
+  if (t == NULL) {
+    out[0] = '\0';
+    return STW_OK;
+  }
+  if (n < 0 || (size_t)n >= cap || memchr(t, '\0', (size_t)n) != NULL)
+    return STW_ERR_STORE;
+  memcpy(out, t, (size_t)n);
+  out[n] = '\0';
+  return STW_OK;
+}
+
+static stw_status_t col_fixed_blob(sqlite3_stmt *s, int i, uint8_t *out, size_t len)
+{
+  const void *p = sqlite3_column_blob(s, i);
+  if (p == NULL || (size_t)sqlite3_column_bytes(s, i) != len)
+    return STW_ERR_STORE;
+  memcpy(out, p, len);
+  return STW_OK;
+}
+
+/* *out is malloc'd (NULL for an empty or NULL column); the caller frees it. */
+static stw_status_t col_blob_dup(sqlite3_stmt *s, int i, uint8_t **out, size_t *len)
+{
+  const void *p = sqlite3_column_blob(s, i);
+  int n = sqlite3_column_bytes(s, i);
+  *out = NULL;
+  *len = 0;
+  if (p == NULL || n <= 0)
+    return STW_OK;
+  *out = malloc((size_t)n);
+  if (*out == NULL)
+    return STW_ERR_NOMEM;
+  memcpy(*out, p, (size_t)n);
+  *len = (size_t)n;
+  return STW_OK;
+}
+
+static stw_status_t exec_sql(sqlite_be_t *b, const char *sql)
+{
+  return map_rc(b, sqlite3_exec(b->db, sql, NULL, NULL, NULL));
+}
+
+/* Cached BEGIN/COMMIT/ROLLBACK: the committer runs them thousands of times. */
+static stw_status_t run_cached(sqlite_be_t *b, int q)
+{
+  query_t qq;
+  stw_status_t rc = query_open(b, q, &qq);
+  if (rc == STW_OK)
+    rc = query_exec(b, &qq, NULL);
+  query_close(&qq);
+  return rc;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+static bool sq_in_tx(void *be)
+{
+  sqlite_be_t *b = be;
+  return !sqlite3_get_autocommit(b->db);
+}
+
+static stw_status_t sq_begin(void *be)
+{
+  return run_cached(be, Q_BEGIN);
+}
+
+static void sq_rollback(void *be)
+{
+  sqlite_be_t *b = be;
+  if (!sqlite3_get_autocommit(b->db))
+    (void)run_cached(b, Q_ROLLBACK);
+}
+
+static stw_status_t sq_commit(void *be)
+{
+  sqlite_be_t *b = be;
+  stw_status_t rc = run_cached(b, Q_COMMIT);
+  if (rc != STW_OK) {
+    sq_rollback(b);  /* the contract: a failed commit leaves nothing behind */
+    rc = STW_ERR_STORE;
+  }
+  return rc;
+}
+
+static stw_status_t savepoint_sql(sqlite_be_t *b, const char *verb, const char *name)
+{
+  char sql[96];
+  /* name was checked by store.c: [a-z_0-9]+, short. */
+  int n = snprintf(sql, sizeof(sql), "%s %s", verb, name);
+  if (n < 0 || (size_t)n >= sizeof(sql))
+    return STW_ERR_TOO_LARGE;
+  return exec_sql(b, sql);
+}
+
+static stw_status_t sq_savepoint(void *be, const char *name)
+{
+  return savepoint_sql(be, "SAVEPOINT", name);
+}
+
+static stw_status_t sq_release(void *be, const char *name)
+{
+  return savepoint_sql(be, "RELEASE", name);
+}
+
+static stw_status_t sq_rollback_to(void *be, const char *name)
+{
+  return savepoint_sql(be, "ROLLBACK TO", name);
+}
+
+/* ---- open, migrate, close --------------------------------------------------- */
+
+static int sq_schema_version(void *be)
+{
+  return ((sqlite_be_t *)be)->schema_version;
+}
+
+static void sq_close(void *be)
+{
+  sqlite_be_t *b = be;
+  if (b == NULL)
+    return;
+  for (int i = 0; i < Q_COUNT; i++)
+    sqlite3_finalize(b->stmts[i]);
+  if (b->db != NULL && !sqlite3_get_autocommit(b->db))
+    (void)exec_sql(b, "ROLLBACK");  /* an open transaction is not committed by closing */
+  sqlite3_close_v2(b->db);
+  free(b);
+}
+
+static stw_status_t read_version(sqlite_be_t *b, int *version)
+{
+  sqlite3_stmt *s = NULL;
+  stw_status_t rc;
+  int r = sqlite3_prepare_v2(b->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s, NULL);
+  if (r != SQLITE_OK) {
+    rc = map_rc(b, r);
+    goto out;
+  }
+  r = sqlite3_step(s);
+  if (r != SQLITE_ROW) {
+    rc = r == SQLITE_DONE ? STW_ERR_STORE : map_rc(b, r);
+    goto out;
+  }
+  *version = sqlite3_column_int(s, 0);
+  rc = STW_OK;
+out:
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Bring the schema to SCHEMA_VERSION in one transaction. BEGIN IMMEDIATE
+ * serialises two processes opening a new file at once: the second finds the
+ * work done. */
+static stw_status_t migrate(sqlite_be_t *b)
+{
+  int version = 0;
+  char sql[128];
+  stw_status_t rc = exec_sql(b, "BEGIN IMMEDIATE");
+  if (rc != STW_OK)
+    return rc;
+  rc = exec_sql(b, "CREATE TABLE IF NOT EXISTS schema_version ("
+                   " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+  if (rc != STW_OK)
+    goto out;
+  if ((rc = read_version(b, &version)) != STW_OK)
+    goto out;
+  if (version > SCHEMA_VERSION) {
+    rc = STW_ERR_UNSUPPORTED;  /* written by a newer Steward: do not guess */
+    goto out;
+  }
+  for (int v = version; v < SCHEMA_VERSION; v++) {
+    if ((rc = exec_sql(b, migrations[v])) != STW_OK)
+      goto out;
+    snprintf(sql, sizeof(sql), "INSERT INTO schema_version (version, applied_at) VALUES (%d, %lld)",
+             v + 1, (long long)stw_now());
+    if ((rc = exec_sql(b, sql)) != STW_OK)
+      goto out;
+  }
+  rc = exec_sql(b, "COMMIT");
+  if (rc == STW_OK)
+    b->schema_version = SCHEMA_VERSION;
+out:
+  if (rc != STW_OK && !sqlite3_get_autocommit(b->db))
+    (void)exec_sql(b, "ROLLBACK");
+  return rc;
+}
+
+/* The database holds PSKs: create it owner-only before SQLite does (SQLite
+ * gives the -wal and -shm files the permissions of the main file). */
+static stw_status_t precreate(const char *path)
+{
+  if (strcmp(path, ":memory:") == 0)
+    return STW_OK;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return errno == ENOENT ? STW_ERR_NOT_FOUND : STW_ERR_IO;
+  close(fd);
+  return STW_OK;
+}
+
+stw_status_t stw__sqlite_open(const char *path, void **be)
+{
+  sqlite_be_t *b = NULL;
+  sqlite3_stmt *s = NULL;
+  stw_status_t rc;
+
+  *be = NULL;
+  if ((rc = precreate(path)) != STW_OK)
+    goto out;
+  b = calloc(1, sizeof(*b));
+  if (b == NULL) {
+    rc = STW_ERR_NOMEM;
+    goto out;
+  }
+  int r = sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+  if (r != SQLITE_OK) {
+    rc = b->db == NULL ? STW_ERR_NOMEM : STW_ERR_STORE;
+    goto out;
+  }
+  sqlite3_extended_result_codes(b->db, 1);
+  sqlite3_busy_timeout(b->db, BUSY_TIMEOUT_MS);
+
+  /* journal_mode answers with the mode it got; anything but WAL (or memory,
+   * for a ":memory:" store) would quietly lose the concurrency we rely on. */
+  r = sqlite3_prepare_v2(b->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+  if (r == SQLITE_OK)
+    r = sqlite3_step(s);
+  if (r != SQLITE_ROW) {
+    rc = map_rc(b, r);
+    if (rc == STW_OK)
+      rc = STW_ERR_STORE;
+    goto out;
+  }
+  const char *mode = (const char *)sqlite3_column_text(s, 0);
+  if (mode == NULL || (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)) {
+    rc = STW_ERR_STORE;
+    goto out;
+  }
+  /* synchronous and foreign_keys are per connection: set them on every open.
+   * secure_delete overwrites deleted rows (retired keys, decommissioned
+   * devices' data) instead of leaving them in free pages. */
+  if ((rc = exec_sql(b, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON")) != STW_OK)
+    goto out;
+  if ((rc = migrate(b)) != STW_OK)
+    goto out;
+  *be = b;
+  b = NULL;
+out:
+  sqlite3_finalize(s);
+  sq_close(b);
+  return rc;
+}
+
+/* ---- trusted manufacturers ------------------------------------------------ */
+
+static stw_status_t sq_trust_add(void *be, const char *name, const uint8_t fingerprint[32],
+                                 const uint8_t *der, size_t len)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_TRUST_ADD, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, name);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 2, fingerprint, 32);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 3, der, len);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_trust_list(void *be, stw_trust_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_trust_t t = { 0 };
+  int r;
+  stw_status_t rc = query_open(b, Q_TRUST_LIST, &q);
+  if (rc != STW_OK)
+    goto out;
+  while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+    t.id = sqlite3_column_int64(q.s, 0);
+    if ((rc = col_text(q.s, 1, t.name, sizeof(t.name))) != STW_OK ||
+        (rc = col_fixed_blob(q.s, 2, t.fingerprint, sizeof(t.fingerprint))) != STW_OK ||
+        (rc = col_blob_dup(q.s, 3, &t.cert_der, &t.cert_len)) != STW_OK)
+      goto out;
+    rc = cb(&t, ctx);
+    stw_trust_clear(&t);
+    if (rc != STW_OK)
+      goto out;
+  }
+  rc = map_rc(b, r);
+out:
+  stw_trust_clear(&t);
+  query_close(&q);
+  return rc;
+}
+
+/* DELETE by key: STW_ERR_NOT_FOUND when no row matched. */
+static stw_status_t delete_by(sqlite_be_t *b, int qid, const char *text_key, int64_t int_key)
+{
+  query_t q = { 0 };
+  int changes = 0;
+  stw_status_t rc = query_open(b, qid, &q);
+  if (rc == STW_OK)
+    rc = text_key != NULL ? bind_text(b, &q, 1, text_key) : bind_int(b, &q, 1, int_key);
+  if (rc == STW_OK)
+    rc = query_exec(b, &q, &changes);
+  if (rc == STW_OK && changes == 0)
+    rc = STW_ERR_NOT_FOUND;
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_trust_remove(void *be, int64_t id)
+{
+  return delete_by(be, Q_TRUST_REMOVE, NULL, id);
+}
+
+/* ---- rules ------------------------------------------------------------------- */
+
+static stw_status_t sq_rule_add(void *be, stw_rule_t *rule)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_RULE_ADD, &q);
+  if (rc == STW_OK) rc = bind_int(b, &q, 1, rule->kind);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, rule->device_id);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, rule->model);
+  if (rc == STW_OK) rc = bind_text(b, &q, 4, rule->manufacturer);
+  if (rc == STW_OK) rc = bind_text(b, &q, 5, rule->name_prefix);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  if (rc == STW_OK)
+    rule->id = sqlite3_last_insert_rowid(b->db);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_rule_list(void *be, stw_rule_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int r;
+  stw_status_t rc = query_open(b, Q_RULE_LIST, &q);
+  if (rc != STW_OK)
+    goto out;
+  while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+    stw_rule_t rule = { 0 };
+    rule.id = sqlite3_column_int64(q.s, 0);
+    rule.kind = sqlite3_column_int(q.s, 1) == STW_RULE_GROUP ? STW_RULE_GROUP : STW_RULE_DEVICE;
+    if ((rc = col_text(q.s, 2, rule.device_id, sizeof(rule.device_id))) != STW_OK ||
+        (rc = col_text(q.s, 3, rule.model, sizeof(rule.model))) != STW_OK ||
+        (rc = col_text(q.s, 4, rule.manufacturer, sizeof(rule.manufacturer))) != STW_OK ||
+        (rc = col_text(q.s, 5, rule.name_prefix, sizeof(rule.name_prefix))) != STW_OK)
+      goto out;
+    if ((rc = cb(&rule, ctx)) != STW_OK)
+      goto out;
+  }
+  rc = map_rc(b, r);
+out:
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_rule_remove(void *be, int64_t id)
+{
+  return delete_by(be, Q_RULE_REMOVE, NULL, id);
+}
+
+/* ---- vouchers ------------------------------------------------------------------ */
+
+static stw_status_t sq_voucher_put(void *be, const char *device_id, const uint8_t *v, size_t len, int64_t now)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_VOUCHER_PUT, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, device_id);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 2, v, len);
+  if (rc == STW_OK) rc = bind_int(b, &q, 3, now);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_voucher_get(void *be, const char *device_id, uint8_t **out, size_t *len)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_VOUCHER_GET, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, device_id);
+  if (rc != STW_OK)
+    goto out;
+  int r = sqlite3_step(q.s);
+  if (r == SQLITE_ROW)
+    rc = col_blob_dup(q.s, 0, out, len);
+  else
+    rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
+out:
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_voucher_delete(void *be, const char *device_id)
+{
+  return delete_by(be, Q_VOUCHER_DELETE, device_id, 0);
+}
+
+/* ---- devices ----------------------------------------------------------------- */
+
+static stw_status_t row_to_device(sqlite3_stmt *s, stw_device_t *d)
+{
+  stw_status_t rc;
+  memset(d, 0, sizeof(*d));
+  if ((rc = col_text(s, 0, d->id, sizeof(d->id))) != STW_OK ||
+      (rc = col_text(s, 1, d->name, sizeof(d->name))) != STW_OK ||
+      (rc = col_text(s, 2, d->model, sizeof(d->model))) != STW_OK ||
+      (rc = col_text(s, 3, d->manufacturer, sizeof(d->manufacturer))) != STW_OK)
+    return rc;
+  int state = sqlite3_column_int(s, 4);
+  int cred = sqlite3_column_int(s, 5);
+  if (state < 0 || state >= STW_STATE_COUNT || (cred != STW_CRED_X509 && cred != STW_CRED_PSK))
+    return STW_ERR_STORE;
+  d->state = (stw_state_t)state;
+  d->cred_kind = (stw_cred_kind_t)cred;
+  d->created_at = sqlite3_column_int64(s, 6);
+  d->updated_at = sqlite3_column_int64(s, 7);
+  if ((rc = col_blob_dup(s, 8, &d->ldevid, &d->ldevid_len)) != STW_OK ||
+      (rc = col_text(s, 9, d->ldevid_serial, sizeof(d->ldevid_serial))) != STW_OK)
+    return rc;
+  d->ldevid_not_after = sqlite3_column_int64(s, 10);
+  if ((rc = col_fixed_blob(s, 11, d->csr_digest, sizeof(d->csr_digest))) != STW_OK ||
+      (rc = col_text(s, 12, d->psk_identity, sizeof(d->psk_identity))) != STW_OK)
+    return rc;
+  d->generation = (uint32_t)sqlite3_column_int64(s, 13);
+  return STW_OK;
+}
+
+static stw_status_t sq_device_get(void *be, const char *id, stw_device_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_DEVICE_GET, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, id);
+  if (rc != STW_OK)
+    goto out;
+  int r = sqlite3_step(q.s);
+  if (r == SQLITE_ROW)
+    rc = row_to_device(q.s, out);
+  else
+    rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
+out:
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_device_put(void *be, const stw_device_t *d)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_DEVICE_PUT, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, d->id);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, d->name);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, d->model);
+  if (rc == STW_OK) rc = bind_text(b, &q, 4, d->manufacturer);
+  if (rc == STW_OK) rc = bind_int(b, &q, 5, d->state);
+  if (rc == STW_OK) rc = bind_int(b, &q, 6, d->cred_kind);
+  if (rc == STW_OK) rc = bind_int(b, &q, 7, d->created_at);
+  if (rc == STW_OK) rc = bind_int(b, &q, 8, d->updated_at);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 9, d->ldevid_len > 0 ? d->ldevid : NULL, d->ldevid_len);
+  if (rc == STW_OK) rc = bind_text(b, &q, 10, d->ldevid_serial);
+  if (rc == STW_OK) rc = bind_int(b, &q, 11, d->ldevid_not_after);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 12, d->csr_digest, sizeof(d->csr_digest));
+  if (rc == STW_OK) rc = bind_text(b, &q, 13, d->psk_identity);
+  if (rc == STW_OK) rc = bind_int(b, &q, 14, d->generation);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_device_list(void *be, int state, stw_device_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_device_t d = { 0 };
+  int r;
+  stw_status_t rc = query_open(b, state < 0 ? Q_DEVICE_LIST_ALL : Q_DEVICE_LIST_STATE, &q);
+  if (rc == STW_OK && state >= 0)
+    rc = bind_int(b, &q, 1, state);
+  if (rc != STW_OK)
+    goto out;
+  while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+    if ((rc = row_to_device(q.s, &d)) != STW_OK)
+      goto out;
+    rc = cb(&d, ctx);
+    stw_device_clear(&d);
+    if (rc != STW_OK)
+      goto out;
+  }
+  rc = map_rc(b, r);
+out:
+  stw_device_clear(&d);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t count_rows(sqlite_be_t *b, int qid, bool bind_state, int state, uint64_t *count)
+{
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, qid, &q);
+  if (rc == STW_OK && bind_state)
+    rc = bind_int(b, &q, 1, state);
+  if (rc != STW_OK)
+    goto out;
+  int r = sqlite3_step(q.s);
+  if (r == SQLITE_ROW)
+    *count = (uint64_t)sqlite3_column_int64(q.s, 0);
+  else
+    rc = r == SQLITE_DONE ? STW_ERR_STORE : map_rc(b, r);
+out:
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_device_count(void *be, int state, uint64_t *count)
+{
+  if (state < 0)
+    return count_rows(be, Q_DEVICE_COUNT_ALL, false, 0, count);
+  return count_rows(be, Q_DEVICE_COUNT_STATE, true, state, count);
+}
+
+/* ---- serials --------------------------------------------------------------------- */
+
+static stw_status_t sq_serial_claim(void *be, const char *serial_hex, const char *device_id,
+                                    int64_t not_after, int64_t now)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_SERIAL_CLAIM, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, serial_hex);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, device_id);
+  if (rc == STW_OK) rc = bind_int(b, &q, 3, not_after);
+  if (rc == STW_OK) rc = bind_int(b, &q, 4, now);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_serial_count(void *be, uint64_t *count)
+{
+  return count_rows(be, Q_SERIAL_COUNT, false, 0, count);
+}
+
+/* ---- pre-shared keys --------------------------------------------------------------- */
+
+static stw_status_t sq_psk_put(void *be, const stw_psk_t *p)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_PSK_PUT, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, p->identity);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, p->device_id);
+  if (rc == STW_OK) rc = bind_int(b, &q, 3, p->kind);
+  if (rc == STW_OK) rc = bind_int(b, &q, 4, p->active ? 1 : 0);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  if (rc != STW_OK)
+    return rc;
+  rc = query_open(b, Q_PSK_KEY_PUT, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, p->identity);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 2, p->key, p->key_len);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_psk_get(void *be, const char *identity, stw_psk_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_PSK_GET, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, identity);
+  if (rc != STW_OK)
+    goto out;
+  int r = sqlite3_step(q.s);
+  if (r != SQLITE_ROW) {
+    rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
+    goto out;
+  }
+  if ((rc = col_text(q.s, 0, out->identity, sizeof(out->identity))) != STW_OK ||
+      (rc = col_text(q.s, 1, out->device_id, sizeof(out->device_id))) != STW_OK)
+    goto out;
+  out->kind = sqlite3_column_int(q.s, 2) == STW_PSK_OPERATIONAL ? STW_PSK_OPERATIONAL : STW_PSK_BOOTSTRAP;
+  out->active = sqlite3_column_int(q.s, 3) != 0;
+  const void *key = sqlite3_column_blob(q.s, 4);
+  int n = sqlite3_column_bytes(q.s, 4);
+  if (key == NULL || n <= 0 || (size_t)n > sizeof(out->key)) {
+    rc = STW_ERR_STORE;
+    goto out;
+  }
+  memcpy(out->key, key, (size_t)n);
+  out->key_len = (size_t)n;
+out:
+  query_close(&q);  /* reset releases SQLite's copy of the row */
+  return rc;
+}
+
+static stw_status_t sq_psk_set_active(void *be, const char *identity, bool active)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int changes = 0;
+  stw_status_t rc = query_open(b, Q_PSK_SET_ACTIVE, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, identity);
+  if (rc == STW_OK) rc = bind_int(b, &q, 2, active ? 1 : 0);
+  if (rc == STW_OK) rc = query_exec(b, &q, &changes);
+  if (rc == STW_OK && changes == 0)
+    rc = STW_ERR_NOT_FOUND;
+  query_close(&q);
+  return rc;
+}
+
+/* ---- audit ---------------------------------------------------------------------- */
+
+static stw_status_t sq_audit_last(void *be, uint64_t *seq, uint8_t hash[32])
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_AUDIT_LAST, &q);
+  if (rc != STW_OK)
+    goto out;
+  int r = sqlite3_step(q.s);
+  if (r == SQLITE_DONE) {  /* empty log: the first record links to zeros */
+    *seq = 0;
+    memset(hash, 0, 32);
+  } else if (r == SQLITE_ROW) {
+    *seq = (uint64_t)sqlite3_column_int64(q.s, 0);
+    rc = col_fixed_blob(q.s, 1, hash, 32);
+  } else {
+    rc = map_rc(b, r);
+  }
+out:
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_audit_insert(void *be, const stw_audit_t *a)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  if (a->seq > (uint64_t)INT64_MAX)
+    return STW_ERR_TOO_LARGE;
+  stw_status_t rc = query_open(b, Q_AUDIT_INSERT, &q);
+  if (rc == STW_OK) rc = bind_int(b, &q, 1, (int64_t)a->seq);
+  if (rc == STW_OK) rc = bind_int(b, &q, 2, a->at);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, a->actor);
+  if (rc == STW_OK) rc = bind_text(b, &q, 4, a->action);
+  if (rc == STW_OK) rc = bind_text(b, &q, 5, a->subject);
+  if (rc == STW_OK) rc = bind_text(b, &q, 6, a->outcome);
+  if (rc == STW_OK) rc = bind_text(b, &q, 7, a->detail);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 8, a->prev_hash, 32);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 9, a->hash, 32);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_audit_list(void *be, uint64_t after, uint64_t limit, stw_audit_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int r;
+  if (after > (uint64_t)INT64_MAX)
+    return STW_OK;  /* nothing can follow */
+  stw_status_t rc = query_open(b, Q_AUDIT_LIST, &q);
+  if (rc == STW_OK) rc = bind_int(b, &q, 1, (int64_t)after);
+  if (rc == STW_OK) rc = bind_int(b, &q, 2, limit == 0 || limit > (uint64_t)INT64_MAX ? -1 : (int64_t)limit);
+  if (rc != STW_OK)
+    goto out;
+  while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+    stw_audit_t a = { 0 };
+    a.seq = (uint64_t)sqlite3_column_int64(q.s, 0);
+    a.at = sqlite3_column_int64(q.s, 1);
+    if ((rc = col_text(q.s, 2, a.actor, sizeof(a.actor))) != STW_OK ||
+        (rc = col_text(q.s, 3, a.action, sizeof(a.action))) != STW_OK ||
+        (rc = col_text(q.s, 4, a.subject, sizeof(a.subject))) != STW_OK ||
+        (rc = col_text(q.s, 5, a.outcome, sizeof(a.outcome))) != STW_OK ||
+        (rc = col_text(q.s, 6, a.detail, sizeof(a.detail))) != STW_OK)
+      goto out;
+    /* A hash of the wrong size is damage, not a reason to stop reading:
+     * leave it zero so verify names this record. */
+    (void)col_fixed_blob(q.s, 7, a.prev_hash, 32);
+    (void)col_fixed_blob(q.s, 8, a.hash, 32);
+    if ((rc = cb(&a, ctx)) != STW_OK)
+      goto out;
+  }
+  rc = map_rc(b, r);
+out:
+  query_close(&q);
+  return rc;
+}
+
+const stw_store_ops_t stw__sqlite_ops = {
+  .name = "sqlite",
+  .close = sq_close,
+  .schema_version = sq_schema_version,
+  .in_tx = sq_in_tx,
+  .begin = sq_begin,
+  .commit = sq_commit,
+  .rollback = sq_rollback,
+  .savepoint = sq_savepoint,
+  .release = sq_release,
+  .rollback_to = sq_rollback_to,
+  .trust_add = sq_trust_add,
+  .trust_list = sq_trust_list,
+  .trust_remove = sq_trust_remove,
+  .rule_add = sq_rule_add,
+  .rule_list = sq_rule_list,
+  .rule_remove = sq_rule_remove,
+  .voucher_put = sq_voucher_put,
+  .voucher_get = sq_voucher_get,
+  .voucher_delete = sq_voucher_delete,
+  .device_get = sq_device_get,
+  .device_put = sq_device_put,
+  .device_list = sq_device_list,
+  .device_count = sq_device_count,
+  .serial_claim = sq_serial_claim,
+  .serial_count = sq_serial_count,
+  .psk_put = sq_psk_put,
+  .psk_get = sq_psk_get,
+  .psk_set_active = sq_psk_set_active,
+  .audit_last = sq_audit_last,
+  .audit_insert = sq_audit_insert,
+  .audit_list = sq_audit_list,
+};

@@ -1,0 +1,712 @@
+/* The backend-neutral half of the store: argument checks, the choice of
+ * backend by URL, the transaction discipline every write follows, the audit
+ * hash chain and the one function that performs lifecycle transitions.
+ * No SQL here: each backend file speaks its own database. */
+#include "store_internal.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* ---- argument checks ---------------------------------------------------- */
+
+/* A C string that fits a field of cap bytes (NUL included). Longer input is
+ * refused, never cut: a truncated name could collide with another one. */
+static stw_status_t check_str(const char *s, size_t cap, bool allow_empty)
+{
+  if (s == NULL)
+    return STW_ERR_INVALID;
+  size_t n = strnlen(s, cap);
+  if (n >= cap)
+    return STW_ERR_TOO_LARGE;
+  if (n == 0 && !allow_empty)
+    return STW_ERR_INVALID;
+  return STW_OK;
+}
+
+/* A char array inside a caller's struct must be NUL-terminated within it. */
+#define CHECK_FIELD(field, allow_empty) check_str((field), sizeof(field), (allow_empty))
+
+static stw_status_t check_blob(const uint8_t *p, size_t len, bool allow_empty)
+{
+  if (len > STW_STORE_BLOB_MAX)
+    return STW_ERR_TOO_LARGE;
+  if (len == 0)
+    return allow_empty ? STW_OK : STW_ERR_INVALID;
+  return p != NULL ? STW_OK : STW_ERR_INVALID;
+}
+
+static bool savepoint_name_ok(const char *name)
+{
+  if (name == NULL || name[0] == '\0')
+    return false;
+  size_t n = strnlen(name, STW_SAVEPOINT_NAME_MAX + 1);
+  if (n > STW_SAVEPOINT_NAME_MAX)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+      return false;
+  }
+  return true;
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+typedef stw_status_t (*backend_open_fn)(const char *rest, void **be);
+
+static const struct {
+  const char *prefix;
+  const stw_store_ops_t *ops;  /* NULL: known scheme, backend not built yet */
+  backend_open_fn open;
+} backends[] = {
+  { "sqlite:", &stw__sqlite_ops, stw__sqlite_open },
+  { "postgres:", NULL, NULL },
+  { "postgresql:", NULL, NULL },
+};
+
+stw_status_t stw_store_open(const char *url, stw_store_t **out)
+{
+  stw_status_t rc = STW_ERR_INVALID;
+  stw_store_t *st = NULL;
+  const stw_store_ops_t *ops = &stw__sqlite_ops;
+  backend_open_fn open_fn = stw__sqlite_open;
+  const char *rest = url;
+
+  if (url == NULL || out == NULL || url[0] == '\0')
+    goto out;
+  *out = NULL;
+  for (size_t i = 0; i < STW_ARRAY_LEN(backends); i++) {
+    size_t plen = strlen(backends[i].prefix);
+    if (strncmp(url, backends[i].prefix, plen) == 0) {
+      ops = backends[i].ops;
+      open_fn = backends[i].open;
+      rest = url + plen;
+      break;
+    }
+  }
+  if (ops == NULL) {
+    rc = STW_ERR_UNSUPPORTED;
+    goto out;
+  }
+  if (rest[0] == '\0')
+    goto out;
+  st = calloc(1, sizeof(*st));
+  if (st == NULL) {
+    rc = STW_ERR_NOMEM;
+    goto out;
+  }
+  st->ops = ops;
+  rc = open_fn(rest, &st->be);
+  if (rc != STW_OK)
+    goto out;
+  *out = st;
+  st = NULL;
+out:
+  free(st);
+  return rc;
+}
+
+void stw_store_close(stw_store_t *st)
+{
+  if (st == NULL)
+    return;
+  st->ops->close(st->be);
+  free(st);
+}
+
+int stw_store_schema_version(stw_store_t *st)
+{
+  return st != NULL ? st->ops->schema_version(st->be) : -1;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+stw_status_t stw_store_begin(stw_store_t *st)
+{
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if (st->ops->in_tx(st->be))
+    return STW_ERR_STATE;  /* nesting is what savepoints are for */
+  return st->ops->begin(st->be);
+}
+
+stw_status_t stw_store_commit(stw_store_t *st)
+{
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if (!st->ops->in_tx(st->be))
+    return STW_ERR_STATE;
+  return st->ops->commit(st->be);
+}
+
+void stw_store_rollback(stw_store_t *st)
+{
+  if (st != NULL && st->ops->in_tx(st->be))
+    st->ops->rollback(st->be);
+}
+
+stw_status_t stw_store_savepoint(stw_store_t *st, const char *name)
+{
+  if (st == NULL || !savepoint_name_ok(name))
+    return STW_ERR_INVALID;
+  if (!st->ops->in_tx(st->be))
+    return STW_ERR_STATE;
+  return st->ops->savepoint(st->be, name);
+}
+
+stw_status_t stw_store_release(stw_store_t *st, const char *name)
+{
+  if (st == NULL || !savepoint_name_ok(name))
+    return STW_ERR_INVALID;
+  if (!st->ops->in_tx(st->be))
+    return STW_ERR_STATE;
+  return st->ops->release(st->be, name);
+}
+
+void stw_store_rollback_to(stw_store_t *st, const char *name)
+{
+  if (st == NULL || !savepoint_name_ok(name) || !st->ops->in_tx(st->be))
+    return;
+  (void)st->ops->rollback_to(st->be, name);
+}
+
+/* Every write runs through write_enter/write_leave. Outside a transaction it
+ * gets its own (BEGIN IMMEDIATE: the write lock is taken before anything is
+ * read, so read-then-write cannot lose an update to another process). Inside
+ * the caller's transaction it runs in a savepoint of its own, so a failing
+ * write leaves no half of itself behind in the caller's transaction. */
+#define WRITE_SAVEPOINT "stw_write"
+
+static stw_status_t write_enter(stw_store_t *st, bool *own)
+{
+  if (st->ops->in_tx(st->be)) {
+    *own = false;
+    return st->ops->savepoint(st->be, WRITE_SAVEPOINT);
+  }
+  *own = true;
+  return st->ops->begin(st->be);
+}
+
+static stw_status_t write_leave(stw_store_t *st, bool own, stw_status_t rc)
+{
+  if (own) {
+    if (rc == STW_OK)
+      return st->ops->commit(st->be);
+    st->ops->rollback(st->be);
+    return rc;
+  }
+  if (!st->ops->in_tx(st->be))
+    return rc != STW_OK ? rc : STW_ERR_STORE;  /* the database dropped the transaction */
+  if (rc != STW_OK)
+    (void)st->ops->rollback_to(st->be, WRITE_SAVEPOINT);
+  stw_status_t rel = st->ops->release(st->be, WRITE_SAVEPOINT);
+  return rc != STW_OK ? rc : rel;
+}
+
+/* ---- record helpers ------------------------------------------------------- */
+
+void stw_trust_clear(stw_trust_t *t)
+{
+  if (t == NULL)
+    return;
+  free(t->cert_der);
+  memset(t, 0, sizeof(*t));
+}
+
+void stw_device_clear(stw_device_t *d)
+{
+  if (d == NULL)
+    return;
+  free(d->ldevid);
+  memset(d, 0, sizeof(*d));
+}
+
+/* ---- trusted manufacturers ------------------------------------------------ */
+
+stw_status_t stw_store_trust_add(stw_store_t *st, const char *name, const uint8_t *der, size_t len)
+{
+  uint8_t fp[32];
+  bool own = false;
+  stw_status_t rc = STW_ERR_INVALID;
+  if (st == NULL)
+    goto out;
+  if ((rc = check_str(name, STW_TEXT_MAX, false)) != STW_OK)
+    goto out;
+  if ((rc = check_blob(der, len, false)) != STW_OK)
+    goto out;
+  if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, fp) < 0) {
+    rc = STW_ERR_CRYPTO;
+    goto out;
+  }
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    goto out;
+  rc = write_leave(st, own, st->ops->trust_add(st->be, name, fp, der, len));
+out:
+  return rc;
+}
+
+stw_status_t stw_store_trust_list(stw_store_t *st, stw_trust_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->trust_list(st->be, cb, ctx);
+}
+
+stw_status_t stw_store_trust_remove(stw_store_t *st, int64_t id)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->trust_remove(st->be, id));
+}
+
+/* ---- enrollment policy ---------------------------------------------------- */
+
+stw_status_t stw_store_rule_add(stw_store_t *st, stw_rule_t *rule)
+{
+  bool own = false;
+  stw_status_t rc = STW_ERR_INVALID;
+  if (st == NULL || rule == NULL)
+    goto out;
+  if (rule->kind != STW_RULE_DEVICE && rule->kind != STW_RULE_GROUP)
+    goto out;
+  if ((rc = CHECK_FIELD(rule->device_id, rule->kind == STW_RULE_GROUP)) != STW_OK ||
+      (rc = CHECK_FIELD(rule->model, true)) != STW_OK ||
+      (rc = CHECK_FIELD(rule->manufacturer, true)) != STW_OK ||
+      (rc = CHECK_FIELD(rule->name_prefix, true)) != STW_OK)
+    goto out;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    goto out;
+  rc = write_leave(st, own, st->ops->rule_add(st->be, rule));
+out:
+  return rc;
+}
+
+stw_status_t stw_store_rule_list(stw_store_t *st, stw_rule_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->rule_list(st->be, cb, ctx);
+}
+
+stw_status_t stw_store_rule_remove(stw_store_t *st, int64_t id)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->rule_remove(st->be, id));
+}
+
+/* ---- vouchers --------------------------------------------------------------- */
+
+stw_status_t stw_store_voucher_put(stw_store_t *st, const char *device_id, const uint8_t *voucher, size_t len)
+{
+  bool own = false;
+  stw_status_t rc = STW_ERR_INVALID;
+  if (st == NULL)
+    goto out;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK ||
+      (rc = check_blob(voucher, len, false)) != STW_OK)
+    goto out;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    goto out;
+  rc = write_leave(st, own, st->ops->voucher_put(st->be, device_id, voucher, len, stw_now()));
+out:
+  return rc;
+}
+
+stw_status_t stw_store_voucher_get(stw_store_t *st, const char *device_id, uint8_t **out, size_t *len)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL || len == NULL)
+    return STW_ERR_INVALID;
+  *out = NULL;
+  *len = 0;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  return st->ops->voucher_get(st->be, device_id, out, len);
+}
+
+stw_status_t stw_store_voucher_delete(stw_store_t *st, const char *device_id)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->voucher_delete(st->be, device_id));
+}
+
+/* ---- devices -------------------------------------------------------------- */
+
+static stw_status_t check_device(const stw_device_t *d)
+{
+  stw_status_t rc;
+  if ((unsigned)d->state >= STW_STATE_COUNT)
+    return STW_ERR_INVALID;
+  if (d->cred_kind != STW_CRED_X509 && d->cred_kind != STW_CRED_PSK)
+    return STW_ERR_INVALID;
+  if ((rc = CHECK_FIELD(d->id, false)) != STW_OK ||
+      (rc = CHECK_FIELD(d->name, true)) != STW_OK ||
+      (rc = CHECK_FIELD(d->model, true)) != STW_OK ||
+      (rc = CHECK_FIELD(d->manufacturer, true)) != STW_OK ||
+      (rc = CHECK_FIELD(d->ldevid_serial, true)) != STW_OK ||
+      (rc = CHECK_FIELD(d->psk_identity, true)) != STW_OK)
+    return rc;
+  return check_blob(d->ldevid, d->ldevid_len, true);
+}
+
+static bool state_arg_ok(int state)
+{
+  return state < (int)STW_STATE_COUNT;  /* negative: every state */
+}
+
+stw_status_t stw_store_device_get(stw_store_t *st, const char *id, stw_device_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  rc = st->ops->device_get(st->be, id, out);
+  if (rc != STW_OK)
+    stw_device_clear(out);
+  return rc;
+}
+
+stw_status_t stw_store_device_put(stw_store_t *st, const stw_device_t *d)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || d == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_device(d)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->device_put(st->be, d));
+}
+
+stw_status_t stw_store_device_list(stw_store_t *st, int state, stw_device_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL || !state_arg_ok(state))
+    return STW_ERR_INVALID;
+  return st->ops->device_list(st->be, state, cb, ctx);
+}
+
+stw_status_t stw_store_device_count(stw_store_t *st, int state, uint64_t *count)
+{
+  if (st == NULL || count == NULL || !state_arg_ok(state))
+    return STW_ERR_INVALID;
+  *count = 0;
+  return st->ops->device_count(st->be, state, count);
+}
+
+/* ---- serials ------------------------------------------------------------- */
+
+stw_status_t stw_store_serial_claim(stw_store_t *st, const char *serial_hex, const char *device_id, int64_t not_after)
+{
+  /* Lower-case the serial so "0A" and "0a" are one serial to the unique key. */
+  char serial[STW_SERIAL_HEX_MAX + 1];
+  bool own = false;
+  stw_status_t rc = STW_ERR_INVALID;
+  if (st == NULL)
+    goto out;
+  if ((rc = check_str(serial_hex, sizeof(serial), false)) != STW_OK ||
+      (rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    goto out;
+  size_t n = strlen(serial_hex);
+  for (size_t i = 0; i < n; i++) {
+    char c = serial_hex[i];
+    if (c >= 'A' && c <= 'F')
+      c = (char)(c - 'A' + 'a');
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      rc = STW_ERR_MALFORMED;
+      goto out;
+    }
+    serial[i] = c;
+  }
+  serial[n] = '\0';
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    goto out;
+  rc = write_leave(st, own, st->ops->serial_claim(st->be, serial, device_id, not_after, stw_now()));
+out:
+  return rc;
+}
+
+stw_status_t stw_store_serial_count(stw_store_t *st, uint64_t *count)
+{
+  if (st == NULL || count == NULL)
+    return STW_ERR_INVALID;
+  *count = 0;
+  return st->ops->serial_count(st->be, count);
+}
+
+/* ---- pre-shared keys ------------------------------------------------------ */
+
+stw_status_t stw_store_psk_put(stw_store_t *st, const stw_psk_t *p)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || p == NULL)
+    return STW_ERR_INVALID;
+  if (p->kind != STW_PSK_BOOTSTRAP && p->kind != STW_PSK_OPERATIONAL)
+    return STW_ERR_INVALID;
+  if (p->key_len == 0)
+    return STW_ERR_INVALID;
+  if (p->key_len > sizeof(p->key))
+    return STW_ERR_TOO_LARGE;
+  if ((rc = CHECK_FIELD(p->identity, false)) != STW_OK ||
+      (rc = CHECK_FIELD(p->device_id, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->psk_put(st->be, p));
+}
+
+stw_status_t stw_store_psk_get(stw_store_t *st, const char *identity, stw_psk_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(identity, STW_TEXT_MAX, false)) != STW_OK)
+    return rc;
+  rc = st->ops->psk_get(st->be, identity, out);
+  if (rc != STW_OK)
+    stw_wipe(out, sizeof(*out));
+  return rc;
+}
+
+stw_status_t stw_store_psk_set_active(stw_store_t *st, const char *identity, bool active)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(identity, STW_TEXT_MAX, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->psk_set_active(st->be, identity, active));
+}
+
+/* ---- audit chain --------------------------------------------------------------
+ * hash = SHA-256(prev_hash || encoding), where encoding is
+ *   "steward-audit-v1" || u64be(seq) || u64be(at, two's complement)
+ *   || for actor, action, subject, outcome, detail: u32be(len) || bytes
+ * Every variable-length field carries its length, so no two different records
+ * encode alike (moving a byte from actor to action changes the encoding). */
+
+static const char audit_domain[] = "steward-audit-v1";
+
+static size_t put_u64(uint8_t *p, uint64_t v)
+{
+  for (int i = 7; i >= 0; i--) {
+    p[i] = (uint8_t)(v & 0xff);
+    v >>= 8;
+  }
+  return 8;
+}
+
+static size_t put_field(uint8_t *p, const char *s, size_t cap)
+{
+  size_t n = strnlen(s, cap);  /* bounded even if a caller forgot the NUL */
+  p[0] = (uint8_t)(n >> 24);
+  p[1] = (uint8_t)(n >> 16);
+  p[2] = (uint8_t)(n >> 8);
+  p[3] = (uint8_t)n;
+  memcpy(p + 4, s, n);
+  return 4 + n;
+}
+
+static stw_status_t audit_hash(const stw_audit_t *rec, uint8_t out[32])
+{
+  uint8_t buf[32 + sizeof(audit_domain) + 16 + 5 * 4 + 4 * STW_TEXT_MAX + STW_REASON_MAX];
+  size_t n = 0;
+  memcpy(buf + n, rec->prev_hash, 32);
+  n += 32;
+  memcpy(buf + n, audit_domain, sizeof(audit_domain) - 1);
+  n += sizeof(audit_domain) - 1;
+  n += put_u64(buf + n, rec->seq);
+  n += put_u64(buf + n, (uint64_t)rec->at);
+  n += put_field(buf + n, rec->actor, sizeof(rec->actor));
+  n += put_field(buf + n, rec->action, sizeof(rec->action));
+  n += put_field(buf + n, rec->subject, sizeof(rec->subject));
+  n += put_field(buf + n, rec->outcome, sizeof(rec->outcome));
+  n += put_field(buf + n, rec->detail, sizeof(rec->detail));
+  if (gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, out) < 0)
+    return STW_ERR_CRYPTO;
+  return STW_OK;
+}
+
+void stw_audit_compute_hash(const stw_audit_t *rec, uint8_t out[32])
+{
+  /* A void contract: on the (practically impossible) crypto failure, hand back
+   * all zeros, which no verify will ever accept as a record's hash. */
+  if (rec == NULL || audit_hash(rec, out) != STW_OK)
+    memset(out, 0, 32);
+}
+
+stw_status_t stw_store_audit_append(stw_store_t *st, stw_audit_t *rec)
+{
+  bool own = false;
+  uint64_t last_seq = 0;
+  stw_status_t rc = STW_ERR_INVALID;
+  if (st == NULL || rec == NULL)
+    goto out;
+  if ((rc = CHECK_FIELD(rec->actor, false)) != STW_OK ||
+      (rc = CHECK_FIELD(rec->action, false)) != STW_OK ||
+      (rc = CHECK_FIELD(rec->subject, true)) != STW_OK ||
+      (rc = CHECK_FIELD(rec->outcome, false)) != STW_OK ||
+      (rc = CHECK_FIELD(rec->detail, true)) != STW_OK)
+    goto out;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    goto out;
+  /* The tail is read inside the write transaction, so two appenders (even in
+   * two processes) cannot link to the same predecessor. */
+  rc = st->ops->audit_last(st->be, &last_seq, rec->prev_hash);
+  if (rc == STW_OK) {
+    rec->seq = last_seq + 1;
+    if (rec->at == 0)
+      rec->at = stw_now();
+    rc = audit_hash(rec, rec->hash);
+  }
+  if (rc == STW_OK)
+    rc = st->ops->audit_insert(st->be, rec);
+  rc = write_leave(st, own, rc);
+out:
+  return rc;
+}
+
+stw_status_t stw_store_audit_list(stw_store_t *st, uint64_t after, uint64_t limit, stw_audit_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->audit_list(st->be, after, limit, cb, ctx);
+}
+
+typedef struct {
+  uint64_t expect_seq;
+  uint8_t prev[32];
+  uint64_t checked;
+  uint64_t bad_seq;
+} verify_ctx_t;
+
+static stw_status_t verify_one(const stw_audit_t *a, void *arg)
+{
+  verify_ctx_t *v = arg;
+  uint8_t h[32];
+  v->checked++;
+  /* A missing row shows as a gap in seq; a changed or reordered one as a
+   * broken link or a hash that no longer matches its fields. */
+  if (a->seq != v->expect_seq || !stw_ct_equal(a->prev_hash, v->prev, 32) ||
+      audit_hash(a, h) != STW_OK || !stw_ct_equal(h, a->hash, 32)) {
+    v->bad_seq = a->seq;
+    return STW_ERR_TAMPERED;
+  }
+  memcpy(v->prev, a->hash, 32);
+  v->expect_seq++;
+  return STW_OK;
+}
+
+stw_status_t stw_store_audit_verify(stw_store_t *st, uint64_t *count, uint64_t *bad_seq)
+{
+  verify_ctx_t v = { .expect_seq = 1 };
+  stw_status_t rc;
+  if (count != NULL)
+    *count = 0;
+  if (bad_seq != NULL)
+    *bad_seq = 0;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  /* One listing query reads one consistent snapshot of the log. */
+  rc = st->ops->audit_list(st->be, 0, 0, verify_one, &v);
+  if (count != NULL)
+    *count = v.checked;
+  if (rc == STW_ERR_TAMPERED && bad_seq != NULL)
+    *bad_seq = v.bad_seq;
+  return rc;
+}
+
+/* ---- lifecycle transitions --------------------------------------------------- */
+
+stw_status_t stw_store_transition(stw_store_t *st, const char *device_id, stw_event_t ev,
+                                  const char *actor, const char *detail, stw_state_t *new_state)
+{
+  stw_device_t dev = { 0 };
+  stw_audit_t rec = { 0 };
+  stw_state_t from = STW_STATE_MANUFACTURED;
+  stw_state_t to = STW_STATE_MANUFACTURED;
+  bool own = false;
+  bool entered = false;
+  int n;
+  stw_status_t rc = STW_ERR_INVALID;
+
+  if (st == NULL || (unsigned)ev >= STW_EV_COUNT)
+    goto out;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK ||
+      (rc = check_str(actor, sizeof(rec.actor), false)) != STW_OK ||
+      (detail != NULL && (rc = check_str(detail, sizeof(rec.detail), true)) != STW_OK))
+    goto out;
+
+  /* Load, decide and write under one write lock: nobody can move the device
+   * between our read of its state and our write of the next one. */
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    goto out;
+  entered = true;
+  if ((rc = st->ops->device_get(st->be, device_id, &dev)) != STW_OK)
+    goto out;
+  from = dev.state;
+  if ((rc = stw_lifecycle_next(from, ev, &to)) != STW_OK)
+    goto out;  /* refused: nothing has been written */
+
+  /* detail: "<FROM>-><TO> (<event>)[: <caller's detail>]"; refused if it does
+   * not fit rather than cut short. */
+  if (detail != NULL && detail[0] != '\0')
+    n = snprintf(rec.detail, sizeof(rec.detail), "%s->%s (%s): %s", stw_state_name(from),
+                 stw_state_name(to), stw_event_name(ev), detail);
+  else
+    n = snprintf(rec.detail, sizeof(rec.detail), "%s->%s (%s)", stw_state_name(from),
+                 stw_state_name(to), stw_event_name(ev));
+  if (n < 0 || (size_t)n >= sizeof(rec.detail)) {
+    rc = STW_ERR_TOO_LARGE;
+    goto out;
+  }
+
+  dev.state = to;
+  dev.updated_at = stw_now();
+  if (ev == STW_EV_REIMPRINT)
+    dev.generation++;  /* a new owner, a new life */
+  if ((rc = st->ops->device_put(st->be, &dev)) != STW_OK)
+    goto out;
+
+  snprintf(rec.actor, sizeof(rec.actor), "%s", actor);
+  snprintf(rec.action, sizeof(rec.action), "%s", "transition");
+  snprintf(rec.subject, sizeof(rec.subject), "%s", device_id);
+  snprintf(rec.outcome, sizeof(rec.outcome), "%s", "ok");
+  /* Joins the transaction (or savepoint) opened above. */
+  rc = stw_store_audit_append(st, &rec);
+out:
+  if (entered)
+    rc = write_leave(st, own, rc);
+  if (rc == STW_OK && new_state != NULL)
+    *new_state = to;  /* only once it is durable (or part of the caller's transaction) */
+  stw_device_clear(&dev);
+  return rc;
+}

@@ -1,0 +1,88 @@
+/* What stays inside the store: the backend vtable that store.c dispatches to,
+ * and the limits every backend shares. Nothing outside server/store/ (and the
+ * store's own tests) includes this file. */
+#ifndef STW_SERVER_STORE_INTERNAL_H
+#define STW_SERVER_STORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "store.h"
+
+/** Largest certificate or voucher the store accepts (STW_ERR_TOO_LARGE above). */
+#define STW_STORE_BLOB_MAX 65536u
+/** Longest certificate serial in hex (20 bytes, RFC 5280 §4.1.2.2). */
+#define STW_SERIAL_HEX_MAX 40u
+/** Savepoint names: [a-z_0-9]{1,STW_SAVEPOINT_NAME_MAX}. */
+#define STW_SAVEPOINT_NAME_MAX 48u
+/** Jobs that may be outstanding in a committer (queued, being applied, or
+ *  committed but not yet dispatched); one more gets STW_ERR_BUSY. */
+#define STW_COMMITTER_QUEUE_MAX 65536u
+/** Jobs per batch when stw_committer_start() is given 0. */
+#define STW_COMMITTER_BATCH_DEFAULT 1024u
+
+/* A backend implements these over its own handle `be`. store.c has already
+ * checked every argument (lengths, NUL termination, ranges), computed the
+ * trust fingerprint and the audit hash, and opened a transaction or savepoint
+ * around each write, so a backend function is one plain read or write.
+ * Status mapping: unique/primary-key conflict → STW_ERR_EXISTS, lock timeout →
+ * STW_ERR_BUSY, anything else the database reports → STW_ERR_STORE.
+ * List functions stop at the first callback that does not return STW_OK and
+ * return its status. */
+typedef struct stw_store_ops {
+  const char *name;
+  void (*close)(void *be);
+  int (*schema_version)(void *be);
+
+  /* transactions */
+  bool (*in_tx)(void *be);
+  stw_status_t (*begin)(void *be);         /* a write transaction: takes the write lock now */
+  stw_status_t (*commit)(void *be);        /* on failure the transaction is rolled back */
+  void (*rollback)(void *be);
+  stw_status_t (*savepoint)(void *be, const char *name);
+  stw_status_t (*release)(void *be, const char *name);
+  stw_status_t (*rollback_to)(void *be, const char *name);
+
+  stw_status_t (*trust_add)(void *be, const char *name, const uint8_t fingerprint[32],
+                            const uint8_t *der, size_t len);
+  stw_status_t (*trust_list)(void *be, stw_trust_cb cb, void *ctx);
+  stw_status_t (*trust_remove)(void *be, int64_t id);
+
+  stw_status_t (*rule_add)(void *be, stw_rule_t *rule);
+  stw_status_t (*rule_list)(void *be, stw_rule_cb cb, void *ctx);
+  stw_status_t (*rule_remove)(void *be, int64_t id);
+
+  stw_status_t (*voucher_put)(void *be, const char *device_id, const uint8_t *v, size_t len, int64_t now);
+  stw_status_t (*voucher_get)(void *be, const char *device_id, uint8_t **out, size_t *len);
+  stw_status_t (*voucher_delete)(void *be, const char *device_id);
+
+  stw_status_t (*device_get)(void *be, const char *id, stw_device_t *out);
+  stw_status_t (*device_put)(void *be, const stw_device_t *d);
+  stw_status_t (*device_list)(void *be, int state, stw_device_cb cb, void *ctx);
+  stw_status_t (*device_count)(void *be, int state, uint64_t *count);
+
+  stw_status_t (*serial_claim)(void *be, const char *serial_hex, const char *device_id,
+                               int64_t not_after, int64_t now);
+  stw_status_t (*serial_count)(void *be, uint64_t *count);
+
+  stw_status_t (*psk_put)(void *be, const stw_psk_t *p);
+  stw_status_t (*psk_get)(void *be, const char *identity, stw_psk_t *out);
+  stw_status_t (*psk_set_active)(void *be, const char *identity, bool active);
+
+  /* The chain logic lives in store.c; a backend only reads the tail and
+   * appends a finished record (seq and hashes already set). */
+  stw_status_t (*audit_last)(void *be, uint64_t *seq, uint8_t hash[32]);
+  stw_status_t (*audit_insert)(void *be, const stw_audit_t *rec);
+  stw_status_t (*audit_list)(void *be, uint64_t after, uint64_t limit, stw_audit_cb cb, void *ctx);
+} stw_store_ops_t;
+
+struct stw_store {
+  const stw_store_ops_t *ops;
+  void *be;                                /* owned; released by ops->close */
+};
+
+/** Open the SQLite backend on a file path (created 0600 if new, migrated). */
+stw_status_t stw__sqlite_open(const char *path, void **be) __attribute__((warn_unused_result));
+extern const stw_store_ops_t stw__sqlite_ops;
+
+#endif
