@@ -520,6 +520,8 @@ stw_status_t stw__sqlite_open(const char *path, void **be)
     rc = STW_ERR_STORE;
     goto out;
   }
+  sqlite3_finalize(s);  /* a pragma left stepping would hold its lock */
+  s = NULL;
   /* synchronous and foreign_keys are per connection: set them on every open.
    * secure_delete overwrites deleted rows (retired keys, decommissioned
    * devices' data) instead of leaving them in free pages. */
@@ -982,6 +984,13 @@ static stw_status_t sq_audit_list(void *be, uint64_t after, uint64_t limit, stw_
 out:
   query_close(&q);
   return rc;
+}
+
+sqlite3 *stw__sqlite_handle(stw_store_t *st)
+{
+  if (st == NULL || st->ops != &stw__sqlite_ops)
+    return NULL;
+  return ((sqlite_be_t *)st->be)->db;
 }
 
 const stw_store_ops_t stw__sqlite_ops = {

@@ -85,4 +85,10 @@ struct stw_store {
 stw_status_t stw__sqlite_open(const char *path, void **be) __attribute__((warn_unused_result));
 extern const stw_store_ops_t stw__sqlite_ops;
 
+struct sqlite3;
+/** The raw SQLite connection behind a store, or NULL for another backend.
+ *  For the store's own tests (tampering, forcing a failed commit); nothing
+ *  else may use it. */
+struct sqlite3 *stw__sqlite_handle(stw_store_t *st);
+
 #endif
