@@ -1,0 +1,537 @@
+/* COSE_Sign1 (RFC 9052 section 4.2) with ES256 only.
+ *
+ * The outer array is walked with libcbor's streaming decoder, which hands
+ * out byte strings as pointers into the input: that is how the parsed
+ * struct can point into the caller's buffer. The two header maps are then
+ * decoded with cbor_load from their exact byte ranges. */
+#include "cose.h"
+
+#include <cbor.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEADER_LABELS_MAX 32   /* labels across both header maps */
+
+#define LABEL_ALG 1
+#define LABEL_CRIT 2
+#define LABEL_CONTENT_TYPE 3
+#define LABEL_KID 4
+
+/* ---- one step of the streaming decoder ---- */
+
+typedef enum {
+  IT_NONE, IT_UINT, IT_NEGINT, IT_BSTR, IT_TSTR, IT_ARRAY, IT_MAP, IT_TAG,
+  IT_SIMPLE, IT_INDEFINITE,
+} item_kind_t;
+
+typedef struct {
+  item_kind_t kind;
+  uint64_t value;       /* uint / negint argument, tag number, array or map count */
+  const uint8_t *data;  /* bstr / tstr content, inside the input */
+  size_t len;
+} item_t;
+
+static void on_uint8(void *c, uint8_t v) { item_t *it = c; it->kind = IT_UINT; it->value = v; }
+static void on_uint16(void *c, uint16_t v) { item_t *it = c; it->kind = IT_UINT; it->value = v; }
+static void on_uint32(void *c, uint32_t v) { item_t *it = c; it->kind = IT_UINT; it->value = v; }
+static void on_uint64(void *c, uint64_t v) { item_t *it = c; it->kind = IT_UINT; it->value = v; }
+static void on_neg8(void *c, uint8_t v) { item_t *it = c; it->kind = IT_NEGINT; it->value = v; }
+static void on_neg16(void *c, uint16_t v) { item_t *it = c; it->kind = IT_NEGINT; it->value = v; }
+static void on_neg32(void *c, uint32_t v) { item_t *it = c; it->kind = IT_NEGINT; it->value = v; }
+static void on_neg64(void *c, uint64_t v) { item_t *it = c; it->kind = IT_NEGINT; it->value = v; }
+static void on_bstr(void *c, cbor_data d, size_t n) { item_t *it = c; it->kind = IT_BSTR; it->data = d; it->len = n; }
+static void on_tstr(void *c, cbor_data d, size_t n) { item_t *it = c; it->kind = IT_TSTR; it->data = d; it->len = n; }
+static void on_array(void *c, size_t n) { item_t *it = c; it->kind = IT_ARRAY; it->value = n; }
+static void on_map(void *c, size_t n) { item_t *it = c; it->kind = IT_MAP; it->value = n; }
+static void on_tag(void *c, uint64_t v) { item_t *it = c; it->kind = IT_TAG; it->value = v; }
+static void on_indef(void *c) { item_t *it = c; it->kind = IT_INDEFINITE; }
+static void on_simple(void *c) { item_t *it = c; it->kind = IT_SIMPLE; }
+static void on_bool(void *c, bool v) { (void)v; on_simple(c); }
+static void on_float(void *c, float v) { (void)v; on_simple(c); }
+static void on_double(void *c, double v) { (void)v; on_simple(c); }
+
+static const struct cbor_callbacks walk_callbacks = {
+  .uint8 = on_uint8, .uint16 = on_uint16, .uint32 = on_uint32, .uint64 = on_uint64,
+  .negint8 = on_neg8, .negint16 = on_neg16, .negint32 = on_neg32, .negint64 = on_neg64,
+  .byte_string = on_bstr, .byte_string_start = on_indef,
+  .string = on_tstr, .string_start = on_indef,
+  .array_start = on_array, .indef_array_start = on_indef,
+  .map_start = on_map, .indef_map_start = on_indef,
+  .tag = on_tag,
+  .float2 = on_float, .float4 = on_float, .float8 = on_double,
+  .undefined = on_simple, .null = on_simple, .boolean = on_bool, .indef_break = on_indef,
+};
+
+/* libcbor 0.8's stream decoder refuses the one-byte tags 6..20, COSE_Sign1's
+ * 18 among them, so tag heads (major type 6) are read here. */
+static stw_status_t tag_head(const uint8_t *p, size_t len, item_t *it, size_t *used)
+{
+  uint8_t info = p[0] & 0x1f;
+  size_t extra = info < 24 ? 0 : info == 24 ? 1 : info == 25 ? 2 : info == 26 ? 4 : info == 27 ? 8 : 9;
+  if (extra > 8 || len - 1 < extra)
+    return STW_ERR_MALFORMED;
+  uint64_t v = info < 24 ? info : 0;
+  for (size_t i = 0; i < extra; i++)
+    v = v << 8 | p[1 + i];
+  it->kind = IT_TAG;
+  it->value = v;
+  *used = 1 + extra;
+  return STW_OK;
+}
+
+/* Decode the head (and string content) at p[0..len). Indefinite lengths are
+ * refused: nothing we accept needs them, and they break "points into input". */
+static stw_status_t next_item(const uint8_t *p, size_t len, item_t *it, size_t *used)
+{
+  memset(it, 0, sizeof(*it));
+  if (len == 0)
+    return STW_ERR_MALFORMED;
+  if (p[0] >> 5 == 6)
+    return tag_head(p, len, it, used);
+  struct cbor_decoder_result r = cbor_stream_decode(p, len, &walk_callbacks, it);
+  if (r.status != CBOR_DECODER_FINISHED || r.read == 0 || r.read > len)
+    return STW_ERR_MALFORMED;
+  if (it->kind == IT_NONE || it->kind == IT_INDEFINITE)
+    return STW_ERR_MALFORMED;
+  *used = r.read;
+  return STW_OK;
+}
+
+/* Length of the complete data item at p (nested items included). */
+static stw_status_t skip_item(const uint8_t *p, size_t len, size_t *used)
+{
+  size_t pos = 0;
+  uint64_t pending = 1;
+  while (pending > 0) {
+    item_t it;
+    size_t n;
+    stw_status_t st = next_item(p + pos, len - pos, &it, &n);
+    if (st != STW_OK)
+      return st;
+    pos += n;
+    pending--;
+    /* Each element takes at least one byte, so counts beyond the bytes left
+     * are lies; this also keeps pending from overflowing. */
+    uint64_t add = 0;
+    if (it.kind == IT_ARRAY)
+      add = it.value;
+    else if (it.kind == IT_MAP)
+      add = it.value > UINT64_MAX / 2 ? UINT64_MAX : 2 * it.value;
+    else if (it.kind == IT_TAG)
+      add = 1;
+    if (add > len - pos || pending > (len - pos) - add)
+      return STW_ERR_MALFORMED;
+    pending += add;
+  }
+  *used = pos;
+  return STW_OK;
+}
+
+/* ---- header maps ---- */
+
+typedef struct {
+  bool is_int;
+  int64_t i;
+  const unsigned char *s;
+  size_t slen;
+} label_t;
+
+typedef struct {
+  label_t labels[HEADER_LABELS_MAX];
+  size_t n;
+  bool have_alg;
+  bool alg_is_int;
+  int64_t alg;
+  const cbor_item_t *crit;  /* the crit array, if any (protected only) */
+} headers_t;
+
+/* int64 of a CBOR integer item; false if not an integer or out of range. */
+static bool item_int64(const cbor_item_t *item, int64_t *out)
+{
+  if (cbor_isa_uint(item)) {
+    uint64_t v = cbor_get_int(item);
+    if (v > INT64_MAX)
+      return false;
+    *out = (int64_t)v;
+    return true;
+  }
+  if (cbor_isa_negint(item)) {
+    uint64_t v = cbor_get_int(item);
+    if (v > INT64_MAX)
+      return false;
+    *out = -1 - (int64_t)v;
+    return true;
+  }
+  return false;
+}
+
+static stw_status_t to_label(const cbor_item_t *item, label_t *l)
+{
+  memset(l, 0, sizeof(*l));
+  if (item_int64(item, &l->i)) {
+    l->is_int = true;
+    return STW_OK;
+  }
+  if (cbor_isa_string(item) && cbor_string_is_definite(item)) {
+    l->s = cbor_string_handle(item);
+    l->slen = cbor_string_length(item);
+    return STW_OK;
+  }
+  return STW_ERR_MALFORMED;
+}
+
+static bool label_equal(const label_t *a, const label_t *b)
+{
+  if (a->is_int != b->is_int)
+    return false;
+  if (a->is_int)
+    return a->i == b->i;
+  return a->slen == b->slen && (a->slen == 0 || memcmp(a->s, b->s, a->slen) == 0);
+}
+
+static bool label_understood(const label_t *l)
+{
+  return l->is_int && (l->i == LABEL_ALG || l->i == LABEL_CRIT ||
+                       l->i == LABEL_CONTENT_TYPE || l->i == LABEL_KID);
+}
+
+/* Read one header map; is_protected says which bucket it is. */
+static stw_status_t read_headers(const cbor_item_t *map, bool is_protected, headers_t *h,
+                                 stw_cose_sign1_t *out)
+{
+  if (!cbor_isa_map(map) || !cbor_map_is_definite(map))
+    return STW_ERR_MALFORMED;
+  size_t n = cbor_map_size(map);
+  struct cbor_pair *pairs = cbor_map_handle(map);
+  for (size_t i = 0; i < n; i++) {
+    label_t l;
+    stw_status_t st = to_label(pairs[i].key, &l);
+    if (st != STW_OK)
+      return st;
+    /* A label may appear once, in one of the two maps (RFC 9052 3). */
+    for (size_t j = 0; j < h->n; j++)
+      if (label_equal(&l, &h->labels[j]))
+        return STW_ERR_MALFORMED;
+    if (h->n == HEADER_LABELS_MAX)
+      return STW_ERR_TOO_LARGE;
+    h->labels[h->n++] = l;
+    if (!l.is_int)
+      continue;
+    const cbor_item_t *v = pairs[i].value;
+    switch (l.i) {
+    case LABEL_ALG:
+      /* Only a protected alg counts: an unprotected one could be swapped. */
+      if (!is_protected)
+        return STW_ERR_UNSUPPORTED;
+      if (item_int64(v, &h->alg)) {
+        h->alg_is_int = true;
+      } else if (!(cbor_isa_string(v) && cbor_string_is_definite(v))) {
+        return STW_ERR_MALFORMED;
+      }
+      h->have_alg = true;
+      break;
+    case LABEL_CRIT:
+      if (!is_protected || !cbor_isa_array(v) || !cbor_array_is_definite(v) || cbor_array_size(v) == 0)
+        return STW_ERR_MALFORMED;
+      h->crit = v;
+      break;
+    case LABEL_CONTENT_TYPE:
+      if (!cbor_isa_uint(v) && !(cbor_isa_string(v) && cbor_string_is_definite(v)))
+        return STW_ERR_MALFORMED;
+      break;
+    case LABEL_KID:
+      if (!cbor_isa_bytestring(v) || !cbor_bytestring_is_definite(v))
+        return STW_ERR_MALFORMED;
+      if (cbor_bytestring_length(v) > STW_COSE_KID_MAX)
+        return STW_ERR_TOO_LARGE;
+      out->kid_len = cbor_bytestring_length(v);
+      if (out->kid_len > 0)
+        memcpy(out->kid, cbor_bytestring_handle(v), out->kid_len);
+      break;
+    default:
+      break;  /* unknown and not critical: ignored, as RFC 9052 says */
+    }
+  }
+  return STW_OK;
+}
+
+/* Every label crit names must be one we act on and be present in the
+ * protected map (whose labels are the first n_protected entries). */
+static stw_status_t check_crit(const headers_t *h, size_t n_protected)
+{
+  if (h->crit == NULL)
+    return STW_OK;
+  size_t n = cbor_array_size(h->crit);
+  cbor_item_t **items = cbor_array_handle(h->crit);
+  for (size_t i = 0; i < n; i++) {
+    label_t l;
+    if (to_label(items[i], &l) != STW_OK)
+      return STW_ERR_MALFORMED;
+    if (!label_understood(&l))
+      return STW_ERR_UNSUPPORTED;
+    bool present = false;
+    for (size_t j = 0; j < n_protected; j++)
+      present = present || label_equal(&l, &h->labels[j]);
+    if (!present)
+      return STW_ERR_MALFORMED;
+  }
+  return STW_OK;
+}
+
+/* cbor_load of exactly p[0..len); *item is the caller's to decref. */
+static stw_status_t load_exact(const uint8_t *p, size_t len, cbor_item_t **item)
+{
+  struct cbor_load_result r;
+  *item = cbor_load(p, len, &r);
+  if (*item == NULL)
+    return r.error.code == CBOR_ERR_MEMERROR ? STW_ERR_NOMEM : STW_ERR_MALFORMED;
+  if (r.read != len) {
+    cbor_decref(item);
+    return STW_ERR_MALFORMED;
+  }
+  return STW_OK;
+}
+
+stw_status_t stw_cose_sign1_parse(const uint8_t *msg, size_t len, stw_cose_sign1_t *out)
+{
+  if (out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if (msg == NULL || len == 0)
+    return STW_ERR_MALFORMED;
+  if (len > STW_COSE_MAX)
+    return STW_ERR_TOO_LARGE;
+  cbor_item_t *prot = NULL, *unprot = NULL;
+  headers_t h;
+  memset(&h, 0, sizeof(h));
+  item_t it;
+  size_t pos = 0, n = 0;
+  stw_status_t st = next_item(msg, len, &it, &n);
+  if (st != STW_OK)
+    goto out;
+  pos += n;
+  st = STW_ERR_MALFORMED;
+  if (it.kind == IT_TAG) {
+    if (it.value != 18)  /* COSE_Sign1 tag; any other tag is another type */
+      goto out;
+    if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
+      goto out;
+    pos += n;
+    st = STW_ERR_MALFORMED;
+  }
+  if (it.kind != IT_ARRAY || it.value != 4)
+    goto out;
+  /* [protected: bstr, unprotected: map, payload: bstr, signature: bstr] */
+  if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
+    goto out;
+  pos += n;
+  st = STW_ERR_MALFORMED;
+  if (it.kind != IT_BSTR)
+    goto out;
+  out->protected_hdr = it.data;
+  out->protected_len = it.len;
+  const uint8_t *unprot_start = msg + pos;
+  if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
+    goto out;
+  st = STW_ERR_MALFORMED;
+  if (it.kind != IT_MAP)
+    goto out;
+  size_t unprot_len;
+  if ((st = skip_item(msg + pos, len - pos, &unprot_len)) != STW_OK)
+    goto out;
+  pos += unprot_len;
+  if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
+    goto out;
+  pos += n;
+  st = STW_ERR_UNSUPPORTED;  /* detached payloads (nil) are not offered */
+  if (it.kind == IT_SIMPLE)
+    goto out;
+  st = STW_ERR_MALFORMED;
+  if (it.kind != IT_BSTR)
+    goto out;
+  out->payload = it.data;
+  out->payload_len = it.len;
+  if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
+    goto out;
+  pos += n;
+  st = STW_ERR_MALFORMED;
+  if (it.kind != IT_BSTR || pos != len)  /* nothing may follow the item */
+    goto out;
+  out->signature = it.data;
+  out->signature_len = it.len;
+
+  /* Headers. An empty protected bstr means an empty map (RFC 9052 3). */
+  if (out->protected_len > 0) {
+    if ((st = load_exact(out->protected_hdr, out->protected_len, &prot)) != STW_OK)
+      goto out;
+    if ((st = read_headers(prot, true, &h, out)) != STW_OK)
+      goto out;
+  }
+  size_t n_protected = h.n;
+  if ((st = load_exact(unprot_start, unprot_len, &unprot)) != STW_OK)
+    goto out;
+  if ((st = read_headers(unprot, false, &h, out)) != STW_OK)
+    goto out;
+  if ((st = check_crit(&h, n_protected)) != STW_OK)
+    goto out;
+  st = STW_ERR_UNSUPPORTED;
+  if (!h.have_alg || !h.alg_is_int || h.alg != STW_COSE_ALG_ES256)
+    goto out;
+  out->alg = h.alg;
+  st = STW_ERR_MALFORMED;
+  if (out->signature_len != STW_ES256_SIG_LEN)
+    goto out;
+  st = STW_OK;
+out:
+  if (prot != NULL)
+    cbor_decref(&prot);
+  if (unprot != NULL)
+    cbor_decref(&unprot);
+  if (st != STW_OK)
+    memset(out, 0, sizeof(*out));
+  return st;
+}
+
+/* ---- building ---- */
+
+/* A byte string item; an empty one needs no content allocation. */
+static cbor_item_t *build_bstr(const uint8_t *data, size_t len)
+{
+  if (len == 0)
+    return cbor_new_definite_bytestring();
+  return cbor_build_bytestring(data, len);
+}
+
+/* Appends it to arr and drops our reference; false (and it freed) on failure. */
+static bool push(cbor_item_t *arr, cbor_item_t *it)
+{
+  if (it == NULL)
+    return false;
+  bool ok = cbor_array_push(arr, it);
+  cbor_decref(&it);
+  return ok;
+}
+
+/* Sig_structure = ["Signature1", body_protected, external_aad, payload],
+ * serialized; *out is malloc'd, the caller frees it. */
+static stw_status_t sig_structure(const uint8_t *prot, size_t prot_len,
+                                  const uint8_t *aad, size_t aad_len,
+                                  const uint8_t *payload, size_t payload_len,
+                                  uint8_t **out, size_t *out_len)
+{
+  *out = NULL;
+  *out_len = 0;
+  cbor_item_t *arr = cbor_new_definite_array(4);
+  if (arr == NULL)
+    return STW_ERR_NOMEM;
+  stw_status_t st = STW_ERR_NOMEM;
+  if (!push(arr, cbor_build_string("Signature1")) || !push(arr, build_bstr(prot, prot_len)) ||
+      !push(arr, build_bstr(aad, aad_len)) || !push(arr, build_bstr(payload, payload_len)))
+    goto out;
+  size_t cap = 0;
+  unsigned char *buf = NULL;
+  size_t n = cbor_serialize_alloc(arr, &buf, &cap);
+  if (n == 0) {
+    free(buf);
+    goto out;
+  }
+  *out = buf;
+  *out_len = n;
+  st = STW_OK;
+out:
+  cbor_decref(&arr);
+  return st;
+}
+
+static bool map_put(cbor_item_t *map, cbor_item_t *k, cbor_item_t *v)
+{
+  bool ok = k != NULL && v != NULL && cbor_map_add(map, (struct cbor_pair){.key = k, .value = v});
+  if (k != NULL)
+    cbor_decref(&k);
+  if (v != NULL)
+    cbor_decref(&v);
+  return ok;
+}
+
+stw_status_t stw_cose_sign1_create(const stw_key_t *key, const uint8_t *kid, size_t kid_len,
+                                   const uint8_t *payload, size_t payload_len,
+                                   const uint8_t *external_aad, size_t aad_len,
+                                   stw_buf_t *out)
+{
+  if (key == NULL || out == NULL || (kid == NULL && kid_len > 0) || kid_len > STW_COSE_KID_MAX ||
+      (payload == NULL && payload_len > 0) || (external_aad == NULL && aad_len > 0))
+    return STW_ERR_INVALID;
+  if (payload_len > STW_COSE_MAX || aad_len > STW_COSE_MAX)
+    return STW_ERR_TOO_LARGE;
+  /* The protected header is fixed: {1: -7}. */
+  static const uint8_t prot[] = {0xa1, 0x01, 0x26};
+  uint8_t *tbs = NULL, *bytes = NULL;
+  size_t tbs_len = 0, bytes_len = 0, cap = 0;
+  uint8_t sig[STW_ES256_SIG_LEN];
+  cbor_item_t *arr = NULL, *unprot = NULL, *tagged = NULL;
+  stw_status_t st = sig_structure(prot, sizeof(prot), external_aad, aad_len, payload, payload_len,
+                                  &tbs, &tbs_len);
+  if (st != STW_OK)
+    goto out;
+  if ((st = stw_key_sign(key, tbs, tbs_len, sig)) != STW_OK)
+    goto out;
+  st = STW_ERR_NOMEM;
+  arr = cbor_new_definite_array(4);
+  unprot = cbor_new_definite_map(kid_len > 0 ? 1 : 0);
+  if (arr == NULL || unprot == NULL)
+    goto out;
+  if (kid_len > 0 && !map_put(unprot, cbor_build_uint8(LABEL_KID), build_bstr(kid, kid_len)))
+    goto out;
+  if (!push(arr, build_bstr(prot, sizeof(prot))))
+    goto out;
+  bool pushed = cbor_array_push(arr, unprot);
+  cbor_decref(&unprot);  /* only NULLs the pointer when it frees the item */
+  unprot = NULL;
+  if (!pushed || !push(arr, build_bstr(payload, payload_len)) || !push(arr, build_bstr(sig, sizeof(sig))))
+    goto out;
+  tagged = cbor_build_tag(18, arr);
+  if (tagged == NULL)
+    goto out;
+  bytes_len = cbor_serialize_alloc(tagged, &bytes, &cap);
+  if (bytes_len == 0)
+    goto out;
+  st = bytes_len > STW_COSE_MAX ? STW_ERR_TOO_LARGE : STW_OK;
+  if (st == STW_OK) {
+    if (out->data == NULL && out->max == 0)
+      stw_buf_init(out, STW_COSE_MAX);
+    out->len = 0;
+    st = stw_buf_append(out, bytes, bytes_len);
+  }
+out:
+  free(tbs);
+  free(bytes);
+  if (unprot != NULL)
+    cbor_decref(&unprot);
+  if (arr != NULL)
+    cbor_decref(&arr);
+  if (tagged != NULL)
+    cbor_decref(&tagged);
+  return st;
+}
+
+stw_status_t stw_cose_sign1_verify(const uint8_t *msg, size_t len,
+                                   const uint8_t *spki, size_t spki_len,
+                                   const uint8_t *external_aad, size_t aad_len,
+                                   stw_cose_sign1_t *out)
+{
+  if (out == NULL || spki == NULL || (external_aad == NULL && aad_len > 0))
+    return STW_ERR_INVALID;
+  if (aad_len > STW_COSE_MAX)
+    return STW_ERR_TOO_LARGE;
+  stw_status_t st = stw_cose_sign1_parse(msg, len, out);
+  if (st != STW_OK)
+    return st;
+  uint8_t *tbs = NULL;
+  size_t tbs_len = 0;
+  st = sig_structure(out->protected_hdr, out->protected_len, external_aad, aad_len,
+                     out->payload, out->payload_len, &tbs, &tbs_len);
+  if (st == STW_OK)
+    st = stw_spki_verify(spki, spki_len, tbs, tbs_len, out->signature);
+  free(tbs);
+  return st;
+}
