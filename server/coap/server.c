@@ -1,0 +1,395 @@
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+
+#include "util.h"
+
+/* What we remember of a session's handshake. */
+typedef struct {
+  stw_peer_kind_t kind;
+  uint8_t der[STW_CERT_MAX];
+  size_t der_len;
+} session_peer_t;
+
+struct stw_deferred {
+  struct stw_deferred *next, *prev;
+  coap_async_t *async;
+  bool ready;
+  unsigned code;
+  int content_format;
+  uint8_t *body;
+  size_t len;
+  char diag[192];
+};
+
+struct stw_coap_server {
+  coap_context_t *ctx;
+  stw_coap_config_t cfg;
+  uint16_t port;
+  stw_buf_t key_pem;                /* the daemon's key, for libcoap's RPK setup */
+  uint8_t psk_key[64];              /* answer of the last PSK look-up; libcoap copies it */
+  coap_bin_const_t psk_answer;
+  stw_deferred_t deferred;          /* sentinel of the list of pending answers */
+};
+
+static stw_coap_server_t *server_of(coap_session_t *session)
+{
+  return coap_get_app_data(coap_session_get_context(session));
+}
+
+/* ---- who is on the other end ------------------------------------------- */
+
+/* Called by libcoap when the peer's certificate or raw key has passed the DTLS
+ * proof of possession. We accept every well-formed credential here and decide
+ * at the application layer, so that a refusal is a CoAP answer with a reason
+ * and an audit record rather than an anonymous handshake alert. */
+static int remember_peer(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
+                         unsigned depth, int validated, void *arg)
+{
+  (void)validated;
+  (void)arg;
+  if (depth != 0)
+    return 1;
+  if (len == 0 || len > STW_CERT_MAX)
+    return 0;
+  session_peer_t *p = coap_session_get_app_data(session);
+  if (p == NULL) {
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+      return 0;
+    coap_session_set_app_data(session, p);
+  }
+  p->kind = strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0 ? STW_PEER_RPK : STW_PEER_CERT;
+  memcpy(p->der, der, len);
+  p->der_len = len;
+  return 1;
+}
+
+/* PSK look-up by identity. Unknown identities fail the handshake (there is
+ * nobody to answer); known but retired ones get through so the enrollment
+ * logic can answer 4.01 with the reason and audit it. */
+static const coap_bin_const_t *find_psk(coap_bin_const_t *identity, coap_session_t *session, void *arg)
+{
+  (void)session;
+  stw_coap_server_t *s = arg;
+  char id[STW_TEXT_MAX];
+  if (identity->length == 0 || identity->length >= sizeof(id))
+    return NULL;
+  memcpy(id, identity->s, identity->length);
+  id[identity->length] = '\0';
+  stw_psk_t psk;
+  if (stw_store_psk_get(s->cfg.store, id, &psk) != STW_OK)
+    return NULL;
+  stw_wipe(s->psk_key, sizeof(s->psk_key));
+  memcpy(s->psk_key, psk.key, psk.key_len);
+  s->psk_answer.s = s->psk_key;
+  s->psk_answer.length = psk.key_len;
+  stw_wipe(&psk, sizeof(psk));
+  return &s->psk_answer;
+}
+
+void stw_coap_peer(coap_session_t *session, stw_peer_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  const coap_bin_const_t *psk_id = coap_session_get_psk_identity(session);
+  if (coap_session_get_proto(session) == COAP_PROTO_DTLS && psk_id != NULL && psk_id->length > 0) {
+    static _Thread_local char id[STW_TEXT_MAX];
+    size_t n = psk_id->length < sizeof(id) - 1 ? psk_id->length : sizeof(id) - 1;
+    memcpy(id, psk_id->s, n);
+    id[n] = '\0';
+    out->kind = STW_PEER_PSK;
+    out->psk_identity = id;
+    return;
+  }
+  session_peer_t *p = coap_session_get_app_data(session);
+  if (p == NULL || coap_session_get_proto(session) != COAP_PROTO_DTLS)
+    return;
+  out->kind = p->kind;
+  out->der = p->der;
+  out->der_len = p->der_len;
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+  if (event == COAP_EVENT_SERVER_SESSION_DEL) {
+    free(coap_session_get_app_data(session));
+    coap_session_set_app_data(session, NULL);
+  }
+  return 0;
+}
+
+/* ---- answers -------------------------------------------------------------- */
+
+void stw_coap_error(coap_pdu_t *response, unsigned code, const char *diag)
+{
+  coap_pdu_set_code(response, (coap_pdu_code_t)code);
+  if (diag != NULL && *diag != '\0')
+    coap_add_data(response, strlen(diag), (const uint8_t *)diag);
+}
+
+stw_deferred_t *stw_defer(coap_session_t *session, const coap_pdu_t *request)
+{
+  stw_coap_server_t *s = server_of(session);
+  stw_deferred_t *d = calloc(1, sizeof(*d));
+  if (d == NULL)
+    return NULL;
+  d->async = coap_register_async(session, request, 0);
+  if (d->async == NULL) {
+    free(d);
+    return NULL;
+  }
+  coap_async_set_app_data(d->async, d);
+  d->next = s->deferred.next;
+  d->prev = &s->deferred;
+  s->deferred.next->prev = d;
+  s->deferred.next = d;
+  return d;
+}
+
+void stw_deferred_answer(stw_deferred_t *d, unsigned code, int content_format,
+                         const uint8_t *body, size_t len, const char *diag)
+{
+  d->code = code;
+  d->content_format = content_format;
+  if (body != NULL && len > 0) {
+    d->body = malloc(len);
+    if (d->body != NULL) {
+      memcpy(d->body, body, len);
+      d->len = len;
+    } else {
+      d->code = COAP_RESPONSE_CODE(500);
+    }
+  }
+  snprintf(d->diag, sizeof(d->diag), "%s", diag ? diag : "");
+  d->ready = true;
+  coap_async_trigger(d->async);
+}
+
+static void unlink_deferred(stw_deferred_t *d)
+{
+  d->prev->next = d->next;
+  d->next->prev = d->prev;
+}
+
+static void release_body(coap_session_t *session, void *body)
+{
+  (void)session;
+  free(body);
+}
+
+bool stw_deferred_resume(coap_resource_t *resource, coap_session_t *session,
+                         const coap_pdu_t *request, coap_pdu_t *response)
+{
+  coap_bin_const_t token = coap_pdu_get_token(request);
+  coap_async_t *async = coap_find_async(session, token);
+  if (async == NULL)
+    return false;
+  stw_deferred_t *d = coap_async_get_app_data(async);
+  if (d == NULL || !d->ready)
+    return false;
+  coap_async_set_app_data(async, NULL);
+  unlink_deferred(d);
+  coap_pdu_set_code(response, (coap_pdu_code_t)d->code);
+  if (d->body != NULL) {
+    /* libcoap owns the body from here and splits it into blocks if needed. */
+    coap_add_data_large_response(resource, session, request, response, NULL,
+                                 (uint16_t)d->content_format, -1, 0, d->len, d->body,
+                                 release_body, d->body);
+  } else if (d->diag[0] != '\0') {
+    coap_add_data(response, strlen(d->diag), (const uint8_t *)d->diag);
+  }
+  free(d);
+  return true;
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static stw_status_t parse_listen(const char *listen, coap_address_t *addr)
+{
+  char host[256];
+  const char *colon = strrchr(listen, ':');
+  if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
+    return STW_ERR_INVALID;
+  memcpy(host, listen, (size_t)(colon - listen));
+  host[colon - listen] = '\0';
+  char *end = NULL;
+  long port = strtol(colon + 1, &end, 10);
+  if (end == colon + 1 || *end != '\0' || port < 0 || port > 65535)
+    return STW_ERR_INVALID;
+  const char *h = host;
+  if (host[0] == '[') { /* [::1]:5684 */
+    size_t n = strlen(host);
+    if (n < 2 || host[n - 1] != ']')
+      return STW_ERR_INVALID;
+    host[n - 1] = '\0';
+    h = host + 1;
+  }
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
+  struct addrinfo *res = NULL;
+  if (getaddrinfo(h, NULL, &hints, &res) != 0 || res == NULL)
+    return STW_ERR_INVALID;
+  coap_address_init(addr);
+  addr->size = res->ai_addrlen;
+  memcpy(&addr->addr, res->ai_addr, res->ai_addrlen);
+  if (res->ai_family == AF_INET)
+    addr->addr.sin.sin_port = htons((uint16_t)port);
+  else
+    addr->addr.sin6.sin6_port = htons((uint16_t)port);
+  freeaddrinfo(res);
+  return STW_OK;
+}
+
+/* libcoap 4.3.1 has no accessor for the bound address, but prints it:
+ * "127.0.0.1:40213 DTLS" or "[::1]:40213 DTLS". */
+static uint16_t bound_port(coap_endpoint_t *ep)
+{
+  const char *text = coap_endpoint_str(ep);
+  const char *space = strchr(text, ' ');
+  size_t n = space ? (size_t)(space - text) : strlen(text);
+  const char *colon = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (text[i] == ':')
+      colon = text + i;
+  if (colon == NULL)
+    return 0;
+  long port = strtol(colon + 1, NULL, 10);
+  return port > 0 && port <= 65535 ? (uint16_t)port : 0;
+}
+
+stw_status_t stw_coap_server_new(const stw_coap_config_t *cfg, stw_coap_server_t **out)
+{
+  *out = NULL;
+  stw_coap_server_t *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return STW_ERR_NOMEM;
+  s->cfg = *cfg;
+  s->deferred.next = s->deferred.prev = &s->deferred;
+  stw_buf_init(&s->key_pem, 8192);
+  stw_status_t st = STW_ERR_NETWORK;
+  coap_address_t addr;
+
+  coap_startup();
+  s->ctx = coap_new_context(NULL);
+  if (s->ctx == NULL)
+    goto out;
+  coap_set_app_data(s->ctx, s);
+  coap_context_set_block_mode(s->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+  coap_context_set_max_handshake_sessions(s->ctx, 1024);
+  coap_context_set_max_idle_sessions(s->ctx, 20000);
+  coap_context_set_session_timeout(s->ctx, 120);
+  coap_register_event_handler(s->ctx, on_event);
+
+  if ((st = stw_key_export_pem(cfg->domain->server_key, &s->key_pem)) != STW_OK)
+    goto out;
+  /* libcoap wants the PEM NUL-terminated and counted with its NUL. */
+  if ((st = stw_buf_append(&s->key_pem, "", 1)) != STW_OK)
+    goto out;
+  coap_dtls_pki_t pki;
+  memset(&pki, 0, sizeof(pki));
+  pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+  pki.verify_peer_cert = 0;      /* chains are checked by the part that serves the request */
+  pki.is_rpk_not_cert = 1;       /* RFC 7250: our key travels bare, and peers may use theirs */
+  pki.validate_cn_call_back = remember_peer;
+  pki.cn_call_back_arg = s;
+  pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+  pki.pki_key.key.pem_buf.public_cert = s->key_pem.data;
+  pki.pki_key.key.pem_buf.public_cert_len = s->key_pem.len;
+  pki.pki_key.key.pem_buf.private_key = s->key_pem.data;
+  pki.pki_key.key.pem_buf.private_key_len = s->key_pem.len;
+  st = STW_ERR_CRYPTO;
+  if (!coap_context_set_pki(s->ctx, &pki))
+    goto out;
+  coap_dtls_spsk_t spsk;
+  memset(&spsk, 0, sizeof(spsk));
+  spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+  spsk.validate_id_call_back = find_psk;
+  spsk.id_call_back_arg = s;
+  if (!coap_context_set_psk2(s->ctx, &spsk))
+    goto out;
+
+  if ((st = parse_listen(cfg->listen, &addr)) != STW_OK)
+    goto out;
+  coap_endpoint_t *ep = coap_new_endpoint(s->ctx, &addr, COAP_PROTO_DTLS);
+  st = STW_ERR_NETWORK;
+  if (ep == NULL)
+    goto out;
+  s->port = bound_port(ep);
+  if (cfg->plain_listen != NULL) {
+    if ((st = parse_listen(cfg->plain_listen, &addr)) != STW_OK)
+      goto out;
+    if (coap_new_endpoint(s->ctx, &addr, COAP_PROTO_UDP) == NULL) {
+      st = STW_ERR_NETWORK;
+      goto out;
+    }
+  }
+  st = STW_OK;
+out:
+  if (st != STW_OK) {
+    stw_coap_server_free(s);
+    s = NULL;
+  }
+  *out = s;
+  return st;
+}
+
+coap_context_t *stw_coap_server_context(stw_coap_server_t *s)
+{
+  return s->ctx;
+}
+
+uint16_t stw_coap_server_port(const stw_coap_server_t *s)
+{
+  return s->port;
+}
+
+/* libcoap (Debian's build) waits on its own epoll descriptor and ignores any
+ * extra descriptors given to coap_io_process_with_fds(), so the loop polls
+ * that descriptor and the committer's together, then lets libcoap do its I/O
+ * without waiting. */
+stw_status_t stw_coap_server_run(stw_coap_server_t *s, volatile sig_atomic_t *stop)
+{
+  int cfd = s->cfg.committer ? stw_committer_fd(s->cfg.committer) : -1;
+  int coap_fd = coap_context_get_coap_fd(s->ctx);
+  while (!*stop) {
+    coap_tick_t now;
+    coap_ticks(&now);
+    unsigned wait_ms = coap_io_prepare_epoll(s->ctx, now);
+    if (wait_ms == 0 || wait_ms > 1000)
+      wait_ms = 1000;
+    struct pollfd fds[2] = {
+      { .fd = coap_fd, .events = POLLIN },
+      { .fd = cfd, .events = POLLIN },
+    };
+    int rc = poll(fds, cfd >= 0 ? 2 : 1, (int)wait_ms);
+    if (rc < 0 && errno != EINTR)
+      return STW_ERR_NETWORK;
+    if (coap_io_process(s->ctx, COAP_IO_NO_WAIT) < 0)
+      return STW_ERR_NETWORK;
+    if (cfd >= 0 && stw_committer_dispatch(s->cfg.committer) > 0)
+      coap_io_process(s->ctx, COAP_IO_NO_WAIT); /* send the answers just released */
+  }
+  return STW_OK;
+}
+
+void stw_coap_server_free(stw_coap_server_t *s)
+{
+  if (s == NULL)
+    return;
+  if (s->ctx != NULL)
+    coap_free_context(s->ctx);
+  /* Answers that never went out: their asyncs died with the context. */
+  while (s->deferred.next != &s->deferred) {
+    stw_deferred_t *d = s->deferred.next;
+    unlink_deferred(d);
+    free(d->body);
+    free(d);
+  }
+  stw_buf_free(&s->key_pem, true);
+  stw_wipe(s->psk_key, sizeof(s->psk_key));
+  free(s);
+}

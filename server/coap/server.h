@@ -1,0 +1,66 @@
+/* The daemon's CoAP side: one libcoap context on GnuTLS, DTLS with the
+ * daemon's raw public key (RFC 7250) and per-device PSKs, and the glue every
+ * part's transport file uses: who the peer is, and deferred answers that go out
+ * only after the store has committed what they announce. */
+#ifndef STW_SERVER_COAP_SERVER_H
+#define STW_SERVER_COAP_SERVER_H
+
+#include <coap3/coap.h>
+#include <signal.h>
+#include <stdbool.h>
+#include "coap/peer.h"
+#include "domain/domain.h"
+#include "store/committer.h"
+#include "store/store.h"
+
+typedef struct stw_coap_server stw_coap_server_t;
+
+typedef struct {
+  const char *listen;              /**< "127.0.0.1:5684" (DTLS) */
+  const char *plain_listen;        /**< plain CoAP address for loopback tests; NULL: none */
+  const stw_domain_t *domain;
+  stw_store_t *store;              /**< read handle, event loop thread */
+  stw_committer_t *committer;      /**< writer thread */
+} stw_coap_config_t;
+
+stw_status_t stw_coap_server_new(const stw_coap_config_t *cfg, stw_coap_server_t **out) __attribute__((warn_unused_result));
+void stw_coap_server_free(stw_coap_server_t *s);
+coap_context_t *stw_coap_server_context(stw_coap_server_t *s);
+/** The port actually bound for DTLS (useful when listen asked for port 0). */
+uint16_t stw_coap_server_port(const stw_coap_server_t *s);
+/** Serve until *stop becomes non-zero. */
+stw_status_t stw_coap_server_run(stw_coap_server_t *s, volatile sig_atomic_t *stop);
+
+/** The authenticated peer of a session (pointers valid while the session lives). */
+void stw_coap_peer(coap_session_t *session, stw_peer_t *out);
+
+/** Send a CoAP error with a short text diagnostic (RFC 7252 §5.5.2). */
+void stw_coap_error(coap_pdu_t *response, unsigned code, const char *diag);
+
+/* ---- deferred answers ------------------------------------------------------
+ * In the handler:
+ *   if (stw_deferred_resume(resource, session, request, response)) return;
+ *   ... decide ...
+ *   stw_deferred_t *d = stw_defer(session, request);  // empty ACK goes out now
+ *   submit a committer job that owns d; its done() calls stw_deferred_answer().
+ */
+typedef struct stw_deferred stw_deferred_t;
+
+stw_deferred_t *stw_defer(coap_session_t *session, const coap_pdu_t *request);
+/** Set the answer (body copied) and wake the handler; frees nothing of the caller's. */
+void stw_deferred_answer(stw_deferred_t *d, unsigned code, int content_format,
+                         const uint8_t *body, size_t len, const char *diag);
+/** True if this call is the wake-up of a deferred request: the response is
+ *  filled in from the stored answer. */
+bool stw_deferred_resume(coap_resource_t *resource, coap_session_t *session,
+                         const coap_pdu_t *request, coap_pdu_t *response);
+
+/** Content formats used by Steward (RFC 9148, cBRSKI). */
+#define STW_CF_TEXT 0
+#define STW_CF_CBOR 60
+#define STW_CF_PKCS7_CERTS 281
+#define STW_CF_PKCS10 286
+#define STW_CF_PKIX_CERT 287
+#define STW_CF_VOUCHER_COSE 836
+
+#endif

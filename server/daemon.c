@@ -1,0 +1,75 @@
+#include "daemon.h"
+
+#include <string.h>
+
+#include "coap/server.h"
+#include "domain/domain.h"
+#include "enroll/est_coap.h"
+#include "store/committer.h"
+#include "store/store.h"
+
+#define DEFAULT_LDEVID_LIFETIME (90 * 86400)
+
+stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t *stop)
+{
+  FILE *log = opts->log ? opts->log : stderr;
+  stw_domain_t *domain = NULL;
+  stw_store_t *store = NULL;
+  stw_committer_t *committer = NULL;
+  stw_coap_server_t *server = NULL;
+  stw_est_t *est = NULL;
+
+  stw_status_t st = stw_domain_open(opts->data_dir, opts->domain_name, &domain);
+  if (st != STW_OK) {
+    fprintf(log, "steward: cannot open the domain in %s: %s\n", opts->data_dir, stw_status_str(st));
+    goto out;
+  }
+  if ((st = stw_store_open(domain->store_url, &store)) != STW_OK) {
+    fprintf(log, "steward: cannot open the store: %s\n", stw_status_str(st));
+    goto out;
+  }
+  if ((st = stw_committer_start(domain->store_url, 0, &committer)) != STW_OK) {
+    fprintf(log, "steward: cannot start the writer: %s\n", stw_status_str(st));
+    goto out;
+  }
+  stw_coap_config_t cfg = {
+    .listen = opts->listen ? opts->listen : "127.0.0.1:5684",
+    .plain_listen = opts->plain_listen,
+    .domain = domain,
+    .store = store,
+    .committer = committer,
+  };
+  if ((st = stw_coap_server_new(&cfg, &server)) != STW_OK) {
+    fprintf(log, "steward: cannot listen on %s: %s\n", cfg.listen, stw_status_str(st));
+    goto out;
+  }
+  stw_enroll_ctx_t enroll = {
+    .store = store,
+    .domain = domain,
+    .ldevid_lifetime = opts->ldevid_lifetime > 0 ? opts->ldevid_lifetime : DEFAULT_LDEVID_LIFETIME,
+  };
+  if ((st = stw_est_register(server, &enroll, committer, &est)) != STW_OK)
+    goto out;
+
+  char host[256];
+  const char *colon = strrchr(cfg.listen, ':');
+  size_t n = colon ? (size_t)(colon - cfg.listen) : 0;
+  if (n >= sizeof(host))
+    n = sizeof(host) - 1;
+  memcpy(host, cfg.listen, n);
+  host[n] = '\0';
+  printf("serving coaps://%s:%u domain %s\n", host, stw_coap_server_port(server), domain->name);
+  fflush(stdout);
+
+  st = stw_coap_server_run(server, stop);
+  /* Every answer that was promised gets committed before we go. */
+  stw_committer_drain(committer);
+  stw_committer_dispatch(committer);
+out:
+  stw_coap_server_free(server);
+  stw_est_free(est);
+  stw_committer_stop(committer);
+  stw_store_close(store);
+  stw_domain_close(domain);
+  return st;
+}

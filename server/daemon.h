@@ -1,0 +1,24 @@
+/* The daemon: wires the domain, the store, the writer thread and every part's
+ * transport into one CoAP server. */
+#ifndef STW_SERVER_DAEMON_H
+#define STW_SERVER_DAEMON_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "steward/status.h"
+
+typedef struct {
+  const char *data_dir;        /**< domain keys and the store */
+  const char *listen;          /**< DTLS address, "127.0.0.1:5684"; port 0 picks a free one */
+  const char *plain_listen;    /**< plain CoAP for loopback tests; NULL: off */
+  const char *domain_name;     /**< used when the domain is created */
+  int64_t ldevid_lifetime;     /**< seconds; 0: 90 days */
+  FILE *log;                   /**< where to say what happens; NULL: stderr */
+} stw_daemon_opts_t;
+
+/** Serve until *stop is set (SIGINT/SIGTERM in `steward serve`). Prints
+ *  "serving coaps://HOST:PORT" on stdout once ready to answer. */
+stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t *stop);
+
+#endif

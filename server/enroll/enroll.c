@@ -1,0 +1,792 @@
+#include "enroll.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psk_answer.h"
+
+#define COAP_CODE(c, d) ((unsigned)((c) << 5 | (d)))
+
+void stw_enroll_outcome_init(stw_enroll_outcome_t *o, stw_enroll_op_t op)
+{
+  memset(o, 0, sizeof(*o));
+  o->op = op;
+  o->status = STW_ERR_INVALID;
+}
+
+void stw_enroll_outcome_clear(stw_enroll_outcome_t *o)
+{
+  stw_device_clear(&o->device);
+  stw_wipe(o->payload, o->payload_len);
+  free(o->payload);
+  o->payload = NULL;
+  o->payload_len = 0;
+  stw_wipe(&o->psk, sizeof(o->psk));
+}
+
+__attribute__((format(printf, 4, 5)))
+static stw_status_t refuse(stw_enroll_outcome_t *o, stw_status_t st, const char *code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(o->diag, sizeof(o->diag), fmt, ap);
+  va_end(ap);
+  o->status = st;
+  o->refusal = code;
+  return st;
+}
+
+static stw_status_t take_payload(stw_enroll_outcome_t *o, const uint8_t *data, size_t len)
+{
+  stw_wipe(o->payload, o->payload_len);
+  free(o->payload);
+  o->payload = malloc(len ? len : 1);
+  if (o->payload == NULL)
+    return STW_ERR_NOMEM;
+  memcpy(o->payload, data, len);
+  o->payload_len = len;
+  return STW_OK;
+}
+
+/* ---- the manufacturer that issued an IDevID ------------------------------ */
+
+typedef struct {
+  const uint8_t *der;
+  size_t len;
+  int64_t now;
+  bool found;
+  bool expired;
+  char name[STW_TEXT_MAX];
+  uint8_t spki[STW_SPKI_MAX];
+  size_t spki_len;
+} mfg_search_t;
+
+static stw_status_t match_manufacturer(const stw_trust_t *t, void *arg)
+{
+  mfg_search_t *s = arg;
+  stw_status_t st = stw_cert_verify_issued_by(s->der, s->len, t->cert_der, t->cert_len, s->now);
+  if (st == STW_ERR_EXPIRED) {
+    s->expired = true;
+    return STW_OK;
+  }
+  if (st != STW_OK)
+    return STW_OK;
+  stw_cert_info_t ca;
+  if (stw_cert_parse(t->cert_der, t->cert_len, &ca) != STW_OK)
+    return STW_OK;
+  s->found = true;
+  snprintf(s->name, sizeof(s->name), "%s", t->name);
+  memcpy(s->spki, ca.spki, ca.spki_len);
+  s->spki_len = ca.spki_len;
+  return STW_ERR_EXISTS; /* stop the walk */
+}
+
+static stw_status_t find_manufacturer(stw_store_t *st, const uint8_t *der, size_t len, mfg_search_t *s)
+{
+  memset(s, 0, sizeof(*s));
+  s->der = der;
+  s->len = len;
+  s->now = stw_now();
+  stw_status_t rc = stw_store_trust_list(st, match_manufacturer, s);
+  if (rc != STW_OK && rc != STW_ERR_EXISTS)
+    return rc;
+  return STW_OK;
+}
+
+/* ---- enrollment policy ----------------------------------------------------- */
+
+typedef struct {
+  const char *device_id;
+  const char *model;
+  const char *manufacturer;
+  bool allowed;
+  char name_prefix[STW_TEXT_MAX];
+} rule_search_t;
+
+static stw_status_t match_rule(const stw_rule_t *r, void *arg)
+{
+  rule_search_t *s = arg;
+  bool hit;
+  if (r->kind == STW_RULE_DEVICE)
+    hit = strcmp(r->device_id, s->device_id) == 0;
+  else
+    hit = (r->model[0] == '\0' || strcmp(r->model, s->model) == 0) &&
+          (r->manufacturer[0] == '\0' || strcmp(r->manufacturer, s->manufacturer) == 0);
+  if (!hit)
+    return STW_OK;
+  /* A rule for this very device wins over a group rule's naming. */
+  if (!s->allowed || r->kind == STW_RULE_DEVICE)
+    snprintf(s->name_prefix, sizeof(s->name_prefix), "%s", r->name_prefix);
+  s->allowed = true;
+  return STW_OK;
+}
+
+static stw_status_t policy_allows(stw_store_t *st, rule_search_t *s)
+{
+  s->allowed = false;
+  s->name_prefix[0] = '\0';
+  return stw_store_rule_list(st, match_rule, s);
+}
+
+static void assign_name(char *out, size_t len, const char *prefix, const char *model, const char *id)
+{
+  if (prefix[0] != '\0')
+    snprintf(out, len, "%s%.8s", prefix, id);
+  else
+    snprintf(out, len, "%.40s-%.8s", model[0] ? model : "device", id);
+}
+
+/* ---- the voucher the owner imported for this device ----------------------- */
+
+static stw_status_t check_voucher(const stw_enroll_ctx_t *ctx, const char *device_id,
+                                  const uint8_t *mfg_spki, size_t mfg_spki_len,
+                                  stw_enroll_outcome_t *o, stw_voucher_t *v)
+{
+  uint8_t *raw = NULL;
+  size_t raw_len = 0;
+  stw_status_t st = stw_store_voucher_get(ctx->store, device_id, &raw, &raw_len);
+  if (st == STW_ERR_NOT_FOUND)
+    return refuse(o, STW_ERR_FORBIDDEN, "no-voucher", "no ownership voucher for this device in this domain");
+  if (st != STW_OK)
+    return refuse(o, st, "store", "store unavailable");
+  st = stw_voucher_verify(raw, raw_len, mfg_spki, mfg_spki_len, stw_now(), v);
+  free(raw);
+  if (st == STW_ERR_EXPIRED)
+    return refuse(o, STW_ERR_FORBIDDEN, "voucher-expired", "ownership voucher expired");
+  if (st != STW_OK)
+    return refuse(o, STW_ERR_FORBIDDEN, "voucher-invalid", "ownership voucher does not verify: %s", stw_status_str(st));
+  uint8_t id[STW_DEVICE_ID_LEN];
+  if (stw_hex_decode(device_id, strlen(device_id), id, sizeof(id)) != STW_OK ||
+      !stw_ct_equal(id, v->device_id, sizeof(id)))
+    return refuse(o, STW_ERR_FORBIDDEN, "voucher-other-device", "ownership voucher names another device");
+  if (v->owner_spki_len != ctx->domain->ca.spki_len ||
+      memcmp(v->owner_spki, ctx->domain->ca.spki, v->owner_spki_len) != 0)
+    return refuse(o, STW_ERR_FORBIDDEN, "voucher-other-owner", "ownership voucher names another owner");
+  return STW_OK;
+}
+
+/* ---- decisions --------------------------------------------------------------- */
+
+static stw_status_t issue_ldevid(const stw_enroll_ctx_t *ctx, const stw_csr_info_t *csr,
+                                 stw_enroll_outcome_t *o)
+{
+  char san[2 * STW_NAME_MAX];
+  snprintf(san, sizeof(san), "urn:steward:dev:%s", o->device_id);
+  int64_t now = stw_now();
+  stw_cert_template_t t = {
+    .common_name = o->device.name,
+    .organization = ctx->domain->name,
+    .unit = o->device.model,
+    .serial_number = o->device_id,
+    .san_uri = san,
+    .not_before = now - 60,
+    .not_after = now + ctx->ldevid_lifetime,
+    .client_auth = true,
+  };
+  stw_buf_t der;
+  stw_buf_init(&der, STW_CERT_MAX);
+  stw_status_t st = stw_cert_issue(ctx->domain->ca_key, ctx->domain->ca_der.data, ctx->domain->ca_der.len,
+                                   csr->spki, csr->spki_len, &t, &der, o->serial_hex);
+  if (st != STW_OK) {
+    stw_buf_free(&der, false);
+    return refuse(o, st, "issue-failed", "could not issue the certificate");
+  }
+  o->payload = der.data;
+  o->payload_len = der.len;
+  o->device.ldevid_not_after = t.not_after;
+  snprintf(o->device.ldevid_serial, sizeof(o->device.ldevid_serial), "%s", o->serial_hex);
+  return STW_OK;
+}
+
+/* The CSR must be well formed, self-signed, for a fresh key, and name this device. */
+static stw_status_t check_csr(const uint8_t *body, size_t len, const uint8_t *old_spki, size_t old_len,
+                              stw_enroll_outcome_t *o, stw_csr_info_t *csr)
+{
+  if (len > STW_CSR_MAX)
+    return refuse(o, STW_ERR_TOO_LARGE, "csr-too-large", "CSR over %d bytes", STW_CSR_MAX);
+  if (len == 0)
+    return refuse(o, STW_ERR_MALFORMED, "csr-malformed", "empty CSR");
+  stw_status_t st = stw_csr_parse_verify(body, len, csr);
+  if (st == STW_ERR_BAD_SIGNATURE)
+    return refuse(o, STW_ERR_MALFORMED, "csr-bad-signature", "CSR signature does not verify");
+  if (st == STW_ERR_UNSUPPORTED)
+    return refuse(o, STW_ERR_MALFORMED, "csr-unsupported", "CSR key must be P-256");
+  if (st != STW_OK)
+    return refuse(o, STW_ERR_MALFORMED, "csr-malformed", "CSR does not parse");
+  if (strcmp(csr->common_name, o->device_id) != 0)
+    return refuse(o, STW_ERR_FORBIDDEN, "csr-other-identity",
+                  "CSR subject CN must be this device's id %s", o->device_id);
+  if (old_spki != NULL && csr->spki_len == old_len && memcmp(csr->spki, old_spki, old_len) == 0)
+    return refuse(o, STW_ERR_FORBIDDEN, "csr-reused-key", "the operational key must be a fresh key, not the IDevID key");
+  return stw_sha256(body, len, o->device.csr_digest);
+}
+
+static stw_status_t decide_sen(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer,
+                               const uint8_t *body, size_t body_len, stw_enroll_outcome_t *o)
+{
+  stw_cert_info_t idevid;
+  mfg_search_t mfg;
+  stw_voucher_t voucher;
+  stw_csr_info_t csr;
+  stw_device_t existing;
+  memset(&existing, 0, sizeof(existing));
+
+  if (peer->kind != STW_PEER_CERT)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "no-idevid", "enroll with the IDevID certificate over DTLS");
+  if (stw_cert_parse(peer->der, peer->der_len, &idevid) != STW_OK)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "bad-idevid", "client certificate does not parse");
+  stw_device_id_hex(idevid.device_id, o->device_id);
+
+  if (stw_cert_verify_issued_by(peer->der, peer->der_len, ctx->domain->ca_der.data,
+                                ctx->domain->ca_der.len, stw_now()) == STW_OK)
+    return refuse(o, STW_ERR_FORBIDDEN, "already-enrolled", "this is an LDevID: renew with /sren");
+  stw_status_t st = find_manufacturer(ctx->store, peer->der, peer->der_len, &mfg);
+  if (st != STW_OK)
+    return refuse(o, st, "store", "store unavailable");
+  if (!mfg.found && mfg.expired)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "idevid-expired", "IDevID or manufacturer CA outside its validity");
+  if (!mfg.found)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "untrusted-manufacturer",
+                  "IDevID is not issued by a manufacturer CA this domain trusts");
+
+  snprintf(o->device.id, sizeof(o->device.id), "%s", o->device_id);
+  snprintf(o->device.model, sizeof(o->device.model), "%s", idevid.unit);
+  snprintf(o->device.manufacturer, sizeof(o->device.manufacturer), "%s",
+           idevid.organization[0] ? idevid.organization : mfg.name);
+  o->device.cred_kind = STW_CRED_X509;
+
+  st = stw_store_device_get(ctx->store, o->device_id, &existing);
+  if (st == STW_OK && existing.state == STW_STATE_DECOMMISSIONED) {
+    stw_device_clear(&existing);
+    return refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned; a new owner needs a new voucher");
+  }
+  if (st != STW_OK && st != STW_ERR_NOT_FOUND)
+    return refuse(o, st, "store", "store unavailable");
+
+  rule_search_t rule = { .device_id = o->device_id, .model = o->device.model,
+                         .manufacturer = o->device.manufacturer };
+  if ((st = policy_allows(ctx->store, &rule)) != STW_OK) {
+    stw_device_clear(&existing);
+    return refuse(o, st, "store", "store unavailable");
+  }
+  if (!rule.allowed) {
+    stw_device_clear(&existing);
+    return refuse(o, STW_ERR_FORBIDDEN, "not-allowed", "enrollment policy does not allow device %s (model %s, manufacturer %s)",
+                  o->device_id, o->device.model, o->device.manufacturer);
+  }
+  if (check_voucher(ctx, o->device_id, mfg.spki, mfg.spki_len, o, &voucher) != STW_OK) {
+    stw_device_clear(&existing);
+    return o->status;
+  }
+  if (check_csr(body, body_len, idevid.spki, idevid.spki_len, o, &csr) != STW_OK) {
+    stw_device_clear(&existing);
+    return o->status;
+  }
+  if (st == STW_OK && existing.state != STW_STATE_MANUFACTURED) {
+    /* Enrolled before: an identical retry gets the same certificate back. */
+    bool same = memcmp(existing.csr_digest, o->device.csr_digest, 32) == 0 && existing.ldevid != NULL;
+    if (same) {
+      o->retry = true;
+      st = take_payload(o, existing.ldevid, existing.ldevid_len);
+      snprintf(o->serial_hex, sizeof(o->serial_hex), "%s", existing.ldevid_serial);
+      stw_device_clear(&existing);
+      return o->status = st;
+    }
+    stw_device_clear(&existing);
+    return refuse(o, STW_ERR_CONFLICT, "already-enrolled",
+                  "device already enrolled with another CSR; renew with /sren");
+  }
+  stw_device_clear(&existing);
+  assign_name(o->device.name, sizeof(o->device.name), rule.name_prefix, o->device.model, o->device_id);
+  if (issue_ldevid(ctx, &csr, o) != STW_OK)
+    return o->status;
+  return o->status = STW_OK;
+}
+
+static stw_status_t decide_sren(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer,
+                                const uint8_t *body, size_t body_len, stw_enroll_outcome_t *o)
+{
+  stw_cert_info_t ldevid;
+  stw_csr_info_t csr;
+  if (peer->kind != STW_PEER_CERT)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "no-ldevid", "renew with the LDevID certificate over DTLS");
+  if (stw_cert_parse(peer->der, peer->der_len, &ldevid) != STW_OK)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "bad-ldevid", "client certificate does not parse");
+  /* The LDevID's key is not the IDevID's, so the device id is in its subject. */
+  snprintf(o->device_id, sizeof(o->device_id), "%.32s", ldevid.serial_number);
+  stw_status_t st = stw_cert_verify_issued_by(peer->der, peer->der_len, ctx->domain->ca_der.data,
+                                              ctx->domain->ca_der.len, stw_now());
+  if (st == STW_ERR_EXPIRED)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-expired", "LDevID expired: bootstrap again");
+  if (st != STW_OK)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "not-ldevid", "client certificate is not an LDevID of this domain");
+  stw_device_t d;
+  st = stw_store_device_get(ctx->store, o->device_id, &d);
+  if (st == STW_ERR_NOT_FOUND)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "unknown-device", "no such device");
+  if (st != STW_OK)
+    return refuse(o, st, "store", "store unavailable");
+  bool current = strcmp(d.ldevid_serial, ldevid.serial_hex) == 0;
+  stw_state_t state = d.state, next;
+  stw_device_clear(&o->device);
+  o->device = d; /* takes ownership */
+  if (state == STW_STATE_DECOMMISSIONED)
+    return refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
+  if (!current)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-superseded", "this LDevID was replaced by a newer one");
+  if (stw_lifecycle_next(state, STW_EV_REENROLL, &next) != STW_OK)
+    return refuse(o, STW_ERR_STATE, "state", "renewal not allowed in state %s", stw_state_name(state));
+  if (check_csr(body, body_len, NULL, 0, o, &csr) != STW_OK)
+    return o->status;
+  free(o->device.ldevid);
+  o->device.ldevid = NULL;
+  o->device.ldevid_len = 0;
+  if (issue_ldevid(ctx, &csr, o) != STW_OK)
+    return o->status;
+  return o->status = STW_OK;
+}
+
+static stw_status_t decide_psk(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer, stw_enroll_outcome_t *o)
+{
+  stw_psk_t psk;
+  if (peer->kind != STW_PEER_PSK)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "no-psk", "request an operational PSK over DTLS-PSK");
+  stw_status_t st = stw_store_psk_get(ctx->store, peer->psk_identity, &psk);
+  if (st != STW_OK)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "unknown-psk", "unknown PSK identity");
+  snprintf(o->device_id, sizeof(o->device_id), "%s", psk.device_id);
+  stw_wipe(psk.key, sizeof(psk.key));
+  if (psk.kind != STW_PSK_BOOTSTRAP)
+    return refuse(o, STW_ERR_FORBIDDEN, "already-enrolled", "this is already an operational PSK");
+  if (!psk.active)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "psk-retired", "bootstrap PSK already used; it no longer works");
+  snprintf(o->bootstrap_identity, sizeof(o->bootstrap_identity), "%s", psk.identity);
+
+  stw_device_t d;
+  if ((st = stw_store_device_get(ctx->store, o->device_id, &d)) != STW_OK)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "unknown-device", "no device for this PSK");
+  stw_device_clear(&o->device);
+  o->device = d;
+  if (d.state == STW_STATE_DECOMMISSIONED)
+    return refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
+  rule_search_t rule = { .device_id = d.id, .model = d.model, .manufacturer = d.manufacturer };
+  if ((st = policy_allows(ctx->store, &rule)) != STW_OK)
+    return refuse(o, st, "store", "store unavailable");
+  if (!rule.allowed)
+    return refuse(o, STW_ERR_FORBIDDEN, "not-allowed", "enrollment policy does not allow device %s (model %s, manufacturer %s)",
+                  d.id, d.model, d.manufacturer);
+
+  uint8_t answer[STW_PSK_ANSWER_MAX];
+  size_t answer_len = 0;
+  if (d.state != STW_STATE_MANUFACTURED && d.psk_identity[0] != '\0') {
+    /* Granted before but never used: the same operational PSK again, so a
+     * device that lost the answer is not locked out. */
+    stw_psk_t op;
+    if ((st = stw_store_psk_get(ctx->store, d.psk_identity, &op)) != STW_OK)
+      return refuse(o, st, "store", "store unavailable");
+    o->retry = true;
+    o->psk = op;
+  } else {
+    uint8_t rnd[4];
+    char tag[9];
+    if ((st = stw_random(rnd, sizeof(rnd))) != STW_OK || (st = stw_random(o->psk.key, STW_PSK_KEY_LEN)) != STW_OK)
+      return refuse(o, st, "crypto", "no randomness");
+    stw_hex_encode(rnd, sizeof(rnd), tag);
+    snprintf(o->psk.identity, sizeof(o->psk.identity), "op-%.16s-%s", d.id, tag);
+    snprintf(o->psk.device_id, sizeof(o->psk.device_id), "%s", d.id);
+    o->psk.kind = STW_PSK_OPERATIONAL;
+    o->psk.active = true;
+    o->psk.key_len = STW_PSK_KEY_LEN;
+    assign_name(o->device.name, sizeof(o->device.name), rule.name_prefix, d.model, d.id);
+    snprintf(o->device.psk_identity, sizeof(o->device.psk_identity), "%s", o->psk.identity);
+  }
+  st = stw_psk_answer_encode(o->psk.identity, o->psk.key, o->device.name, answer, sizeof(answer), &answer_len);
+  if (st == STW_OK)
+    st = take_payload(o, answer, answer_len);
+  stw_wipe(answer, sizeof(answer));
+  return o->status = st;
+}
+
+static stw_status_t decide_voucher(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer, stw_enroll_outcome_t *o)
+{
+  stw_cert_info_t idevid;
+  if (peer->kind != STW_PEER_CERT)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "no-idevid", "ask for the voucher with the IDevID over DTLS");
+  if (stw_cert_parse(peer->der, peer->der_len, &idevid) != STW_OK)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "bad-idevid", "client certificate does not parse");
+  stw_device_id_hex(idevid.device_id, o->device_id);
+  uint8_t *raw = NULL;
+  size_t len = 0;
+  stw_status_t st = stw_store_voucher_get(ctx->store, o->device_id, &raw, &len);
+  if (st == STW_ERR_NOT_FOUND)
+    return refuse(o, STW_ERR_NOT_FOUND, "no-voucher", "no ownership voucher for this device in this domain");
+  if (st != STW_OK)
+    return refuse(o, st, "store", "store unavailable");
+  o->payload = raw;
+  o->payload_len = len;
+  o->retry = true; /* nothing to write */
+  return o->status = STW_OK;
+}
+
+static stw_status_t decide_psk_confirm(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer, stw_enroll_outcome_t *o)
+{
+  stw_psk_t psk;
+  if (peer->kind != STW_PEER_PSK || stw_store_psk_get(ctx->store, peer->psk_identity, &psk) != STW_OK)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "unknown-psk", "unknown PSK identity");
+  stw_wipe(psk.key, sizeof(psk.key));
+  snprintf(o->device_id, sizeof(o->device_id), "%s", psk.device_id);
+  if (psk.kind != STW_PSK_OPERATIONAL) {
+    o->retry = true; /* a bootstrap PSK reading the anchors: nothing to retire */
+    return o->status = STW_OK;
+  }
+  stw_psk_t boot;
+  if (stw_store_psk_get(ctx->store, psk.device_id, &boot) != STW_OK || !boot.active)
+    o->retry = true; /* already retired */
+  stw_wipe(&boot, sizeof(boot));
+  return o->status = STW_OK;
+}
+
+stw_status_t stw_enroll_decide(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer,
+                               const uint8_t *body, size_t body_len, stw_enroll_outcome_t *o)
+{
+  switch (o->op) {
+  case STW_ENROLL_SEN: return decide_sen(ctx, peer, body, body_len, o);
+  case STW_ENROLL_SREN: return decide_sren(ctx, peer, body, body_len, o);
+  case STW_ENROLL_PSK: return decide_psk(ctx, peer, o);
+  case STW_ENROLL_VOUCHER: return decide_voucher(ctx, peer, o);
+  case STW_ENROLL_PSK_CONFIRM: return decide_psk_confirm(ctx, peer, o);
+  }
+  return STW_ERR_INVALID;
+}
+
+/* ---- making it durable (writer thread) ------------------------------------- */
+
+static stw_status_t audit(stw_store_t *st, const char *actor_id, const char *action,
+                          const char *subject, const char *outcome, const char *detail)
+{
+  stw_audit_t rec;
+  memset(&rec, 0, sizeof(rec));
+  if (actor_id[0] != '\0')
+    snprintf(rec.actor, sizeof(rec.actor), "device:%.40s", actor_id);
+  else
+    snprintf(rec.actor, sizeof(rec.actor), "anonymous");
+  snprintf(rec.action, sizeof(rec.action), "%s", action);
+  snprintf(rec.subject, sizeof(rec.subject), "%s", subject);
+  snprintf(rec.outcome, sizeof(rec.outcome), "%s", outcome);
+  snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
+  return stw_store_audit_append(st, &rec);
+}
+
+static const char *op_action(stw_enroll_op_t op)
+{
+  switch (op) {
+  case STW_ENROLL_SEN: return "enroll";
+  case STW_ENROLL_SREN: return "reenroll";
+  case STW_ENROLL_PSK: return "enroll.psk";
+  case STW_ENROLL_VOUCHER: return "voucher";
+  case STW_ENROLL_PSK_CONFIRM: return "enroll.psk-confirm";
+  }
+  return "enroll";
+}
+
+static stw_status_t apply_refusal(stw_store_t *st, stw_enroll_outcome_t *o)
+{
+  char action[STW_TEXT_MAX];
+  snprintf(action, sizeof(action), "refuse.%s", op_action(o->op));
+  return audit(st, o->device_id, action, o->device_id, o->refusal ? o->refusal : "refused", o->diag);
+}
+
+/* Re-check against committed state: a concurrent request for the same device
+ * may have committed since stw_enroll_decide() read the store. */
+static stw_status_t apply_sen(stw_store_t *st, stw_enroll_outcome_t *o)
+{
+  stw_device_t cur;
+  stw_status_t rc = stw_store_device_get(st, o->device_id, &cur);
+  if (rc != STW_OK && rc != STW_ERR_NOT_FOUND)
+    return rc;
+  if (rc == STW_OK && cur.state != STW_STATE_MANUFACTURED) {
+    bool same = memcmp(cur.csr_digest, o->device.csr_digest, 32) == 0 && cur.ldevid != NULL;
+    if (same) {
+      o->retry = true;
+      free(o->payload);
+      o->payload = cur.ldevid;
+      o->payload_len = cur.ldevid_len;
+      cur.ldevid = NULL;
+      snprintf(o->serial_hex, sizeof(o->serial_hex), "%s", cur.ldevid_serial);
+      stw_device_clear(&cur);
+      return STW_OK;
+    }
+    stw_state_t was = cur.state;
+    stw_device_clear(&cur);
+    refuse(o, was == STW_STATE_DECOMMISSIONED ? STW_ERR_FORBIDDEN : STW_ERR_CONFLICT,
+           was == STW_STATE_DECOMMISSIONED ? "decommissioned" : "already-enrolled",
+           "device already enrolled with another CSR; renew with /sren");
+    return apply_refusal(st, o);
+  }
+  if (rc == STW_OK) {
+    o->device.generation = cur.generation;
+    o->device.created_at = cur.created_at;
+  } else {
+    o->device.created_at = stw_now();
+  }
+  stw_device_clear(&cur);
+  o->device.state = STW_STATE_MANUFACTURED;
+  o->device.updated_at = stw_now();
+  o->device.ldevid = o->payload;
+  o->device.ldevid_len = o->payload_len;
+  rc = stw_store_device_put(st, &o->device);
+  o->device.ldevid = NULL;
+  o->device.ldevid_len = 0;
+  if (rc != STW_OK)
+    return rc;
+  if ((rc = stw_store_serial_claim(st, o->serial_hex, o->device_id, o->device.ldevid_not_after)) != STW_OK)
+    return rc;
+  stw_state_t next;
+  if ((rc = stw_store_transition(st, o->device_id, STW_EV_BOOTSTRAP, "daemon", "LDevID issued", &next)) != STW_OK)
+    return rc;
+  char detail[STW_REASON_MAX];
+  snprintf(detail, sizeof(detail), "LDevID serial %s, name %s, model %s, manufacturer %s",
+           o->serial_hex, o->device.name, o->device.model, o->device.manufacturer);
+  return audit(st, o->device_id, "enroll", o->device_id, "ok", detail);
+}
+
+static stw_status_t apply_sren(stw_store_t *st, stw_enroll_outcome_t *o)
+{
+  o->device.updated_at = stw_now();
+  o->device.ldevid = o->payload;
+  o->device.ldevid_len = o->payload_len;
+  stw_status_t rc = stw_store_device_put(st, &o->device);
+  o->device.ldevid = NULL;
+  o->device.ldevid_len = 0;
+  if (rc != STW_OK)
+    return rc;
+  if ((rc = stw_store_serial_claim(st, o->serial_hex, o->device_id, o->device.ldevid_not_after)) != STW_OK)
+    return rc;
+  stw_state_t next;
+  if ((rc = stw_store_transition(st, o->device_id, STW_EV_REENROLL, "daemon", "LDevID renewed", &next)) != STW_OK)
+    return rc;
+  char detail[STW_REASON_MAX];
+  snprintf(detail, sizeof(detail), "LDevID serial %s", o->serial_hex);
+  return audit(st, o->device_id, "reenroll", o->device_id, "ok", detail);
+}
+
+static stw_status_t apply_psk(stw_store_t *st, stw_enroll_outcome_t *o)
+{
+  stw_device_t cur;
+  stw_status_t rc = stw_store_device_get(st, o->device_id, &cur);
+  if (rc != STW_OK)
+    return rc;
+  if (cur.state != STW_STATE_MANUFACTURED) {
+    /* Someone else's identical request committed first; answer with theirs. */
+    stw_psk_t op;
+    rc = stw_store_psk_get(st, cur.psk_identity, &op);
+    snprintf(o->device.name, sizeof(o->device.name), "%s", cur.name);
+    stw_device_clear(&cur);
+    if (rc != STW_OK)
+      return rc;
+    o->retry = true;
+    o->psk = op;
+    uint8_t answer[STW_PSK_ANSWER_MAX];
+    size_t len = 0;
+    if ((rc = stw_psk_answer_encode(op.identity, op.key, o->device.name, answer, sizeof(answer), &len)) != STW_OK)
+      return rc;
+    rc = take_payload(o, answer, len);
+    stw_wipe(answer, sizeof(answer));
+    return rc;
+  }
+  stw_device_clear(&cur);
+  o->device.updated_at = stw_now();
+  if ((rc = stw_store_device_put(st, &o->device)) != STW_OK)
+    return rc;
+  if ((rc = stw_store_psk_put(st, &o->psk)) != STW_OK)
+    return rc;
+  stw_state_t next;
+  if ((rc = stw_store_transition(st, o->device_id, STW_EV_BOOTSTRAP, "daemon", "operational PSK issued", &next)) != STW_OK)
+    return rc;
+  char detail[STW_REASON_MAX];
+  snprintf(detail, sizeof(detail), "operational PSK %s, name %s", o->psk.identity, o->device.name);
+  return audit(st, o->device_id, "enroll.psk", o->device_id, "ok", detail);
+}
+
+static stw_status_t apply_psk_confirm(stw_store_t *st, stw_enroll_outcome_t *o)
+{
+  stw_device_t d;
+  stw_status_t rc = stw_store_device_get(st, o->device_id, &d);
+  if (rc != STW_OK)
+    return rc;
+  /* Find the device's bootstrap PSK through its voucher-time identity: the
+   * store keys PSKs by identity, and the bootstrap identity is the device id. */
+  stw_psk_t boot;
+  rc = stw_store_psk_get(st, d.id, &boot);
+  stw_device_clear(&d);
+  if (rc == STW_ERR_NOT_FOUND)
+    return STW_OK;
+  if (rc != STW_OK)
+    return rc;
+  stw_wipe(boot.key, sizeof(boot.key));
+  if (boot.kind != STW_PSK_BOOTSTRAP || !boot.active)
+    return STW_OK;
+  if ((rc = stw_store_psk_set_active(st, boot.identity, false)) != STW_OK)
+    return rc;
+  return audit(st, o->device_id, "retire.bootstrap-psk", o->device_id, "ok",
+               "first use of the operational PSK; the bootstrap PSK no longer works");
+}
+
+stw_status_t stw_enroll_apply(stw_store_t *st, stw_enroll_outcome_t *o)
+{
+  if (o->status != STW_OK)
+    return apply_refusal(st, o);
+  if (o->retry)
+    return STW_OK;
+  switch (o->op) {
+  case STW_ENROLL_SEN: return apply_sen(st, o);
+  case STW_ENROLL_SREN: return apply_sren(st, o);
+  case STW_ENROLL_PSK: return apply_psk(st, o);
+  case STW_ENROLL_PSK_CONFIRM: return apply_psk_confirm(st, o);
+  case STW_ENROLL_VOUCHER: return STW_OK;
+  }
+  return STW_ERR_INVALID;
+}
+
+unsigned stw_enroll_coap_code(const stw_enroll_outcome_t *o)
+{
+  switch (o->status) {
+  case STW_OK:
+    return o->op == STW_ENROLL_VOUCHER ? COAP_CODE(2, 5) : COAP_CODE(2, 4);
+  case STW_ERR_MALFORMED: return COAP_CODE(4, 0);
+  case STW_ERR_UNAUTHENTICATED: return COAP_CODE(4, 1);
+  case STW_ERR_FORBIDDEN:
+  case STW_ERR_CONFLICT:
+  case STW_ERR_STATE: return COAP_CODE(4, 3);
+  case STW_ERR_NOT_FOUND: return COAP_CODE(4, 4);
+  case STW_ERR_TOO_LARGE: return COAP_CODE(4, 13);
+  case STW_ERR_UNSUPPORTED: return COAP_CODE(4, 15);
+  case STW_ERR_BUSY: return COAP_CODE(5, 3);
+  default: return COAP_CODE(5, 0);
+  }
+}
+
+/* ---- voucher import (operator) ----------------------------------------------- */
+
+typedef struct {
+  const uint8_t *voucher;
+  size_t len;
+  stw_voucher_t v;
+  bool found;
+  char name[STW_TEXT_MAX];
+} voucher_search_t;
+
+static stw_status_t match_voucher_signer(const stw_trust_t *t, void *arg)
+{
+  voucher_search_t *s = arg;
+  stw_cert_info_t ca;
+  if (stw_cert_parse(t->cert_der, t->cert_len, &ca) != STW_OK)
+    return STW_OK;
+  if (stw_voucher_verify(s->voucher, s->len, ca.spki, ca.spki_len, stw_now(), &s->v) != STW_OK)
+    return STW_OK;
+  s->found = true;
+  snprintf(s->name, sizeof(s->name), "%s", t->name);
+  return STW_ERR_EXISTS;
+}
+
+stw_status_t stw_enroll_import_voucher(stw_store_t *st, const stw_domain_t *domain,
+                                       const uint8_t *voucher, size_t len,
+                                       char *device_id_out, char *diag, size_t diag_len)
+{
+  voucher_search_t s;
+  memset(&s, 0, sizeof(s));
+  s.voucher = voucher;
+  s.len = len;
+  device_id_out[0] = '\0';
+  stw_voucher_t parsed;
+  if (len > STW_VOUCHER_MAX || stw_voucher_parse(voucher, len, &parsed) != STW_OK) {
+    snprintf(diag, diag_len, "not a voucher");
+    return STW_ERR_MALFORMED;
+  }
+  stw_device_id_hex(parsed.device_id, device_id_out);
+  stw_status_t rc = stw_store_trust_list(st, match_voucher_signer, &s);
+  if (rc != STW_OK && rc != STW_ERR_EXISTS)
+    return rc;
+  const char *refusal = NULL;
+  stw_status_t result = STW_OK;
+  if (!s.found) {
+    snprintf(diag, diag_len, "voucher is not signed by a trusted manufacturer, or expired");
+    refusal = "voucher-untrusted";
+    result = STW_ERR_UNTRUSTED;
+  } else if (s.v.owner_spki_len != domain->ca.spki_len ||
+             memcmp(s.v.owner_spki, domain->ca.spki, s.v.owner_spki_len) != 0) {
+    snprintf(diag, diag_len, "voucher names another owner");
+    refusal = "voucher-other-owner";
+    result = STW_ERR_FORBIDDEN;
+  }
+  if ((rc = stw_store_begin(st)) != STW_OK)
+    return rc;
+  if (result != STW_OK) {
+    stw_audit_t rec = { .seq = 0 };
+    snprintf(rec.actor, sizeof(rec.actor), "admin");
+    snprintf(rec.action, sizeof(rec.action), "refuse.voucher-import");
+    snprintf(rec.subject, sizeof(rec.subject), "%s", device_id_out);
+    snprintf(rec.outcome, sizeof(rec.outcome), "%s", refusal);
+    snprintf(rec.detail, sizeof(rec.detail), "%s", diag);
+    rc = stw_store_audit_append(st, &rec);
+    if (rc == STW_OK)
+      rc = stw_store_commit(st);
+    else
+      stw_store_rollback(st);
+    return rc == STW_OK ? result : rc;
+  }
+  stw_device_t d;
+  memset(&d, 0, sizeof(d));
+  rc = stw_store_device_get(st, device_id_out, &d);
+  if (rc == STW_ERR_NOT_FOUND) {
+    memset(&d, 0, sizeof(d));
+    snprintf(d.id, sizeof(d.id), "%s", device_id_out);
+    snprintf(d.manufacturer, sizeof(d.manufacturer), "%s", s.name);
+    d.state = STW_STATE_MANUFACTURED;
+    d.cred_kind = s.v.sealed_psk_len > 0 ? STW_CRED_PSK : STW_CRED_X509;
+    d.created_at = d.updated_at = stw_now();
+    rc = stw_store_device_put(st, &d);
+  } else if (rc == STW_OK && d.state == STW_STATE_DECOMMISSIONED) {
+    /* A new voucher starts a new life: ownership transfer. */
+    stw_state_t next;
+    rc = stw_store_transition(st, device_id_out, STW_EV_REIMPRINT, "admin", "new voucher imported", &next);
+  }
+  stw_device_clear(&d);
+  if (rc == STW_OK)
+    rc = stw_store_voucher_put(st, device_id_out, voucher, len);
+  if (rc == STW_OK && s.v.sealed_psk_len > 0) {
+    stw_psk_t psk;
+    memset(&psk, 0, sizeof(psk));
+    size_t key_len = sizeof(psk.key);
+    static const char info[] = "steward voucher psk";
+    rc = stw_unseal(domain->ca_key, (const uint8_t *)info, sizeof(info) - 1, s.v.sealed_psk,
+                    s.v.sealed_psk_len, psk.key, &key_len);
+    if (rc == STW_OK) {
+      snprintf(psk.identity, sizeof(psk.identity), "%s", s.v.psk_identity);
+      snprintf(psk.device_id, sizeof(psk.device_id), "%s", device_id_out);
+      psk.kind = STW_PSK_BOOTSTRAP;
+      psk.active = true;
+      psk.key_len = key_len;
+      rc = stw_store_psk_put(st, &psk);
+    } else {
+      snprintf(diag, diag_len, "cannot open the sealed PSK with this domain's key");
+    }
+    stw_wipe(&psk, sizeof(psk));
+  }
+  if (rc == STW_OK) {
+    stw_audit_t rec = { .seq = 0 };
+    snprintf(rec.actor, sizeof(rec.actor), "admin");
+    snprintf(rec.action, sizeof(rec.action), "voucher-import");
+    snprintf(rec.subject, sizeof(rec.subject), "%s", device_id_out);
+    snprintf(rec.outcome, sizeof(rec.outcome), "ok");
+    snprintf(rec.detail, sizeof(rec.detail), "voucher from %s", s.name);
+    rc = stw_store_audit_append(st, &rec);
+  }
+  if (rc == STW_OK)
+    rc = stw_store_commit(st);
+  else
+    stw_store_rollback(st);
+  return rc;
+}

@@ -1,0 +1,313 @@
+#include "est_coap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EST_BODY_MAX 8192  /* anything larger is refused before parsing (4.13) */
+
+struct stw_est {
+  stw_enroll_ctx_t ctx;
+  stw_committer_t *committer;
+  stw_buf_t crts_p7;        /* domain CA + daemon certificate, certs-only */
+};
+
+typedef struct {
+  stw_est_t *est;
+  stw_enroll_outcome_t o;
+  stw_deferred_t *deferred;
+  int accept;               /* content format the client asked for */
+} est_job_t;
+
+static void release_copy(coap_session_t *session, void *p)
+{
+  (void)session;
+  free(p);
+}
+
+static int content_format_of(const coap_pdu_t *pdu, int dflt)
+{
+  coap_opt_iterator_t it;
+  coap_opt_t *opt = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
+  if (opt == NULL)
+    return dflt;
+  return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+}
+
+static int accept_of(const coap_pdu_t *pdu, int dflt)
+{
+  coap_opt_iterator_t it;
+  coap_opt_t *opt = coap_check_option(pdu, COAP_OPTION_ACCEPT, &it);
+  if (opt == NULL)
+    return dflt;
+  return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+}
+
+static int answer_format(const est_job_t *job)
+{
+  switch (job->o.op) {
+  case STW_ENROLL_SEN:
+  case STW_ENROLL_SREN: return job->accept;
+  case STW_ENROLL_PSK: return STW_CF_CBOR;
+  case STW_ENROLL_VOUCHER: return STW_CF_VOUCHER_COSE;
+  case STW_ENROLL_PSK_CONFIRM: return STW_CF_PKCS7_CERTS;
+  }
+  return STW_CF_TEXT;
+}
+
+/* Fill body with what a granted request answers; for a certificate, wrap it
+ * in PKCS#7 when the client asked for that format. */
+static stw_status_t granted_body(est_job_t *job, stw_buf_t *p7, const uint8_t **body, size_t *len)
+{
+  if (job->o.op == STW_ENROLL_PSK_CONFIRM) {
+    *body = job->est->crts_p7.data;
+    *len = job->est->crts_p7.len;
+    return STW_OK;
+  }
+  if ((job->o.op == STW_ENROLL_SEN || job->o.op == STW_ENROLL_SREN) && job->accept == STW_CF_PKCS7_CERTS) {
+    const uint8_t *certs[1] = { job->o.payload };
+    size_t lens[1] = { job->o.payload_len };
+    stw_status_t st = stw_pkcs7_certs_encode(certs, lens, 1, p7);
+    *body = p7->data;
+    *len = p7->len;
+    return st;
+  }
+  *body = job->o.payload;
+  *len = job->o.payload_len;
+  return STW_OK;
+}
+
+static stw_status_t apply_job(stw_store_t *st, void *arg)
+{
+  est_job_t *job = arg;
+  return stw_enroll_apply(st, &job->o);
+}
+
+static void finish_job(est_job_t *job, stw_status_t store_status)
+{
+  stw_buf_t p7;
+  stw_buf_init(&p7, 3 * STW_CERT_MAX);
+  if (store_status != STW_OK) {
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(500), STW_CF_TEXT, NULL, 0,
+                        "store failure; nothing was recorded, retry");
+  } else if (job->o.status == STW_OK) {
+    const uint8_t *body = NULL;
+    size_t len = 0;
+    if (granted_body(job, &p7, &body, &len) == STW_OK)
+      stw_deferred_answer(job->deferred, stw_enroll_coap_code(&job->o), answer_format(job), body, len, NULL);
+    else
+      stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(500), STW_CF_TEXT, NULL, 0, "encoding failed");
+  } else {
+    stw_deferred_answer(job->deferred, stw_enroll_coap_code(&job->o), STW_CF_TEXT, NULL, 0, job->o.diag);
+  }
+  stw_buf_free(&p7, false);
+  stw_enroll_outcome_clear(&job->o);
+  free(job);
+}
+
+static void done_job(void *arg, stw_status_t status)
+{
+  finish_job(arg, status);
+}
+
+/* Decide, then answer: at once when nothing needs to be written (a voucher, an
+ * identical retry), else after the committer has made it durable. */
+static void serve(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                  coap_pdu_t *response, stw_enroll_op_t op, int default_accept)
+{
+  stw_est_t *est = coap_resource_get_userdata(resource);
+  if (stw_deferred_resume(resource, session, request, response))
+    return;
+  est_job_t *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(500), "out of memory");
+    return;
+  }
+  job->est = est;
+  job->accept = accept_of(request, default_accept);
+  stw_enroll_outcome_init(&job->o, op);
+
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *data = NULL;
+  if (!coap_get_data_large(request, &len, &data, &offset, &total)) {
+    data = NULL;
+    len = total = 0;
+  }
+  stw_peer_t peer;
+  stw_coap_peer(session, &peer);
+  bool wants_csr = op == STW_ENROLL_SEN || op == STW_ENROLL_SREN;
+  if (total > EST_BODY_MAX || len > EST_BODY_MAX) {
+    job->o.status = STW_ERR_TOO_LARGE;
+    job->o.refusal = "payload-too-large";
+    snprintf(job->o.diag, sizeof(job->o.diag), "payload over %d bytes", EST_BODY_MAX);
+  } else if (wants_csr && content_format_of(request, STW_CF_PKCS10) != STW_CF_PKCS10) {
+    job->o.status = STW_ERR_UNSUPPORTED;
+    job->o.refusal = "content-format";
+    snprintf(job->o.diag, sizeof(job->o.diag), "send application/pkcs10 (286)");
+  } else if (wants_csr && job->accept != STW_CF_PKIX_CERT && job->accept != STW_CF_PKCS7_CERTS) {
+    stw_enroll_outcome_clear(&job->o);
+    free(job);
+    stw_coap_error(response, COAP_RESPONSE_CODE(406), "accept 287 or 281");
+    return;
+  } else {
+    stw_enroll_decide(&est->ctx, &peer, data, len, &job->o);
+  }
+
+  if (job->o.status == STW_OK && job->o.retry) {
+    stw_buf_t p7;
+    stw_buf_init(&p7, 3 * STW_CERT_MAX);
+    const uint8_t *body = NULL;
+    size_t blen = 0;
+    if (granted_body(job, &p7, &body, &blen) == STW_OK) {
+      coap_pdu_set_code(response, (coap_pdu_code_t)stw_enroll_coap_code(&job->o));
+      uint8_t *copy = malloc(blen ? blen : 1);
+      if (copy != NULL) {
+        memcpy(copy, body, blen);
+        coap_add_data_large_response(resource, session, request, response, NULL,
+                                     (uint16_t)answer_format(job), -1, 0, blen, copy,
+                                     release_copy, copy);
+      }
+    } else {
+      stw_coap_error(response, COAP_RESPONSE_CODE(500), "encoding failed");
+    }
+    stw_buf_free(&p7, false);
+    stw_enroll_outcome_clear(&job->o);
+    free(job);
+    return;
+  }
+
+  job->deferred = stw_defer(session, request);
+  if (job->deferred == NULL) {
+    stw_enroll_outcome_clear(&job->o);
+    free(job);
+    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+    return;
+  }
+  if (stw_committer_submit(est->committer, apply_job, done_job, job) != STW_OK) {
+    /* Queue full: answer now, nothing was written. */
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
+    stw_enroll_outcome_clear(&job->o);
+    free(job);
+  }
+}
+
+static void handle_sen(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+                       const coap_string_t *q, coap_pdu_t *resp)
+{
+  (void)q;
+  serve(r, s, req, resp, STW_ENROLL_SEN, STW_CF_PKIX_CERT);
+}
+
+static void handle_sren(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+                        const coap_string_t *q, coap_pdu_t *resp)
+{
+  (void)q;
+  serve(r, s, req, resp, STW_ENROLL_SREN, STW_CF_PKIX_CERT);
+}
+
+static void handle_psk(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+                       const coap_string_t *q, coap_pdu_t *resp)
+{
+  (void)q;
+  serve(r, s, req, resp, STW_ENROLL_PSK, STW_CF_CBOR);
+}
+
+static void handle_voucher(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+                           const coap_string_t *q, coap_pdu_t *resp)
+{
+  (void)q;
+  serve(r, s, req, resp, STW_ENROLL_VOUCHER, STW_CF_VOUCHER_COSE);
+}
+
+/* The domain's trust anchors. Anyone on a DTLS session may read them (RFC 7030
+ * §4.1); the first request over a fresh operational PSK also retires the
+ * device's bootstrap PSK, so it is answered once that is durable. */
+static void handle_crts(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+                        const coap_string_t *q, coap_pdu_t *resp)
+{
+  (void)q;
+  stw_est_t *est = coap_resource_get_userdata(r);
+  stw_peer_t peer;
+  stw_coap_peer(s, &peer);
+  if (peer.kind == STW_PEER_PSK) {
+    serve(r, s, req, resp, STW_ENROLL_PSK_CONFIRM, STW_CF_PKCS7_CERTS);
+    return;
+  }
+  int accept = accept_of(req, STW_CF_PKCS7_CERTS);
+  const stw_buf_t *ca = &est->ctx.domain->ca_der;
+  const uint8_t *body;
+  size_t len;
+  if (accept == STW_CF_PKCS7_CERTS) {
+    body = est->crts_p7.data;
+    len = est->crts_p7.len;
+  } else if (accept == STW_CF_PKIX_CERT) {
+    body = ca->data;
+    len = ca->len;
+  } else {
+    stw_coap_error(resp, COAP_RESPONSE_CODE(406), "accept 281 or 287");
+    return;
+  }
+  coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
+  coap_add_data_large_response(r, s, req, resp, NULL, (uint16_t)accept, 3600, 0, len, body, NULL, NULL);
+}
+
+static stw_status_t add_resource(stw_coap_server_t *server, stw_est_t *est, const char *path,
+                                 coap_request_t method, coap_method_handler_t handler, const char *rt,
+                                 const char *ct)
+{
+  coap_str_const_t *uri = coap_make_str_const(path);
+  coap_resource_t *r = coap_resource_init(uri, 0);
+  if (r == NULL)
+    return STW_ERR_NOMEM;
+  coap_register_request_handler(r, method, handler);
+  coap_resource_set_userdata(r, est);
+  if (rt != NULL)
+    coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
+  if (ct != NULL)
+    coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
+  coap_add_resource(stw_coap_server_context(server), r);
+  return STW_OK;
+}
+
+stw_status_t stw_est_register(stw_coap_server_t *server, const stw_enroll_ctx_t *ctx,
+                              stw_committer_t *committer, stw_est_t **out)
+{
+  stw_est_t *est = calloc(1, sizeof(*est));
+  if (est == NULL)
+    return STW_ERR_NOMEM;
+  est->ctx = *ctx;
+  est->committer = committer;
+  stw_buf_init(&est->crts_p7, 3 * STW_CERT_MAX);
+  const uint8_t *certs[2] = { ctx->domain->ca_der.data, ctx->domain->server_der.data };
+  size_t lens[2] = { ctx->domain->ca_der.len, ctx->domain->server_der.len };
+  stw_status_t st = stw_pkcs7_certs_encode(certs, lens, 2, &est->crts_p7);
+  if (st == STW_OK)
+    st = add_resource(server, est, ".well-known/est/crts", COAP_REQUEST_GET, handle_crts,
+                      "ace.est.crts", "281 287");
+  if (st == STW_OK)
+    st = add_resource(server, est, ".well-known/est/sen", COAP_REQUEST_POST, handle_sen,
+                      "ace.est.sen", "286 281 287");
+  if (st == STW_OK)
+    st = add_resource(server, est, ".well-known/est/sren", COAP_REQUEST_POST, handle_sren,
+                      "ace.est.sren", "286 281 287");
+  if (st == STW_OK)
+    st = add_resource(server, est, ".well-known/est/psk", COAP_REQUEST_POST, handle_psk,
+                      "steward.est.psk", "60");
+  if (st == STW_OK)
+    st = add_resource(server, est, ".well-known/brski/rv", COAP_REQUEST_POST, handle_voucher,
+                      "brski.rv", "836");
+  if (st != STW_OK) {
+    stw_est_free(est);
+    est = NULL;
+  }
+  *out = est;
+  return st;
+}
+
+void stw_est_free(stw_est_t *est)
+{
+  if (est == NULL)
+    return;
+  stw_buf_free(&est->crts_p7, false);
+  free(est);
+}
