@@ -1,0 +1,339 @@
+#include "net_internal.h"
+
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OP_TIMEOUT_US (60u * 1000000u)
+
+static coap_response_t on_coap_response(coap_session_t *session, const coap_pdu_t *sent,
+                                        const coap_pdu_t *received, const coap_mid_t mid)
+{
+  (void)sent;
+  (void)mid;
+  stw_op_t *op = coap_session_get_app_data(session);
+  if (op == NULL || op->finished || op->on_response == NULL)
+    return COAP_RESPONSE_OK;
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *data = NULL;
+  if (!coap_get_data_large(received, &len, &data, &offset, &total)) {
+    data = NULL;
+    len = 0;
+  }
+  stw_op_response_fn fn = op->on_response;
+  op->on_response = NULL;
+  fn(op, (unsigned)coap_pdu_get_code(received), data, len);
+  return COAP_RESPONSE_OK;
+}
+
+static void on_coap_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+                         const coap_mid_t mid)
+{
+  (void)sent;
+  (void)mid;
+  stw_op_t *op = coap_session_get_app_data(session);
+  if (op == NULL || op->finished)
+    return;
+  const char *why = reason == COAP_NACK_TLS_FAILED ? "DTLS handshake failed"
+                  : reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer from the server"
+                  : "request not delivered";
+  stw__op_finish(op, reason == COAP_NACK_TOO_MANY_RETRIES ? STW_ERR_TIMEOUT : STW_ERR_NETWORK, 0, why);
+}
+
+static int on_coap_event(coap_session_t *session, const coap_event_t event)
+{
+  stw_op_t *op = coap_session_get_app_data(session);
+  if (op == NULL || op->finished)
+    return 0;
+  if (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED)
+    stw__op_finish(op, STW_ERR_NETWORK, 0, "DTLS session failed or closed by the server");
+  return 0;
+}
+
+/* The server's key as DTLS proved it: a raw public key, or a certificate's. */
+static int remember_server_key(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
+                               unsigned depth, int validated, void *arg)
+{
+  (void)validated;
+  (void)arg;
+  stw_op_t *op = coap_session_get_app_data(session);
+  if (op == NULL || depth != 0)
+    return 1;
+  if (strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0) {
+    if (len > sizeof(op->server_spki))
+      return 0;
+    memcpy(op->server_spki, der, len);
+    op->server_spki_len = len;
+    return 1;
+  }
+  stw_cert_info_t info;
+  if (stw_cert_parse(der, len, &info) != STW_OK)
+    return 0;
+  memcpy(op->server_spki, info.spki, info.spki_len);
+  op->server_spki_len = info.spki_len;
+  return 1;
+}
+
+static coap_context_t *new_context(void)
+{
+  coap_context_t *ctx = coap_new_context(NULL);
+  if (ctx == NULL)
+    return NULL;
+  coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+  coap_register_response_handler(ctx, on_coap_response);
+  coap_register_nack_handler(ctx, on_coap_nack);
+  coap_register_event_handler(ctx, on_coap_event);
+  return ctx;
+}
+
+stw_status_t stw_net_new(stw_net_t **out)
+{
+  coap_startup();
+  stw_net_t *net = calloc(1, sizeof(*net));
+  if (net == NULL)
+    return STW_ERR_NOMEM;
+  net->pki_ctx = new_context();
+  net->psk_ctx = new_context();
+  if (net->pki_ctx == NULL || net->psk_ctx == NULL) {
+    stw_net_free(net);
+    *out = NULL;
+    return STW_ERR_NETWORK;
+  }
+  *out = net;
+  return STW_OK;
+}
+
+static void op_free(stw_op_t *op)
+{
+  stw__op_disconnect(op);
+  if (op->flow_free)
+    op->flow_free(op->flow);
+  free(op);
+}
+
+void stw_net_free(stw_net_t *net)
+{
+  if (net == NULL)
+    return;
+  while (net->ops) {
+    stw_op_t *op = net->ops;
+    net->ops = op->next;
+    op_free(op);
+  }
+  if (net->pki_ctx)
+    coap_free_context(net->pki_ctx);
+  if (net->psk_ctx)
+    coap_free_context(net->psk_ctx);
+  free(net);
+}
+
+static stw_status_t resolve(const char *uri, coap_address_t *addr, char *host_out, size_t host_len)
+{
+  coap_uri_t parsed;
+  if (coap_split_uri((const uint8_t *)uri, strlen(uri), &parsed) < 0 || parsed.scheme != COAP_URI_SCHEME_COAPS)
+    return STW_ERR_INVALID;
+  if (parsed.host.length == 0 || parsed.host.length >= host_len)
+    return STW_ERR_INVALID;
+  memcpy(host_out, parsed.host.s, parsed.host.length);
+  host_out[parsed.host.length] = '\0';
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
+  struct addrinfo *res = NULL;
+  if (getaddrinfo(host_out, NULL, &hints, &res) != 0 || res == NULL)
+    return STW_ERR_NETWORK;
+  coap_address_init(addr);
+  addr->size = res->ai_addrlen;
+  memcpy(&addr->addr, res->ai_addr, res->ai_addrlen);
+  uint16_t port = parsed.port ? parsed.port : COAPS_DEFAULT_PORT;
+  if (res->ai_family == AF_INET)
+    addr->addr.sin.sin_port = htons(port);
+  else
+    addr->addr.sin6.sin6_port = htons(port);
+  freeaddrinfo(res);
+  return STW_OK;
+}
+
+stw_status_t stw__op_new(stw_net_t *net, stw_dev_t *dev, const char *uri, stw_done_cb done, void *arg,
+                         stw_op_t **out)
+{
+  stw_op_t *op = calloc(1, sizeof(*op));
+  if (op == NULL)
+    return STW_ERR_NOMEM;
+  stw_status_t st = resolve(uri, &op->server, op->server_host, sizeof(op->server_host));
+  if (st != STW_OK) {
+    free(op);
+    return st;
+  }
+  op->net = net;
+  op->dev = dev;
+  op->done = done;
+  op->done_arg = arg;
+  op->started_us = stw_monotonic_us();
+  op->deadline_us = op->started_us + OP_TIMEOUT_US;
+  op->next = net->ops;
+  net->ops = op;
+  net->running++;
+  *out = op;
+  return STW_OK;
+}
+
+stw_status_t stw__op_connect_cert(stw_op_t *op, const stw_buf_t *cert_pem, const stw_buf_t *key_pem)
+{
+  stw__op_disconnect(op);
+  coap_dtls_pki_t pki;
+  memset(&pki, 0, sizeof(pki));
+  pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+  pki.verify_peer_cert = 0;   /* the flow checks the server against the voucher's pin */
+  pki.validate_cn_call_back = remember_server_key;
+  pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+  pki.pki_key.key.pem_buf.public_cert = cert_pem->data;
+  pki.pki_key.key.pem_buf.public_cert_len = cert_pem->len;
+  pki.pki_key.key.pem_buf.private_key = key_pem->data;
+  pki.pki_key.key.pem_buf.private_key_len = key_pem->len;
+  op->server_spki_len = 0;
+  op->session = coap_new_client_session_pki(op->net->pki_ctx, NULL, &op->server, COAP_PROTO_DTLS, &pki);
+  if (op->session == NULL)
+    return STW_ERR_NETWORK;
+  coap_session_set_app_data(op->session, op);
+  return STW_OK;
+}
+
+stw_status_t stw__op_connect_psk(stw_op_t *op, const char *identity, const uint8_t *key, size_t key_len)
+{
+  stw__op_disconnect(op);
+  coap_dtls_cpsk_t cpsk;
+  memset(&cpsk, 0, sizeof(cpsk));
+  cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+  cpsk.psk_info.identity.s = (const uint8_t *)identity;
+  cpsk.psk_info.identity.length = strlen(identity);
+  cpsk.psk_info.key.s = key;
+  cpsk.psk_info.key.length = key_len;
+  op->session = coap_new_client_session_psk2(op->net->psk_ctx, NULL, &op->server, COAP_PROTO_DTLS, &cpsk);
+  if (op->session == NULL)
+    return STW_ERR_NETWORK;
+  coap_session_set_app_data(op->session, op);
+  return STW_OK;
+}
+
+void stw__op_disconnect(stw_op_t *op)
+{
+  if (op->session == NULL)
+    return;
+  coap_session_set_app_data(op->session, NULL);
+  coap_session_release(op->session);
+  op->session = NULL;
+}
+
+stw_status_t stw__op_request(stw_op_t *op, coap_pdu_code_t method, const char *path,
+                             int content_format, int accept, const uint8_t *body, size_t len,
+                             stw_op_response_fn on_response)
+{
+  if (op->session == NULL)
+    return STW_ERR_INVALID;
+  coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, method, coap_new_message_id(op->session),
+                                  coap_session_max_pdu_size(op->session));
+  if (pdu == NULL)
+    return STW_ERR_NOMEM;
+  uint8_t token[8];
+  size_t token_len = 0;
+  coap_session_new_token(op->session, &token_len, token);
+  coap_add_token(pdu, token_len, token);
+  /* Uri-Path, one option per segment. */
+  const char *seg = path;
+  while (*seg) {
+    const char *slash = strchr(seg, '/');
+    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+    if (n > 0)
+      coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
+    seg += n;
+    if (*seg == '/')
+      seg++;
+  }
+  uint8_t buf[4];
+  if (content_format >= 0)
+    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+                    coap_encode_var_safe(buf, sizeof(buf), (unsigned)content_format), buf);
+  if (accept >= 0)
+    coap_add_option(pdu, COAP_OPTION_ACCEPT, coap_encode_var_safe(buf, sizeof(buf), (unsigned)accept), buf);
+  if (body != NULL && len > 0 && !coap_add_data_large_request(op->session, pdu, len, body, NULL, NULL)) {
+    coap_delete_pdu(pdu);
+    return STW_ERR_NOMEM;
+  }
+  op->on_response = on_response;
+  if (coap_send(op->session, pdu) == COAP_INVALID_MID) {
+    op->on_response = NULL;
+    return STW_ERR_NETWORK;
+  }
+  return STW_OK;
+}
+
+void stw__op_finish(stw_op_t *op, stw_status_t status, unsigned coap_code, const char *reason)
+{
+  if (op->finished)
+    return;
+  op->finished = true;
+  op->status = status;
+  op->report.coap_code = coap_code;
+  if (reason != NULL)
+    snprintf(op->report.reason, sizeof(op->report.reason), "%s", reason);
+  op->report.latency_us = stw_monotonic_us() - op->started_us;
+  op->on_response = NULL;
+}
+
+stw_status_t stw__status_of_code(unsigned code)
+{
+  switch (code) {
+  case COAP_RESPONSE_CODE(400): return STW_ERR_MALFORMED;
+  case COAP_RESPONSE_CODE(401): return STW_ERR_UNAUTHENTICATED;
+  case COAP_RESPONSE_CODE(403): return STW_ERR_FORBIDDEN;
+  case COAP_RESPONSE_CODE(404): return STW_ERR_NOT_FOUND;
+  case COAP_RESPONSE_CODE(413): return STW_ERR_TOO_LARGE;
+  case COAP_RESPONSE_CODE(415): return STW_ERR_UNSUPPORTED;
+  case COAP_RESPONSE_CODE(429):
+  case COAP_RESPONSE_CODE(503): return STW_ERR_BUSY;
+  default: return code >= COAP_RESPONSE_CODE(500) ? STW_ERR_STORE : STW_ERR_NETWORK;
+  }
+}
+
+unsigned stw_net_run(stw_net_t *net, unsigned timeout_ms)
+{
+  if (net->running > 0) {
+    /* Wait on both contexts' epoll descriptors at once, bounded by the
+     * nearest libcoap timer (retransmissions), then let each do its I/O. */
+    coap_tick_t now_ticks;
+    coap_ticks(&now_ticks);
+    unsigned a = coap_io_prepare_epoll(net->pki_ctx, now_ticks);
+    unsigned b = coap_io_prepare_epoll(net->psk_ctx, now_ticks);
+    unsigned wait_ms = timeout_ms;
+    if (a > 0 && a < wait_ms)
+      wait_ms = a;
+    if (b > 0 && b < wait_ms)
+      wait_ms = b;
+    struct pollfd fds[2] = {
+      { .fd = coap_context_get_coap_fd(net->pki_ctx), .events = POLLIN },
+      { .fd = coap_context_get_coap_fd(net->psk_ctx), .events = POLLIN },
+    };
+    poll(fds, 2, (int)wait_ms);
+    coap_io_process(net->pki_ctx, COAP_IO_NO_WAIT);
+    coap_io_process(net->psk_ctx, COAP_IO_NO_WAIT);
+  }
+  uint64_t now = stw_monotonic_us();
+  stw_op_t **link = &net->ops;
+  while (*link) {
+    stw_op_t *op = *link;
+    if (!op->finished && now > op->deadline_us)
+      stw__op_finish(op, STW_ERR_TIMEOUT, 0, "gave up waiting for the server");
+    if (!op->finished) {
+      link = &op->next;
+      continue;
+    }
+    *link = op->next;
+    net->running--;
+    stw__op_disconnect(op);
+    if (op->done)
+      op->done(op->dev, op->status, &op->report, op->done_arg);
+    op_free(op);
+  }
+  return net->running;
+}

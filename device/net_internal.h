@@ -1,0 +1,64 @@
+/* Inside the device SDK: CoAP client plumbing shared by every flow. One
+ * stw_net_t holds two libcoap contexts (libcoap keeps PKI settings per context,
+ * and a PSK session must never offer a certificate set up for another device). */
+#ifndef STW_DEVICE_NET_INTERNAL_H
+#define STW_DEVICE_NET_INTERNAL_H
+
+#include <coap3/coap.h>
+#include "dev_internal.h"
+#include "steward/bootstrap.h"
+
+typedef struct stw_op stw_op_t;
+
+/** Called with the complete answer (libcoap reassembles blocks). */
+typedef void (*stw_op_response_fn)(stw_op_t *op, unsigned code, const uint8_t *body, size_t len);
+
+struct stw_op {
+  stw_op_t *next;
+  stw_net_t *net;
+  stw_dev_t *dev;
+  coap_session_t *session;
+  coap_address_t server;
+  char server_host[256];
+  int step;
+  stw_op_response_fn on_response;
+  bool finished;
+  stw_status_t status;
+  stw_bootstrap_report_t report;
+  uint64_t started_us;
+  uint64_t deadline_us;
+  stw_done_cb done;
+  void *done_arg;
+  uint8_t server_spki[STW_SPKI_MAX];   /* the key the DTLS server proved */
+  size_t server_spki_len;
+  void *flow;                          /* the flow's own state */
+  void (*flow_free)(void *flow);
+};
+
+struct stw_net {
+  coap_context_t *pki_ctx;
+  coap_context_t *psk_ctx;
+  stw_op_t *ops;
+  unsigned running;
+};
+
+/** A new operation for dev against uri ("coaps://host[:port]"). */
+stw_status_t stw__op_new(stw_net_t *net, stw_dev_t *dev, const char *uri, stw_done_cb done, void *arg,
+                         stw_op_t **out);
+/** Open a DTLS session authenticated by a certificate + key (PEM, NUL counted). */
+stw_status_t stw__op_connect_cert(stw_op_t *op, const stw_buf_t *cert_pem, const stw_buf_t *key_pem);
+/** Open a DTLS session authenticated by a PSK. */
+stw_status_t stw__op_connect_psk(stw_op_t *op, const char *identity, const uint8_t *key, size_t key_len);
+/** Close the current session (e.g. to reconnect with another credential). */
+void stw__op_disconnect(stw_op_t *op);
+/** Send a confirmable request on the op's session; the answer comes to on_response.
+ *  content_format/accept < 0 leave the option out. body may be NULL. */
+stw_status_t stw__op_request(stw_op_t *op, coap_pdu_code_t method, const char *path,
+                             int content_format, int accept, const uint8_t *body, size_t len,
+                             stw_op_response_fn on_response);
+/** End the operation; the done callback runs from stw_net_run(). reason may be NULL. */
+void stw__op_finish(stw_op_t *op, stw_status_t status, unsigned coap_code, const char *reason);
+/** Map a CoAP error answer to a status. */
+stw_status_t stw__status_of_code(unsigned code);
+
+#endif
