@@ -500,6 +500,60 @@ static void test_csr_rsa_unsupported(void **state)
   gnutls_x509_privkey_deinit(rsa);
 }
 
+/* ---- seal ---- */
+
+static void test_seal_round_trip(void **state)
+{
+  (void)state;
+  stw_key_t *owner = new_key(), *other = new_key();
+  uint8_t spki[STW_SPKI_MAX];
+  size_t spki_len;
+  key_spki(owner, spki, &spki_len);
+  uint8_t psk[32];
+  assert_int_equal(stw_random(psk, sizeof(psk)), STW_OK);
+  static const uint8_t info[] = "steward voucher psk";
+  stw_buf_t sealed = {0};
+  assert_int_equal(stw_seal(spki, spki_len, info, sizeof(info) - 1, psk, sizeof(psk), &sealed), STW_OK);
+  assert_true(sealed.len <= 256);
+  uint8_t out[64];
+  size_t out_len = sizeof(out);
+  assert_int_equal(stw_unseal(owner, info, sizeof(info) - 1, sealed.data, sealed.len, out, &out_len), STW_OK);
+  assert_int_equal(out_len, sizeof(psk));
+  assert_memory_equal(out, psk, sizeof(psk));
+  /* Two seals of the same secret differ (fresh ephemeral key and nonce). */
+  stw_buf_t sealed2 = {0};
+  assert_int_equal(stw_seal(spki, spki_len, info, sizeof(info) - 1, psk, sizeof(psk), &sealed2), STW_OK);
+  assert_false(sealed.len == sealed2.len && memcmp(sealed.data, sealed2.data, sealed.len) == 0);
+  stw_buf_free(&sealed2, false);
+  /* Wrong key, wrong info. */
+  out_len = sizeof(out);
+  assert_int_not_equal(stw_unseal(other, info, sizeof(info) - 1, sealed.data, sealed.len, out, &out_len), STW_OK);
+  out_len = sizeof(out);
+  assert_int_not_equal(stw_unseal(owner, info, sizeof(info) - 2, sealed.data, sealed.len, out, &out_len), STW_OK);
+  /* Every single flipped byte and every truncation fails. */
+  for (size_t i = 0; i < sealed.len; i++) {
+    sealed.data[i] ^= 0x04;
+    out_len = sizeof(out);
+    assert_int_not_equal(stw_unseal(owner, info, sizeof(info) - 1, sealed.data, sealed.len, out, &out_len), STW_OK);
+    sealed.data[i] ^= 0x04;
+  }
+  for (size_t n = 0; n < sealed.len; n++) {
+    out_len = sizeof(out);
+    assert_int_not_equal(stw_unseal(owner, info, sizeof(info) - 1, sealed.data, n, out, &out_len), STW_OK);
+  }
+  /* Output buffer too small. */
+  out_len = 8;
+  assert_int_not_equal(stw_unseal(owner, info, sizeof(info) - 1, sealed.data, sealed.len, out, &out_len), STW_OK);
+  /* Too long a secret. */
+  uint8_t big[65] = {0};
+  stw_buf_t s3 = {0};
+  assert_int_equal(stw_seal(spki, spki_len, info, 1, big, sizeof(big), &s3), STW_ERR_INVALID);
+  stw_buf_free(&s3, false);
+  stw_buf_free(&sealed, false);
+  stw_key_free(owner);
+  stw_key_free(other);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -514,6 +568,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pkcs7_round_trip, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_csr_round_trip, fixture_setup, fixture_teardown),
     cmocka_unit_test(test_csr_rsa_unsupported),
+    cmocka_unit_test(test_seal_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
