@@ -1,0 +1,369 @@
+/* steward admin: the owner's operator commands on the domain and its store. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "domain/domain.h"
+#include "enroll/enroll.h"
+#include "store/store.h"
+
+static const char *const admin_options[] = { "--data", "--name", "--device", "--model", "--manufacturer",
+                                             "--name-prefix", "--state", "--verify", "--since", "--help", NULL };
+static const char *const with_value[] = { "--data", "--name", "--device", "--model", "--manufacturer",
+                                          "--name-prefix", "--state", "--since", NULL };
+
+static void usage(FILE *to)
+{
+  fprintf(to,
+    "usage: steward admin --data DIR <command>\n"
+    "  init [--name DOMAIN]                       create the domain CA and store (also done on first use)\n"
+    "  trust-manufacturer CA.pem [--name NAME]    trust a manufacturer's CA for bootstrapping\n"
+    "  enroll allow --device ID [--name-prefix P] allow one device\n"
+    "  enroll allow --model M [--manufacturer X] [--name-prefix P]\n"
+    "                                             allow a group (like an enrollment group)\n"
+    "  enroll list | enroll rm RULE-ID\n"
+    "  voucher add FILE                           import a manufacturer's ownership voucher\n"
+    "  devices [--state STATE]                    the fleet, one line a device\n"
+    "  device show ID                             one device in full\n"
+    "  audit [--since SEQ] [--verify]             the hash-chained audit log; --verify checks it\n");
+}
+
+typedef struct {
+  stw_domain_t *domain;
+  stw_store_t *store;
+} admin_t;
+
+static stw_status_t admin_open(const char *data, const char *name, admin_t *a)
+{
+  memset(a, 0, sizeof(*a));
+  stw_status_t st = stw_domain_open(data, name, &a->domain);
+  if (st == STW_OK)
+    st = stw_store_open(a->domain->store_url, &a->store);
+  return st;
+}
+
+static void admin_close(admin_t *a)
+{
+  stw_store_close(a->store);
+  stw_domain_close(a->domain);
+}
+
+/* Operator actions are audited in the same transaction as the change. */
+static stw_status_t audit_admin(stw_store_t *st, const char *action, const char *subject, const char *detail)
+{
+  stw_audit_t rec;
+  memset(&rec, 0, sizeof(rec));
+  snprintf(rec.actor, sizeof(rec.actor), "admin");
+  snprintf(rec.action, sizeof(rec.action), "%s", action);
+  snprintf(rec.subject, sizeof(rec.subject), "%s", subject);
+  snprintf(rec.outcome, sizeof(rec.outcome), "ok");
+  snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
+  return stw_store_audit_append(st, &rec);
+}
+
+static int trust_manufacturer(admin_t *a, int argc, char **argv)
+{
+  const char *file = cli_arg(argc, argv, 1, with_value);
+  if (file == NULL) {
+    usage(stderr);
+    return 2;
+  }
+  stw_buf_t der;
+  stw_buf_init(&der, STW_CERT_MAX);
+  stw_cert_info_t ca;
+  stw_status_t st = cli_read_cert(file, &der);
+  if (st == STW_OK)
+    st = stw_cert_parse(der.data, der.len, &ca);
+  if (st == STW_OK && !ca.is_ca)
+    st = STW_ERR_INVALID;
+  const char *name = cli_opt(argc, argv, "--name");
+  if (name == NULL)
+    name = ca.organization[0] ? ca.organization : ca.common_name;
+  if (st == STW_OK && (st = stw_store_begin(a->store)) == STW_OK) {
+    st = stw_store_trust_add(a->store, name, der.data, der.len);
+    if (st == STW_OK)
+      st = audit_admin(a->store, "trust-manufacturer", name, ca.common_name);
+    if (st == STW_OK)
+      st = stw_store_commit(a->store);
+    else
+      stw_store_rollback(a->store);
+  }
+  stw_buf_free(&der, false);
+  if (st == STW_ERR_EXISTS) {
+    printf("manufacturer %s is already trusted\n", name);
+    return 0;
+  }
+  if (st != STW_OK)
+    return cli_fail("trust-manufacturer (a PEM CA certificate is expected)", st);
+  printf("trusting manufacturer %s\n", name);
+  return 0;
+}
+
+static stw_status_t print_rule(const stw_rule_t *r, void *ctx)
+{
+  (void)ctx;
+  if (r->kind == STW_RULE_DEVICE)
+    printf("%-4lld device       %-32s name-prefix=%s\n", (long long)r->id, r->device_id, r->name_prefix);
+  else
+    printf("%-4lld group        model=%s manufacturer=%s name-prefix=%s\n", (long long)r->id,
+           r->model[0] ? r->model : "*", r->manufacturer[0] ? r->manufacturer : "*", r->name_prefix);
+  return STW_OK;
+}
+
+static int enroll_cmd(admin_t *a, int argc, char **argv)
+{
+  const char *sub = cli_arg(argc, argv, 1, with_value);
+  if (sub == NULL) {
+    usage(stderr);
+    return 2;
+  }
+  if (strcmp(sub, "list") == 0) {
+    stw_status_t st = stw_store_rule_list(a->store, print_rule, NULL);
+    return st == STW_OK ? 0 : cli_fail("enroll list", st);
+  }
+  if (strcmp(sub, "rm") == 0) {
+    uint64_t id;
+    const char *arg = cli_arg(argc, argv, 2, with_value);
+    if (arg == NULL || !cli_parse_u64(arg, &id)) {
+      usage(stderr);
+      return 2;
+    }
+    stw_status_t st = stw_store_begin(a->store);
+    if (st == STW_OK) {
+      st = stw_store_rule_remove(a->store, (int64_t)id);
+      if (st == STW_OK)
+        st = audit_admin(a->store, "enroll.rm", arg, "enrollment rule removed");
+      if (st == STW_OK)
+        st = stw_store_commit(a->store);
+      else
+        stw_store_rollback(a->store);
+    }
+    return st == STW_OK ? 0 : cli_fail("enroll rm", st);
+  }
+  if (strcmp(sub, "allow") != 0) {
+    usage(stderr);
+    return 2;
+  }
+  stw_rule_t r;
+  memset(&r, 0, sizeof(r));
+  const char *device = cli_opt(argc, argv, "--device");
+  const char *model = cli_opt(argc, argv, "--model");
+  const char *mfg = cli_opt(argc, argv, "--manufacturer");
+  const char *prefix = cli_opt(argc, argv, "--name-prefix");
+  if (device != NULL) {
+    uint8_t raw[STW_DEVICE_ID_LEN];
+    if (strlen(device) != 32 || stw_hex_decode(device, 32, raw, sizeof(raw)) != STW_OK) {
+      fprintf(stderr, "steward: --device takes a 32-hex-digit device id\n");
+      return 2;
+    }
+    r.kind = STW_RULE_DEVICE;
+    snprintf(r.device_id, sizeof(r.device_id), "%s", device);
+  } else if (model != NULL || mfg != NULL) {
+    r.kind = STW_RULE_GROUP;
+    if ((model && strlen(model) >= sizeof(r.model)) || (mfg && strlen(mfg) >= sizeof(r.manufacturer))) {
+      fprintf(stderr, "steward: names are at most %zu characters\n", sizeof(r.model) - 1);
+      return 2;
+    }
+    snprintf(r.model, sizeof(r.model), "%s", model ? model : "");
+    snprintf(r.manufacturer, sizeof(r.manufacturer), "%s", mfg ? mfg : "");
+  } else {
+    fprintf(stderr, "steward: enroll allow needs --device ID or --model/--manufacturer\n");
+    return 2;
+  }
+  if (prefix != NULL && strlen(prefix) >= sizeof(r.name_prefix) - 8) {
+    fprintf(stderr, "steward: --name-prefix too long\n");
+    return 2;
+  }
+  snprintf(r.name_prefix, sizeof(r.name_prefix), "%s", prefix ? prefix : "");
+  stw_status_t st = stw_store_begin(a->store);
+  if (st == STW_OK) {
+    st = stw_store_rule_add(a->store, &r);
+    char detail[STW_REASON_MAX];
+    snprintf(detail, sizeof(detail), "rule %lld: %s%s model=%s manufacturer=%s", (long long)r.id,
+             r.kind == STW_RULE_DEVICE ? "device " : "group", r.device_id, r.model[0] ? r.model : "*",
+             r.manufacturer[0] ? r.manufacturer : "*");
+    if (st == STW_OK)
+      st = audit_admin(a->store, "enroll.allow", r.kind == STW_RULE_DEVICE ? r.device_id : r.model, detail);
+    if (st == STW_OK)
+      st = stw_store_commit(a->store);
+    else
+      stw_store_rollback(a->store);
+  }
+  if (st != STW_OK)
+    return cli_fail("enroll allow", st);
+  print_rule(&r, NULL);
+  return 0;
+}
+
+static int voucher_cmd(admin_t *a, int argc, char **argv)
+{
+  const char *sub = cli_arg(argc, argv, 1, with_value);
+  const char *file = cli_arg(argc, argv, 2, with_value);
+  if (sub == NULL || strcmp(sub, "add") != 0 || file == NULL) {
+    usage(stderr);
+    return 2;
+  }
+  uint8_t *raw = NULL;
+  size_t len = 0;
+  stw_status_t st = stw_file_read(file, STW_VOUCHER_MAX, &raw, &len);
+  if (st != STW_OK)
+    return cli_fail(file, st);
+  char id[STW_ID_HEX], diag[192] = "";
+  st = stw_enroll_import_voucher(a->store, a->domain, raw, len, id, diag, sizeof(diag));
+  free(raw);
+  if (st != STW_OK) {
+    fprintf(stderr, "steward: voucher refused%s%s: %s\n", id[0] ? " for " : "", id, diag[0] ? diag : stw_status_str(st));
+    return 1;
+  }
+  printf("voucher imported for device %s\n", id);
+  return 0;
+}
+
+static void format_time(int64_t t, char *out, size_t len)
+{
+  if (t == 0) {
+    snprintf(out, len, "-");
+    return;
+  }
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static stw_status_t print_device_line(const stw_device_t *d, void *ctx)
+{
+  (void)ctx;
+  char until[32];
+  format_time(d->ldevid_not_after, until, sizeof(until));
+  printf("%-32s  %-14s  %-18s  %-10s  %-14s  %-4s  %s\n", d->id, d->state == STW_STATE_MANUFACTURED && !d->name[0] ? "-" : d->name,
+         d->manufacturer[0] ? d->manufacturer : "-", d->model[0] ? d->model : "-", stw_state_name(d->state),
+         d->cred_kind == STW_CRED_PSK ? "psk" : "x509", d->cred_kind == STW_CRED_PSK ? "-" : until);
+  return STW_OK;
+}
+
+static int devices_cmd(admin_t *a, int argc, char **argv)
+{
+  int state = -1;
+  const char *s = cli_opt(argc, argv, "--state");
+  if (s != NULL) {
+    stw_state_t parsed;
+    if (!stw_state_parse(s, &parsed)) {
+      fprintf(stderr, "steward: unknown state %s\n", s);
+      return 2;
+    }
+    state = (int)parsed;
+  }
+  printf("%-32s  %-14s  %-18s  %-10s  %-14s  %-4s  %s\n", "DEVICE", "NAME", "MANUFACTURER", "MODEL", "STATE",
+         "CRED", "LDEVID-UNTIL");
+  stw_status_t st = stw_store_device_list(a->store, state, print_device_line, NULL);
+  return st == STW_OK ? 0 : cli_fail("devices", st);
+}
+
+static int device_show(admin_t *a, int argc, char **argv)
+{
+  const char *id = cli_arg(argc, argv, 2, with_value);
+  if (id == NULL) {
+    usage(stderr);
+    return 2;
+  }
+  stw_device_t d;
+  stw_status_t st = stw_store_device_get(a->store, id, &d);
+  if (st != STW_OK)
+    return cli_fail(id, st);
+  char created[32], updated[32], until[32];
+  format_time(d.created_at, created, sizeof(created));
+  format_time(d.updated_at, updated, sizeof(updated));
+  format_time(d.ldevid_not_after, until, sizeof(until));
+  printf("device        %s\nname          %s\nmanufacturer  %s\nmodel         %s\nstate         %s\n"
+         "credential    %s\nldevid serial %s\nldevid until  %s\npsk identity  %s\ncreated       %s\n"
+         "updated       %s\ngeneration    %u\n",
+         d.id, d.name, d.manufacturer, d.model, stw_state_name(d.state),
+         d.cred_kind == STW_CRED_PSK ? "pre-shared key" : "X.509 LDevID", d.ldevid_serial[0] ? d.ldevid_serial : "-",
+         until, d.psk_identity[0] ? d.psk_identity : "-", created, updated, d.generation);
+  stw_device_clear(&d);
+  return 0;
+}
+
+static stw_status_t print_audit(const stw_audit_t *r, void *ctx)
+{
+  (void)ctx;
+  char at[32], hash[65];
+  format_time(r->at, at, sizeof(at));
+  stw_hex_encode(r->hash, 8, hash);
+  printf("%6llu  %s  %-22s  %-26s  %-32s  %-24s  %s  #%s\n", (unsigned long long)r->seq, at, r->actor, r->action,
+         r->subject, r->outcome, r->detail, hash);
+  return STW_OK;
+}
+
+static int audit_cmd(admin_t *a, int argc, char **argv)
+{
+  if (cli_flag(argc, argv, "--verify")) {
+    uint64_t count = 0, bad = 0;
+    stw_status_t st = stw_store_audit_verify(a->store, &count, &bad);
+    if (st == STW_OK) {
+      printf("audit chain intact: %llu records verified\n", (unsigned long long)count);
+      return 0;
+    }
+    if (st == STW_ERR_TAMPERED) {
+      printf("audit chain BROKEN at record %llu (%llu records checked)\n", (unsigned long long)bad,
+             (unsigned long long)count);
+      return 1;
+    }
+    return cli_fail("audit --verify", st);
+  }
+  uint64_t since = 0;
+  const char *s = cli_opt(argc, argv, "--since");
+  if (s != NULL && !cli_parse_u64(s, &since)) {
+    usage(stderr);
+    return 2;
+  }
+  stw_status_t st = stw_store_audit_list(a->store, since, 0, print_audit, NULL);
+  return st == STW_OK ? 0 : cli_fail("audit", st);
+}
+
+int cmd_admin(int argc, char **argv)
+{
+  if (cli_flag(argc, argv, "--help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!cli_check_options(argc, argv, admin_options))
+    return 2;
+  const char *data = cli_opt(argc, argv, "--data");
+  const char *cmd = cli_arg(argc, argv, 0, with_value);
+  if (data == NULL || cmd == NULL) {
+    usage(stderr);
+    return 2;
+  }
+  admin_t a;
+  stw_status_t st = admin_open(data, cli_opt(argc, argv, "--name"), &a);
+  if (st != STW_OK) {
+    admin_close(&a);
+    return cli_fail(data, st);
+  }
+  int rc;
+  if (strcmp(cmd, "init") == 0) {
+    printf("domain %s: CA %s/domain-ca.pem, store %s\n", a.domain->name, data, a.domain->store_url);
+    rc = 0;
+  } else if (strcmp(cmd, "trust-manufacturer") == 0) {
+    rc = trust_manufacturer(&a, argc, argv);
+  } else if (strcmp(cmd, "enroll") == 0) {
+    rc = enroll_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "voucher") == 0) {
+    rc = voucher_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "devices") == 0) {
+    rc = devices_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "device") == 0) {
+    rc = device_show(&a, argc, argv);
+  } else if (strcmp(cmd, "audit") == 0) {
+    rc = audit_cmd(&a, argc, argv);
+  } else {
+    usage(stderr);
+    rc = 2;
+  }
+  admin_close(&a);
+  return rc;
+}

@@ -1,0 +1,38 @@
+/* The `steward` command: shared helpers of its subcommands. */
+#ifndef STW_CLI_H
+#define STW_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "pki.h"
+#include "steward/status.h"
+
+int cmd_mfg(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/** Print "steward: <what>: <status>" to stderr and return 1 (for `return fail(...)`). */
+int cli_fail(const char *what, stw_status_t st);
+/** Value of "--name value" or "--name=value" in argv (NULL if absent); flags
+ *  without a value are found with cli_flag(). Unknown options are an error the
+ *  caller reports with cli_check_options(). */
+const char *cli_opt(int argc, char **argv, const char *name);
+bool cli_flag(int argc, char **argv, const char *name);
+/** The n-th argument that is neither an option nor an option's value (0-based);
+ *  with_value lists the options that take a value. */
+const char *cli_arg(int argc, char **argv, int n, const char *const *with_value);
+/** Fails with a message if argv has an option not in allowed (NULL-terminated). */
+bool cli_check_options(int argc, char **argv, const char *const *allowed);
+/** Parse a non-negative integer; false if it is not one. */
+bool cli_parse_u64(const char *text, uint64_t *out);
+
+/** Read a PEM certificate file into DER. */
+stw_status_t cli_read_cert(const char *path, stw_buf_t *der);
+/** Read a PEM key file. */
+stw_status_t cli_read_key(const char *path, stw_key_t **key);
+
+#endif
