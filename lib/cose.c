@@ -5,6 +5,7 @@
  * struct can point into the caller's buffer. The two header maps are then
  * decoded with cbor_load from their exact byte ranges. */
 #include "cose.h"
+#include "cose_internal.h"
 
 #include <cbor.h>
 #include <stdlib.h>
@@ -278,9 +279,12 @@ static stw_status_t check_crit(const headers_t *h, size_t n_protected)
   return STW_OK;
 }
 
-/* cbor_load of exactly p[0..len); *item is the caller's to decref. */
-static stw_status_t load_exact(const uint8_t *p, size_t len, cbor_item_t **item)
+stw_status_t stw__cbor_load(const uint8_t *p, size_t len, cbor_item_t **item)
 {
+  *item = NULL;
+  size_t used = 0;
+  if (p == NULL || skip_item(p, len, &used) != STW_OK || used != len)
+    return STW_ERR_MALFORMED;
   struct cbor_load_result r;
   *item = cbor_load(p, len, &r);
   if (*item == NULL)
@@ -362,13 +366,13 @@ stw_status_t stw_cose_sign1_parse(const uint8_t *msg, size_t len, stw_cose_sign1
 
   /* Headers. An empty protected bstr means an empty map (RFC 9052 3). */
   if (out->protected_len > 0) {
-    if ((st = load_exact(out->protected_hdr, out->protected_len, &prot)) != STW_OK)
+    if ((st = stw__cbor_load(out->protected_hdr, out->protected_len, &prot)) != STW_OK)
       goto out;
     if ((st = read_headers(prot, true, &h, out)) != STW_OK)
       goto out;
   }
   size_t n_protected = h.n;
-  if ((st = load_exact(unprot_start, unprot_len, &unprot)) != STW_OK)
+  if ((st = stw__cbor_load(unprot_start, unprot_len, &unprot)) != STW_OK)
     goto out;
   if ((st = read_headers(unprot, false, &h, out)) != STW_OK)
     goto out;

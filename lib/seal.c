@@ -14,6 +14,7 @@
  * reallocates it, and they are converted with hogweed's nettle_mpz_*_256. */
 #include "pki.h"
 #include "pki_internal.h"
+#include "cose_internal.h"
 
 #include <cbor.h>
 #include <gnutls/crypto.h>
@@ -261,12 +262,14 @@ stw_status_t stw_unseal(const stw_key_t *key, const uint8_t *info, size_t info_l
   fixed_mpz_t mk;
   fixed_init(&mk);
   gnutls_aead_cipher_hd_t aead = NULL;
-  struct cbor_load_result lr;
-  cbor_item_t *arr = cbor_load(sealed, sealed_len, &lr);
-  stw_status_t st = STW_ERR_MALFORMED;
+  cbor_item_t *arr = NULL;
   const uint8_t *eph, *nonce, *ct;
   size_t eph_len, nonce_len, ct_len;
-  if (arr == NULL || lr.read != sealed_len || !cbor_isa_array(arr) || !cbor_array_is_definite(arr) ||
+  stw_status_t st = stw__cbor_load(sealed, sealed_len, &arr);
+  if (st != STW_OK)
+    goto out;
+  st = STW_ERR_MALFORMED;
+  if (!cbor_isa_array(arr) || !cbor_array_is_definite(arr) ||
       cbor_array_size(arr) != 3)
     goto out;
   if (!part(arr, 0, &eph, &eph_len) || !part(arr, 1, &nonce, &nonce_len) || !part(arr, 2, &ct, &ct_len))

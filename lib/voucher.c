@@ -3,6 +3,7 @@
  * Parsing is strict: unknown keys, duplicates, wrong types or sizes are
  * all STW_ERR_MALFORMED, so one voucher has one meaning. */
 #include "voucher.h"
+#include "cose_internal.h"
 
 #include <cbor.h>
 #include <stdlib.h>
@@ -161,15 +162,13 @@ static bool get_bstr(const cbor_item_t *it, size_t max, bool exact, uint8_t *dst
 
 static stw_status_t parse_payload(const uint8_t *p, size_t len, stw_voucher_t *v)
 {
-  struct cbor_load_result r;
-  cbor_item_t *map = cbor_load(p, len, &r);
-  stw_status_t st = STW_ERR_MALFORMED;
+  cbor_item_t *map = NULL;
   unsigned seen = 0;
-  if (map == NULL) {
-    st = r.error.code == CBOR_ERR_MEMERROR ? STW_ERR_NOMEM : STW_ERR_MALFORMED;
+  stw_status_t st = stw__cbor_load(p, len, &map);
+  if (st != STW_OK)
     goto out;
-  }
-  if (r.read != len || !cbor_isa_map(map) || !cbor_map_is_definite(map) || cbor_map_size(map) > KEY_LAST)
+  st = STW_ERR_MALFORMED;
+  if (!cbor_isa_map(map) || !cbor_map_is_definite(map) || cbor_map_size(map) > KEY_LAST)
     goto out;
   struct cbor_pair *pairs = cbor_map_handle(map);
   for (size_t i = 0; i < cbor_map_size(map); i++) {

@@ -313,6 +313,12 @@ static void test_rejections(void **state)
   /* Protected map with trailing bytes inside the bstr. */
   static const uint8_t prot_trailing[] = {0xa1, 0x01, 0x26, 0x00};
   assert_int_equal(parse_with(prot_trailing, sizeof(prot_trailing), empty_map, 1, 64), STW_ERR_MALFORMED);
+  /* A count that claims far more elements than there are bytes: libcbor 0.8
+   * would preallocate it (found by fuzzing; gigabytes for a 5-byte head). */
+  static const uint8_t huge_count[] = {0xa2, 0x01, 0x26, 0x18, 0x63, 0x9a, 0x89, 0xd0, 0x31, 0x07};
+  assert_int_equal(parse_with(huge_count, sizeof(huge_count), empty_map, 1, 64), STW_ERR_MALFORMED);
+  static const uint8_t huge_unprot[] = {0xa1, 0x18, 0x63, 0x9b, 0, 0, 0, 1, 0, 0, 0, 0};
+  assert_int_equal(parse_with(es256, sizeof(es256), huge_unprot, sizeof(huge_unprot), 64), STW_ERR_MALFORMED);
   /* Signature not 64 bytes. */
   assert_int_equal(parse_with(es256, sizeof(es256), empty_map, 1, 63), STW_ERR_MALFORMED);
   assert_int_equal(parse_with(es256, sizeof(es256), empty_map, 1, 65), STW_ERR_MALFORMED);
