@@ -142,6 +142,17 @@ static stw_status_t load_op_cert(stw_dev_t *dev, const char *pem)
   return st;
 }
 
+/* A trust anchor must be a certificate that parses: a damaged one is an error
+ * at open, not a puzzling voucher or server refusal during bootstrap. */
+static stw_status_t load_anchor(const uint8_t *pem, size_t len, stw_buf_t *der)
+{
+  stw_cert_info_t info;
+  stw_status_t st = stw_pem_to_der("CERTIFICATE", pem, len, der);
+  if (st == STW_OK)
+    st = stw_cert_parse(der->data, der->len, &info);
+  return st;
+}
+
 stw_status_t stw_dev_open(const char *dir, stw_dev_t **out)
 {
   *out = NULL;
@@ -172,7 +183,7 @@ stw_status_t stw_dev_open(const char *dir, stw_dev_t **out)
     goto out;
 
   if (read_text(dev, "mfg-ca.pem", STW_PEM_MAX, &txt, &len) == STW_OK)
-    st = stw_pem_to_der("CERTIFICATE", txt, len, &dev->mfg_ca_der);
+    st = load_anchor(txt, len, &dev->mfg_ca_der);
   free(txt);
   txt = NULL;
   if (st != STW_OK)
@@ -183,7 +194,7 @@ stw_status_t stw_dev_open(const char *dir, stw_dev_t **out)
   }
 
   if (read_text(dev, "domain-ca.pem", STW_PEM_MAX, &txt, &len) == STW_OK)
-    st = stw_pem_to_der("CERTIFICATE", txt, len, &dev->domain_ca_der);
+    st = load_anchor(txt, len, &dev->domain_ca_der);
   free(txt);
   txt = NULL;
   if (st != STW_OK)
@@ -247,8 +258,10 @@ stw_status_t stw_dev_new_memory(const char *idevid_pem, const char *mfg_ca_pem,
   if (idevid_pem != NULL) {
     if ((st = load_x509_identity(dev, idevid_pem)) != STW_OK)
       goto out;
+    /* Without the manufacturer CA an X.509 device cannot check its voucher. */
+    st = STW_ERR_INVALID;
     if (mfg_ca_pem == NULL ||
-        (st = stw_pem_to_der("CERTIFICATE", (const uint8_t *)mfg_ca_pem, strlen(mfg_ca_pem), &dev->mfg_ca_der)) != STW_OK)
+        (st = load_anchor((const uint8_t *)mfg_ca_pem, strlen(mfg_ca_pem), &dev->mfg_ca_der)) != STW_OK)
       goto out;
   } else if (psk_identity != NULL && psk != NULL && strlen(psk_identity) <= STW_PSK_IDENTITY_MAX) {
     dev->psk_device = true;
