@@ -144,9 +144,9 @@ static void psk_device_bootstraps_and_retires_its_bootstrap_psk(void **state)
          rep.coap_code & 31, rep.reason, stw_dev_name(t.dev));
   assert_int_equal(st, STW_OK);
   assert_int_equal(stw_dev_state(t.dev), STW_DEV_ENROLLED);
-  /* The voucher carries no model, so the domain names a PSK device generically. */
+  /* A PSK device's model reaches the domain through its voucher. */
   char want_name[64];
-  snprintf(want_name, sizeof(want_name), "device-%.8s", id);
+  snprintf(want_name, sizeof(want_name), "tag-1-%.8s", id);
   assert_string_equal(stw_dev_name(t.dev), want_name);
 
   printf("    store: BOOTSTRAPPED, operational PSK active, bootstrap PSK inactive, no certificate serial\n");
