@@ -336,6 +336,7 @@ static stw_status_t decide_sren(const stw_enroll_ctx_t *ctx, const stw_peer_t *p
     return refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
   if (!current)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-superseded", "this LDevID was replaced by a newer one");
+  snprintf(o->presented_serial, sizeof(o->presented_serial), "%s", ldevid.serial_hex);
   if (stw_lifecycle_next(state, STW_EV_REENROLL, &next) != STW_OK)
     return refuse(o, STW_ERR_STATE, "state", "renewal not allowed in state %s", stw_state_name(state));
   if (check_csr(body, body_len, NULL, 0, o, &csr) != STW_OK)
@@ -552,19 +553,57 @@ static stw_status_t apply_sen(stw_store_t *st, stw_enroll_outcome_t *o)
   return audit(st, o->device_id, "enroll", o->device_id, "ok", detail);
 }
 
+/* Re-check against committed state, and write the new certificate onto the
+ * committed row rather than the one decide() read: since then the device may
+ * have been decommissioned, moved on in its lifecycle, or renewed by another
+ * request made with the same LDevID. */
 static stw_status_t apply_sren(stw_store_t *st, stw_enroll_outcome_t *o)
 {
-  o->device.updated_at = stw_now();
-  o->device.ldevid = o->payload;
-  o->device.ldevid_len = o->payload_len;
-  stw_status_t rc = stw_store_device_put(st, &o->device);
-  o->device.ldevid = NULL;
-  o->device.ldevid_len = 0;
+  stw_device_t cur;
+  stw_state_t next;
+  stw_status_t rc = stw_store_device_get(st, o->device_id, &cur);
+  if (rc != STW_OK)
+    return rc;
+  if (strcmp(cur.ldevid_serial, o->presented_serial) != 0 && cur.state != STW_STATE_DECOMMISSIONED) {
+    if (cur.ldevid != NULL && memcmp(cur.csr_digest, o->device.csr_digest, 32) == 0) {
+      /* the same CSR renewed by a concurrent request: answer with its certificate */
+      o->retry = true;
+      free(o->payload);
+      o->payload = cur.ldevid;
+      o->payload_len = cur.ldevid_len;
+      cur.ldevid = NULL;
+      snprintf(o->serial_hex, sizeof(o->serial_hex), "%s", cur.ldevid_serial);
+      stw_device_clear(&cur);
+      return STW_OK;
+    }
+    stw_device_clear(&cur);
+    refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-superseded", "this LDevID was replaced by a newer one");
+    return apply_refusal(st, o);
+  }
+  if (stw_lifecycle_next(cur.state, STW_EV_REENROLL, &next) != STW_OK) {
+    stw_state_t was = cur.state;
+    stw_device_clear(&cur);
+    if (was == STW_STATE_DECOMMISSIONED)
+      refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
+    else
+      refuse(o, STW_ERR_STATE, "state", "renewal not allowed in state %s", stw_state_name(was));
+    return apply_refusal(st, o);
+  }
+  free(cur.ldevid);
+  cur.ldevid = o->payload;
+  cur.ldevid_len = o->payload_len;
+  snprintf(cur.ldevid_serial, sizeof(cur.ldevid_serial), "%s", o->serial_hex);
+  cur.ldevid_not_after = o->device.ldevid_not_after;
+  memcpy(cur.csr_digest, o->device.csr_digest, sizeof(cur.csr_digest));
+  cur.updated_at = stw_now();
+  rc = stw_store_device_put(st, &cur);
+  cur.ldevid = NULL;  /* still o->payload's */
+  cur.ldevid_len = 0;
+  stw_device_clear(&cur);
   if (rc != STW_OK)
     return rc;
   if ((rc = stw_store_serial_claim(st, o->serial_hex, o->device_id, o->device.ldevid_not_after)) != STW_OK)
     return rc;
-  stw_state_t next;
   if ((rc = stw_store_transition(st, o->device_id, STW_EV_REENROLL, "daemon", "LDevID renewed", &next)) != STW_OK)
     return rc;
   char detail[STW_REASON_MAX];

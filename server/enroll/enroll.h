@@ -44,6 +44,7 @@ typedef struct {
   uint8_t *payload;              /**< answer body (certificate DER, voucher, PSK CBOR); owned */
   size_t payload_len;
   char serial_hex[41];
+  char presented_serial[41];     /**< STW_ENROLL_SREN: serial of the LDevID that authenticated */
   stw_psk_t psk;                 /**< STW_ENROLL_PSK: the operational PSK granted */
   char bootstrap_identity[STW_TEXT_MAX];
 } stw_enroll_outcome_t;
