@@ -283,6 +283,7 @@ stw_status_t stw_factory_voucher(const stw_factory_t *f, const stw_imprint_t *im
     return st;
   memcpy(v.owner_spki, owner_spki, owner_spki_len);
   v.owner_spki_len = owner_spki_len;
+  snprintf(v.model, sizeof(v.model), "%s", im->model);
   v.created_on = stw_now();
   v.expires_on = lifetime > 0 ? v.created_on + lifetime : 0;
   if ((st = stw_random(v.serial, sizeof(v.serial))) != STW_OK)

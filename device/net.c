@@ -88,9 +88,19 @@ static coap_context_t *new_context(void)
   return ctx;
 }
 
+/* libcoap logs to stderr; a device library stays quiet unless asked
+ * (STW_COAP_LOG=0..7, syslog levels). */
+static void set_coap_log_level(void)
+{
+  const char *level = getenv("STW_COAP_LOG");
+  long v = level ? strtol(level, NULL, 10) : 0;
+  coap_set_log_level((coap_log_t)(v >= 0 && v <= 7 ? v : 0));
+}
+
 stw_status_t stw_net_new(stw_net_t **out)
 {
   coap_startup();
+  set_coap_log_level();
   stw_net_t *net = calloc(1, sizeof(*net));
   if (net == NULL)
     return STW_ERR_NOMEM;

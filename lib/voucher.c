@@ -17,7 +17,8 @@ enum {
   KEY_SERIAL = 5,
   KEY_PSK_IDENTITY = 6,
   KEY_SEALED_PSK = 7,
-  KEY_LAST = 7,
+  KEY_MODEL = 8,
+  KEY_LAST = 8,
 };
 
 #define KID_LEN 16
@@ -73,6 +74,8 @@ static stw_status_t check_fields(const stw_voucher_t *v)
   stw_status_t st = stw_spki_to_xy(v->owner_spki, v->owner_spki_len, x, y);
   if (st != STW_OK)
     return st;
+  if (strnlen(v->model, sizeof(v->model)) == sizeof(v->model))
+    return STW_ERR_MALFORMED;
   size_t id_len = strnlen(v->psk_identity, sizeof(v->psk_identity));
   if (id_len == sizeof(v->psk_identity) || v->sealed_psk_len > sizeof(v->sealed_psk))
     return STW_ERR_MALFORMED;
@@ -93,7 +96,8 @@ stw_status_t stw_voucher_sign(const stw_voucher_t *v, const stw_key_t *mfg_key, 
   unsigned char *payload = NULL;
   size_t payload_len = 0, cap = 0;
   bool psk = has_psk(v);
-  cbor_item_t *map = cbor_new_definite_map(psk ? 7 : 5);
+  bool has_model = v->model[0] != '\0';
+  cbor_item_t *map = cbor_new_definite_map((psk ? 7 : 5) + (has_model ? 1 : 0));
   stw_status_t st = STW_ERR_NOMEM;
   if (map == NULL)
     goto out;
@@ -105,6 +109,8 @@ stw_status_t stw_voucher_sign(const stw_voucher_t *v, const stw_key_t *mfg_key, 
     goto out;
   if (psk && (!put(map, KEY_PSK_IDENTITY, cbor_build_string(v->psk_identity)) ||
               !put(map, KEY_SEALED_PSK, cbor_build_bytestring(v->sealed_psk, v->sealed_psk_len))))
+    goto out;
+  if (has_model && !put(map, KEY_MODEL, cbor_build_string(v->model)))
     goto out;
   payload_len = cbor_serialize_alloc(map, &payload, &cap);
   if (payload_len == 0)
@@ -208,6 +214,15 @@ static stw_status_t parse_payload(const uint8_t *p, size_t len, stw_voucher_t *v
     case KEY_SEALED_PSK:
       ok = get_bstr(val, sizeof(v->sealed_psk), false, v->sealed_psk, &v->sealed_psk_len);
       break;
+    case KEY_MODEL: {
+      size_t n = cbor_isa_string(val) && cbor_string_is_definite(val) ? cbor_string_length(val) : 0;
+      ok = n > 0 && n < sizeof(v->model) && memchr(cbor_string_handle(val), '\0', n) == NULL;
+      if (ok) {
+        memcpy(v->model, cbor_string_handle(val), n);
+        v->model[n] = '\0';
+      }
+      break;
+    }
     default:
       break;
     }

@@ -1,6 +1,6 @@
 /* Ownership voucher: the manufacturer's signed statement that device D belongs
  * to the domain whose CA key is K (the BRSKI idea, RFC 8366, in COSE_Sign1).
- * Wire format in docs/protocol.md (CDDL). */
+ * Wire format in docs/formats-crypto.md (CDDL). */
 #ifndef STW_LIB_VOUCHER_H
 #define STW_LIB_VOUCHER_H
 
@@ -22,6 +22,9 @@ typedef struct {
   char psk_identity[STW_PSK_ID_MAX];
   uint8_t sealed_psk[256];
   size_t sealed_psk_len;
+  /** The device model the manufacturer vouches for (key 8; optional, "" if
+   *  absent): a PSK device has no certificate to carry it. */
+  char model[STW_NAME_MAX];
 } stw_voucher_t;
 
 /** Sign v with the manufacturer CA key; out receives COSE_Sign1 bytes. */

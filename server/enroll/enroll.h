@@ -68,10 +68,17 @@ unsigned stw_enroll_coap_code(const stw_enroll_outcome_t *o);
 /** Import a voucher the manufacturer issued for a device: verify it against a
  *  trusted manufacturer CA and check it names this domain. For PSK devices the
  *  sealed PSK is opened with the domain CA key and stored as the device's
- *  bootstrap PSK. Audited. diag receives a reason on refusal. */
+ *  bootstrap PSK. Audited, in its own transaction. diag receives a reason on
+ *  refusal. */
 stw_status_t stw_enroll_import_voucher(stw_store_t *st, const stw_domain_t *domain,
                                        const uint8_t *voucher, size_t len,
                                        char *device_id_out, char *diag, size_t diag_len);
+/** The same inside the caller's open transaction (bulk imports). A refusal
+ *  still appends its audit record and returns the refusal status; a store
+ *  error leaves the transaction for the caller to roll back. */
+stw_status_t stw_enroll_import_voucher_in_tx(stw_store_t *st, const stw_domain_t *domain,
+                                             const uint8_t *voucher, size_t len,
+                                             char *device_id_out, char *diag, size_t diag_len);
 
 
 #endif

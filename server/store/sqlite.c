@@ -204,7 +204,8 @@ static stw_status_t map_rc(sqlite_be_t *b, int rc)
   case SQLITE_TOOBIG:
     return STW_ERR_TOO_LARGE;
   default:
-    (void)b;
+    if (getenv("STW_DEBUG_STORE"))
+      fprintf(stderr, "store: sqlite error %d: %s\n", rc, sqlite3_errmsg(b->db));
     return STW_ERR_STORE;
   }
 }
@@ -475,9 +476,13 @@ static stw_status_t precreate(const char *path)
 {
   if (strcmp(path, ":memory:") == 0)
     return STW_OK;
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  /* O_EXCL: never open (and close) an existing database file. Closing any
+   * descriptor of a file drops every POSIX lock this process holds on it,
+   * including the locks of connections already open: a second handle in the
+   * same process (the daemon's writer thread) would corrupt the first. */
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
-    return errno == ENOENT ? STW_ERR_NOT_FOUND : STW_ERR_IO;
+    return errno == EEXIST ? STW_OK : errno == ENOENT ? STW_ERR_NOT_FOUND : STW_ERR_IO;
   close(fd);
   return STW_OK;
 }
