@@ -25,19 +25,14 @@ typedef struct {
 
 static void fail_from_answer(stw_op_t *op, unsigned code, const uint8_t *body, size_t len, const char *what)
 {
+  /* The diagnostic is text from the network: keep printable bytes only. */
+  char diag[128];
+  size_t n = len < sizeof(diag) - 1 ? len : sizeof(diag) - 1;
+  for (size_t i = 0; i < n; i++)
+    diag[i] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
+  diag[n] = '\0';
   char reason[192];
-  int n = snprintf(reason, sizeof(reason), "%s refused (%u.%02u)", what, code >> 5, code & 0x1f);
-  if (len > 0 && n > 0 && (size_t)n < sizeof(reason) - 3) {
-    size_t room = sizeof(reason) - (size_t)n - 3;
-    size_t take = len < room ? len : room;
-    /* The diagnostic is text from the network: keep printable bytes only. */
-    char *p = reason + n;
-    *p++ = ':';
-    *p++ = ' ';
-    for (size_t i = 0; i < take; i++)
-      *p++ = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
-    *p = '\0';
-  }
+  snprintf(reason, sizeof(reason), "%s refused (%u.%02u)%s%s", what, code >> 5, code & 0x1f, n ? ": " : "", diag);
   stw__op_finish(op, stw__status_of_code(code), code, reason);
 }
 
