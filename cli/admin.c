@@ -238,10 +238,17 @@ static stw_status_t print_device_line(const stw_device_t *d, void *ctx)
   (void)ctx;
   char until[32];
   format_time(d->ldevid_not_after, until, sizeof(until));
-  printf("%-32s  %-14s  %-18s  %-10s  %-14s  %-4s  %s\n", d->id, d->state == STW_STATE_MANUFACTURED && !d->name[0] ? "-" : d->name,
+  printf("%-32s  %-17s  %-18s  %-10s  %-14s  %-4s  %s\n", d->id, d->state == STW_STATE_MANUFACTURED && !d->name[0] ? "-" : d->name,
          d->manufacturer[0] ? d->manufacturer : "-", d->model[0] ? d->model : "-", stw_state_name(d->state),
          d->cred_kind == STW_CRED_PSK ? "psk" : "x509", d->cred_kind == STW_CRED_PSK ? "-" : until);
   return STW_OK;
+}
+
+stw_status_t cli_print_devices(stw_store_t *store, int state)
+{
+  printf("%-32s  %-17s  %-18s  %-10s  %-14s  %-4s  %s\n", "DEVICE", "NAME", "MANUFACTURER", "MODEL", "STATE",
+         "CRED", "LDEVID-UNTIL");
+  return stw_store_device_list(store, state, print_device_line, NULL);
 }
 
 static int devices_cmd(admin_t *a, int argc, char **argv)
@@ -256,9 +263,7 @@ static int devices_cmd(admin_t *a, int argc, char **argv)
     }
     state = (int)parsed;
   }
-  printf("%-32s  %-14s  %-18s  %-10s  %-14s  %-4s  %s\n", "DEVICE", "NAME", "MANUFACTURER", "MODEL", "STATE",
-         "CRED", "LDEVID-UNTIL");
-  stw_status_t st = stw_store_device_list(a->store, state, print_device_line, NULL);
+  stw_status_t st = cli_print_devices(a->store, state);
   return st == STW_OK ? 0 : cli_fail("devices", st);
 }
 
@@ -298,6 +303,11 @@ static stw_status_t print_audit(const stw_audit_t *r, void *ctx)
   return STW_OK;
 }
 
+stw_status_t cli_print_audit(stw_store_t *store, uint64_t since)
+{
+  return stw_store_audit_list(store, since, 0, print_audit, NULL);
+}
+
 static int audit_cmd(admin_t *a, int argc, char **argv)
 {
   if (cli_flag(argc, argv, "--verify")) {
@@ -320,7 +330,7 @@ static int audit_cmd(admin_t *a, int argc, char **argv)
     usage(stderr);
     return 2;
   }
-  stw_status_t st = stw_store_audit_list(a->store, since, 0, print_audit, NULL);
+  stw_status_t st = cli_print_audit(a->store, since);
   return st == STW_OK ? 0 : cli_fail("audit", st);
 }
 

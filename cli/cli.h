@@ -30,6 +30,12 @@ bool cli_check_options(int argc, char **argv, const char *const *allowed);
 /** Parse a non-negative integer; false if it is not one. */
 bool cli_parse_u64(const char *text, uint64_t *out);
 
+/** The fleet table of `steward admin devices` (state < 0: all) and the audit
+ *  log of `steward admin audit` (records after since). */
+struct stw_store;
+stw_status_t cli_print_devices(struct stw_store *store, int state);
+stw_status_t cli_print_audit(struct stw_store *store, uint64_t since);
+
 /** Read a PEM certificate file into DER. */
 stw_status_t cli_read_cert(const char *path, stw_buf_t *der);
 /** Read a PEM key file. */
