@@ -516,74 +516,6 @@ static stw_status_t import_cert(const uint8_t *der, size_t len, gnutls_x509_crt_
   return STW_OK;
 }
 
-stw_status_t stw_cert_issue(const stw_key_t *ca_key, const uint8_t *ca_der, size_t ca_len,
-                            const uint8_t *subject_spki, size_t spki_len,
-                            const stw_cert_template_t *t, stw_buf_t *out,
-                            char *serial_hex)
-{
-  if (ca_key == NULL || out == NULL || !template_ok(t))
-    return STW_ERR_INVALID;
-  gnutls_x509_crt_t ca = NULL, crt = NULL;
-  gnutls_pubkey_t subject = NULL, ca_pub = NULL, ca_cert_pub = NULL;
-  uint8_t serial[16];
-  stw_status_t st = import_cert(ca_der, ca_len, &ca);
-  if (st != STW_OK)
-    goto out;
-  if ((st = import_spki(subject_spki, spki_len, &subject)) != STW_OK)
-    goto out;
-  /* The CA key must be the key of the CA certificate, or the issued
-   * certificate would never verify. */
-  if ((st = pubkey_of_key(ca_key, &ca_pub)) != STW_OK)
-    goto out;
-  st = STW_ERR_NOMEM;
-  if (gnutls_pubkey_init(&ca_cert_pub) < 0)
-    goto out;
-  st = STW_ERR_MALFORMED;
-  if (gnutls_pubkey_import_x509(ca_cert_pub, ca, 0) < 0)
-    goto out;
-  uint8_t a[STW_SPKI_MAX], b[STW_SPKI_MAX];
-  size_t a_len = sizeof(a), b_len = sizeof(b);
-  if (export_spki(ca_pub, a, &a_len) != STW_OK || export_spki(ca_cert_pub, b, &b_len) != STW_OK)
-    goto out;
-  st = STW_ERR_INVALID;
-  if (a_len != b_len || memcmp(a, b, a_len) != 0)
-    goto out;
-  st = STW_ERR_NOMEM;
-  if (gnutls_x509_crt_init(&crt) < 0)
-    goto out;
-  if ((st = cert_fill(crt, subject, t, serial)) != STW_OK)
-    goto out;
-  uint8_t kid[64];
-  size_t kid_len = sizeof(kid);
-  unsigned critical = 0;
-  /* Authority key id: the CA's own subject key id, or one derived from its key. */
-  if (gnutls_x509_crt_get_subject_key_id(ca, kid, &kid_len, &critical) < 0) {
-    kid_len = sizeof(kid);
-    st = STW_ERR_CRYPTO;
-    if (gnutls_pubkey_get_key_id(ca_cert_pub, 0, kid, &kid_len) < 0)
-      goto out;
-  }
-  st = STW_ERR_CRYPTO;
-  if (gnutls_x509_crt_set_authority_key_id(crt, kid, kid_len) < 0)
-    goto out;
-  if ((st = cert_sign_export(crt, ca, ca_key, out)) != STW_OK)
-    goto out;
-  if (serial_hex != NULL)
-    stw_hex_encode(serial, sizeof(serial), serial_hex);
-out:
-  if (crt != NULL)
-    gnutls_x509_crt_deinit(crt);
-  if (ca != NULL)
-    gnutls_x509_crt_deinit(ca);
-  if (subject != NULL)
-    gnutls_pubkey_deinit(subject);
-  if (ca_pub != NULL)
-    gnutls_pubkey_deinit(ca_pub);
-  if (ca_cert_pub != NULL)
-    gnutls_pubkey_deinit(ca_cert_pub);
-  return st;
-}
-
 /* One DN attribute into a fixed field; absent gives "". A value that does
  * not fit or holds a NUL is refused rather than cut. */
 static stw_status_t get_dn(gnutls_x509_crt_t crt, const char *oid, char out[STW_NAME_MAX])
@@ -627,16 +559,12 @@ static stw_status_t get_san_uri(gnutls_x509_crt_t crt, char *out, size_t cap)
   return STW_OK;
 }
 
-stw_status_t stw_cert_parse(const uint8_t *der, size_t len, stw_cert_info_t *info)
+/* What crt says, into info (zeroed first). */
+static stw_status_t parse_crt(gnutls_x509_crt_t crt, stw_cert_info_t *info)
 {
-  if (info == NULL)
-    return STW_ERR_INVALID;
   memset(info, 0, sizeof(*info));
-  gnutls_x509_crt_t crt = NULL;
   gnutls_pubkey_t pub = NULL;
-  stw_status_t st = import_cert(der, len, &crt);
-  if (st != STW_OK)
-    goto out;
+  stw_status_t st;
   if ((st = get_dn(crt, GNUTLS_OID_X520_COMMON_NAME, info->common_name)) != STW_OK ||
       (st = get_dn(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, info->organization)) != STW_OK ||
       (st = get_dn(crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, info->unit)) != STW_OK ||
@@ -673,6 +601,20 @@ stw_status_t stw_cert_parse(const uint8_t *der, size_t len, stw_cert_info_t *inf
 out:
   if (pub != NULL)
     gnutls_pubkey_deinit(pub);
+  return st;
+}
+
+stw_status_t stw_cert_parse(const uint8_t *der, size_t len, stw_cert_info_t *info)
+{
+  if (info == NULL)
+    return STW_ERR_INVALID;
+  memset(info, 0, sizeof(*info));
+  gnutls_x509_crt_t crt = NULL;
+  stw_status_t st = import_cert(der, len, &crt);
+  if (st == STW_OK)
+    st = parse_crt(crt, info);
+  if (st != STW_OK)
+    memset(info, 0, sizeof(*info));
   if (crt != NULL)
     gnutls_x509_crt_deinit(crt);
   return st;
@@ -687,49 +629,254 @@ static bool valid_at(gnutls_x509_crt_t crt, int64_t now)
   return now >= (int64_t)nb && now <= (int64_t)na;
 }
 
+/* May ca sign certificates with ES256 on P-256? Checked once per CA. */
+static stw_status_t ca_usable(gnutls_x509_crt_t ca)
+{
+  if (gnutls_x509_crt_get_ca_status(ca, NULL) <= 0)
+    return STW_ERR_UNTRUSTED;
+  unsigned usage = 0;
+  /* Key usage is optional; if present it must allow certificate signing. */
+  if (gnutls_x509_crt_get_key_usage(ca, &usage, NULL) >= 0 && !(usage & GNUTLS_KEY_KEY_CERT_SIGN))
+    return STW_ERR_UNTRUSTED;
+  gnutls_pubkey_t ca_pub = NULL;
+  if (gnutls_pubkey_init(&ca_pub) < 0)
+    return STW_ERR_NOMEM;
+  stw_status_t st = STW_ERR_UNTRUSTED;
+  if (gnutls_pubkey_import_x509(ca_pub, ca, 0) >= 0 && pubkey_is_p256(ca_pub))
+    st = STW_OK;
+  gnutls_pubkey_deinit(ca_pub);
+  return st;
+}
+
+/* The per-certificate half of a verification; ca already passed ca_usable(). */
+static stw_status_t verify_signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t ca, int64_t now)
+{
+  if (!gnutls_x509_crt_check_issuer(crt, ca))
+    return STW_ERR_UNTRUSTED;
+  if (gnutls_x509_crt_get_signature_algorithm(crt) != GNUTLS_SIGN_ECDSA_SHA256)
+    return STW_ERR_UNTRUSTED;
+  /* Time is checked below against the caller's clock, not the system's. */
+  unsigned status = 0;
+  unsigned flags = GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS;
+  if (gnutls_x509_crt_verify(crt, &ca, 1, flags, &status) < 0 || status != 0)
+    return STW_ERR_UNTRUSTED;
+  if (!valid_at(crt, now) || !valid_at(ca, now))
+    return STW_ERR_EXPIRED;
+  return STW_OK;
+}
+
 stw_status_t stw_cert_verify_issued_by(const uint8_t *der, size_t len,
                                        const uint8_t *ca_der, size_t ca_len, int64_t now)
 {
   gnutls_x509_crt_t crt = NULL, ca = NULL;
-  gnutls_pubkey_t ca_pub = NULL;
   stw_status_t st = import_cert(der, len, &crt);
   if (st != STW_OK)
     goto out;
   if ((st = import_cert(ca_der, ca_len, &ca)) != STW_OK)
     goto out;
-  st = STW_ERR_UNTRUSTED;
-  if (!gnutls_x509_crt_check_issuer(crt, ca))
-    goto out;
-  if (gnutls_x509_crt_get_ca_status(ca, NULL) <= 0)
-    goto out;
-  unsigned usage = 0;
-  /* Key usage is optional; if present it must allow certificate signing. */
-  if (gnutls_x509_crt_get_key_usage(ca, &usage, NULL) >= 0 && !(usage & GNUTLS_KEY_KEY_CERT_SIGN))
-    goto out;
-  if (gnutls_x509_crt_get_signature_algorithm(crt) != GNUTLS_SIGN_ECDSA_SHA256)
-    goto out;
-  if (gnutls_pubkey_init(&ca_pub) < 0) {
-    st = STW_ERR_NOMEM;
+  if (!gnutls_x509_crt_check_issuer(crt, ca)) {
+    st = STW_ERR_UNTRUSTED;
     goto out;
   }
-  if (gnutls_pubkey_import_x509(ca_pub, ca, 0) < 0 || !pubkey_is_p256(ca_pub))
+  if ((st = ca_usable(ca)) != STW_OK)
     goto out;
-  /* Time is checked below against the caller's clock, not the system's. */
-  unsigned status = 0;
-  unsigned flags = GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS;
-  if (gnutls_x509_crt_verify(crt, &ca, 1, flags, &status) < 0 || status != 0)
-    goto out;
-  st = STW_ERR_EXPIRED;
-  if (!valid_at(crt, now) || !valid_at(ca, now))
-    goto out;
-  st = STW_OK;
+  st = verify_signed_by(crt, ca, now);
 out:
-  if (ca_pub != NULL)
-    gnutls_pubkey_deinit(ca_pub);
   if (crt != NULL)
     gnutls_x509_crt_deinit(crt);
   if (ca != NULL)
     gnutls_x509_crt_deinit(ca);
+  return st;
+}
+
+/* ---- parsed once, used many times ---- */
+
+struct stw_cert {
+  gnutls_x509_crt_t crt;
+  stw_cert_info_t info;
+};
+
+struct stw_ca {
+  stw_cert_t cert;
+  const stw_key_t *key;       /* NULL: verify only; not owned */
+  uint8_t key_id[64];         /* authority key id of what it issues */
+  size_t key_id_len;
+};
+
+stw_status_t stw_cert_load(const uint8_t *der, size_t len, stw_cert_t **out)
+{
+  if (out == NULL)
+    return STW_ERR_INVALID;
+  *out = NULL;
+  stw_cert_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return STW_ERR_NOMEM;
+  stw_status_t st = import_cert(der, len, &c->crt);
+  if (st == STW_OK)
+    st = parse_crt(c->crt, &c->info);
+  if (st != STW_OK) {
+    stw_cert_free(c);
+    return st;
+  }
+  *out = c;
+  return STW_OK;
+}
+
+const stw_cert_info_t *stw_cert_info(const stw_cert_t *cert)
+{
+  return &cert->info;
+}
+
+void stw_cert_free(stw_cert_t *cert)
+{
+  if (cert == NULL)
+    return;
+  if (cert->crt != NULL)
+    gnutls_x509_crt_deinit(cert->crt);
+  free(cert);
+}
+
+/* The CA key must be the key of the CA certificate, or what it issues would
+ * never verify. */
+static stw_status_t key_matches(const stw_key_t *key, const stw_cert_info_t *info)
+{
+  uint8_t spki[STW_SPKI_MAX];
+  size_t spki_len = sizeof(spki);
+  stw_status_t st = stw_key_spki(key, spki, &spki_len);
+  if (st != STW_OK)
+    return st;
+  if (spki_len != info->spki_len || memcmp(spki, info->spki, spki_len) != 0)
+    return STW_ERR_INVALID;
+  return STW_OK;
+}
+
+/* Authority key id for what ca issues: its own subject key id, or one derived
+ * from its key. */
+static stw_status_t ca_key_id(gnutls_x509_crt_t ca, uint8_t *kid, size_t *kid_len)
+{
+  size_t cap = *kid_len;
+  unsigned critical = 0;
+  if (gnutls_x509_crt_get_subject_key_id(ca, kid, kid_len, &critical) >= 0)
+    return STW_OK;
+  *kid_len = cap;
+  return gnutls_x509_crt_get_key_id(ca, 0, kid, kid_len) < 0 ? STW_ERR_CRYPTO : STW_OK;
+}
+
+/* stw_ca_new(), and with check_usable false the older stw_cert_issue(),
+ * which never asked that its issuer be marked a CA. */
+static stw_status_t ca_open(const uint8_t *der, size_t len, const stw_key_t *key, bool check_usable,
+                            stw_ca_t **out)
+{
+  *out = NULL;
+  stw_ca_t *ca = calloc(1, sizeof(*ca));
+  if (ca == NULL)
+    return STW_ERR_NOMEM;
+  stw_status_t st = import_cert(der, len, &ca->cert.crt);
+  if (st != STW_OK)
+    goto out;
+  if ((st = parse_crt(ca->cert.crt, &ca->cert.info)) != STW_OK)
+    goto out;
+  if (check_usable && (st = ca_usable(ca->cert.crt)) != STW_OK)
+    goto out;
+  if (key != NULL) {
+    if ((st = key_matches(key, &ca->cert.info)) != STW_OK)
+      goto out;
+    ca->key_id_len = sizeof(ca->key_id);
+    if ((st = ca_key_id(ca->cert.crt, ca->key_id, &ca->key_id_len)) != STW_OK)
+      goto out;
+    ca->key = key;
+  }
+  *out = ca;
+  ca = NULL;
+out:
+  stw_ca_free(ca);
+  return st;
+}
+
+stw_status_t stw_ca_new(const uint8_t *der, size_t len, const stw_key_t *key, stw_ca_t **out)
+{
+  if (out == NULL)
+    return STW_ERR_INVALID;
+  return ca_open(der, len, key, true, out);
+}
+
+const stw_cert_info_t *stw_ca_info(const stw_ca_t *ca)
+{
+  return &ca->cert.info;
+}
+
+void stw_ca_free(stw_ca_t *ca)
+{
+  if (ca == NULL)
+    return;
+  if (ca->cert.crt != NULL)
+    gnutls_x509_crt_deinit(ca->cert.crt);
+  free(ca);
+}
+
+stw_status_t stw_ca_verify_cert(const stw_ca_t *ca, const stw_cert_t *cert, int64_t now)
+{
+  if (ca == NULL || cert == NULL)
+    return STW_ERR_INVALID;
+  return verify_signed_by(cert->crt, ca->cert.crt, now);
+}
+
+stw_status_t stw_ca_verify_issued(const stw_ca_t *ca, const uint8_t *der, size_t len, int64_t now)
+{
+  if (ca == NULL)
+    return STW_ERR_INVALID;
+  gnutls_x509_crt_t crt = NULL;
+  stw_status_t st = import_cert(der, len, &crt);
+  if (st != STW_OK)
+    return st;
+  st = verify_signed_by(crt, ca->cert.crt, now);
+  gnutls_x509_crt_deinit(crt);
+  return st;
+}
+
+stw_status_t stw_ca_issue(const stw_ca_t *ca, const uint8_t *subject_spki, size_t spki_len,
+                          const stw_cert_template_t *t, stw_buf_t *out, char *serial_hex)
+{
+  if (ca == NULL || ca->key == NULL || out == NULL || !template_ok(t))
+    return STW_ERR_INVALID;
+  gnutls_x509_crt_t crt = NULL;
+  gnutls_pubkey_t subject = NULL;
+  uint8_t serial[16];
+  stw_status_t st = import_spki(subject_spki, spki_len, &subject);
+  if (st != STW_OK)
+    goto out;
+  st = STW_ERR_NOMEM;
+  if (gnutls_x509_crt_init(&crt) < 0)
+    goto out;
+  if ((st = cert_fill(crt, subject, t, serial)) != STW_OK)
+    goto out;
+  st = STW_ERR_CRYPTO;
+  if (gnutls_x509_crt_set_authority_key_id(crt, ca->key_id, ca->key_id_len) < 0)
+    goto out;
+  if ((st = cert_sign_export(crt, ca->cert.crt, ca->key, out)) != STW_OK)
+    goto out;
+  if (serial_hex != NULL)
+    stw_hex_encode(serial, sizeof(serial), serial_hex);
+out:
+  if (crt != NULL)
+    gnutls_x509_crt_deinit(crt);
+  if (subject != NULL)
+    gnutls_pubkey_deinit(subject);
+  return st;
+}
+
+stw_status_t stw_cert_issue(const stw_key_t *ca_key, const uint8_t *ca_der, size_t ca_len,
+                            const uint8_t *subject_spki, size_t spki_len,
+                            const stw_cert_template_t *t, stw_buf_t *out,
+                            char *serial_hex)
+{
+  if (ca_key == NULL || out == NULL || !template_ok(t))
+    return STW_ERR_INVALID;
+  stw_ca_t *ca = NULL;
+  stw_status_t st = ca_open(ca_der, ca_len, ca_key, false, &ca);
+  if (st == STW_OK)
+    st = stw_ca_issue(ca, subject_spki, spki_len, t, out, serial_hex);
+  stw_ca_free(ca);
   return st;
 }
 

@@ -101,6 +101,46 @@ stw_status_t stw_cert_parse(const uint8_t *der, size_t len, stw_cert_info_t *inf
  *  (wrong issuer or bad signature) or STW_ERR_EXPIRED. */
 stw_status_t stw_cert_verify_issued_by(const uint8_t *der, size_t len,
                                        const uint8_t *ca_der, size_t ca_len, int64_t now) STW_WUR;
+/* ---- parsed once, used many times ------------------------------------------
+ * Importing DER into GnuTLS and reading its fields costs more than the ECDSA
+ * verification itself, so hot paths parse a certificate once and keep it. */
+
+/** A parsed certificate (opaque). */
+typedef struct stw_cert stw_cert_t;
+
+/** Parse a DER certificate as stw_cert_parse() does, keeping it for
+ *  stw_ca_verify_cert(). *out is the caller's; free with stw_cert_free(). */
+stw_status_t stw_cert_load(const uint8_t *der, size_t len, stw_cert_t **out) STW_WUR;
+/** What the certificate says; valid while cert lives. */
+const stw_cert_info_t *stw_cert_info(const stw_cert_t *cert);
+/** NULL is fine. */
+void stw_cert_free(stw_cert_t *cert);
+
+/** A CA certificate checked once (a CA, may sign certificates, P-256 key) and
+ *  kept parsed, optionally with its private key for issuing (opaque). */
+typedef struct stw_ca stw_ca_t;
+
+/** Parse and check the CA certificate ca_der. key may be NULL (verify only);
+ *  otherwise it must be the certificate's key (STW_ERR_INVALID if not), is not
+ *  copied and must outlive the stw_ca_t. STW_ERR_UNTRUSTED if the certificate
+ *  cannot act as a CA. *out is the caller's; free with stw_ca_free(). */
+stw_status_t stw_ca_new(const uint8_t *ca_der, size_t ca_len, const stw_key_t *key,
+                        stw_ca_t **out) STW_WUR;
+/** What the CA certificate says; valid while ca lives. */
+const stw_cert_info_t *stw_ca_info(const stw_ca_t *ca);
+/** NULL is fine; does not free the key. */
+void stw_ca_free(stw_ca_t *ca);
+/** As stw_cert_verify_issued_by() with a preparsed CA: STW_OK, STW_ERR_UNTRUSTED
+ *  or STW_ERR_EXPIRED (and import errors for der). */
+stw_status_t stw_ca_verify_issued(const stw_ca_t *ca, const uint8_t *der, size_t len,
+                                  int64_t now) STW_WUR;
+/** The same for a certificate parsed with stw_cert_load(). */
+stw_status_t stw_ca_verify_cert(const stw_ca_t *ca, const stw_cert_t *cert, int64_t now) STW_WUR;
+/** As stw_cert_issue(), signed with the key ca was made with (STW_ERR_INVALID
+ *  if it was made without one). */
+stw_status_t stw_ca_issue(const stw_ca_t *ca, const uint8_t *subject_spki, size_t spki_len,
+                          const stw_cert_template_t *t, stw_buf_t *out, char *serial_hex) STW_WUR;
+
 /** SHA-256 of a byte string (certificate fingerprints, CSR digests). */
 stw_status_t stw_sha256(const uint8_t *data, size_t len, uint8_t out[32]) STW_WUR;
 

@@ -353,6 +353,70 @@ static void test_cert_issue_parse_verify(void **state)
   stw_buf_free(&crt, false);
 }
 
+/* The preparsed CA gives the same answers as the one-shot functions. */
+static void test_ca_preparsed(void **state)
+{
+  pki_fixture_t *f = *state;
+  stw_ca_t *ca = NULL, *verify_only = NULL;
+  assert_int_equal(stw_ca_new(f->ca.data, f->ca.len, f->ca_key, &ca), STW_OK);
+  assert_int_equal(stw_ca_new(f->ca.data, f->ca.len, NULL, &verify_only), STW_OK);
+  assert_true(stw_ca_info(ca)->is_ca);
+  assert_string_equal(stw_ca_info(ca)->common_name, "Steward Test CA");
+
+  stw_cert_template_t t = dev_template();
+  stw_buf_t crt = {0}, crt2 = {0};
+  char serial_hex[2 * STW_SERIAL_MAX + 1];
+  assert_int_equal(stw_ca_issue(ca, f->dev_spki, f->dev_spki_len, &t, &crt, serial_hex), STW_OK);
+  assert_int_equal(stw_ca_issue(verify_only, f->dev_spki, f->dev_spki_len, &t, &crt2, NULL), STW_ERR_INVALID);
+  stw_cert_t *cert = NULL;
+  assert_int_equal(stw_cert_load(crt.data, crt.len, &cert), STW_OK);
+  assert_string_equal(stw_cert_info(cert)->serial_hex, serial_hex);
+  assert_string_equal(stw_cert_info(cert)->common_name, "device-1");
+  assert_int_equal(stw_cert_info(cert)->spki_len, f->dev_spki_len);
+  assert_memory_equal(stw_cert_info(cert)->spki, f->dev_spki, f->dev_spki_len);
+  /* the one-shot verifier agrees with what the preparsed CA issued */
+  assert_int_equal(stw_cert_verify_issued_by(crt.data, crt.len, f->ca.data, f->ca.len, T0), STW_OK);
+  const int64_t times[] = { T0, T0 + 31 * DAY, T0 - 2 * DAY, T0 + 400 * DAY };
+  for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+    stw_status_t want = stw_cert_verify_issued_by(crt.data, crt.len, f->ca.data, f->ca.len, times[i]);
+    assert_int_equal(stw_ca_verify_issued(verify_only, crt.data, crt.len, times[i]), want);
+    assert_int_equal(stw_ca_verify_cert(verify_only, cert, times[i]), want);
+  }
+
+  /* another CA with the same name but another key does not verify it */
+  stw_key_t *other = new_key();
+  stw_cert_template_t ot = ca_template("Steward Test CA");
+  stw_buf_t other_ca = {0};
+  assert_int_equal(stw_cert_self_signed(other, &ot, &other_ca), STW_OK);
+  stw_ca_t *impostor = NULL;
+  assert_int_equal(stw_ca_new(other_ca.data, other_ca.len, f->ca_key, &impostor), STW_ERR_INVALID); /* wrong key */
+  assert_int_equal(stw_ca_new(other_ca.data, other_ca.len, other, &impostor), STW_OK);
+  assert_int_equal(stw_ca_verify_cert(impostor, cert, T0), STW_ERR_UNTRUSTED);
+  stw_ca_free(impostor);
+  stw_buf_free(&other_ca, false);
+  /* a certificate that is not a CA cannot become one */
+  ot = ca_template("Not A CA");
+  ot.is_ca = false;
+  assert_int_equal(stw_cert_self_signed(other, &ot, &other_ca), STW_OK);
+  assert_int_equal(stw_ca_new(other_ca.data, other_ca.len, NULL, &impostor), STW_ERR_UNTRUSTED);
+  assert_null(impostor);
+  stw_buf_free(&other_ca, false);
+  stw_key_free(other);
+
+  /* a flipped signature byte */
+  crt.data[crt.len - 5] ^= 0x01;
+  assert_int_not_equal(stw_ca_verify_issued(verify_only, crt.data, crt.len, T0), STW_OK);
+  assert_int_equal(stw_ca_verify_issued(verify_only, crt.data, 0, T0), STW_ERR_MALFORMED);
+  stw_cert_t *none = NULL;
+  assert_int_equal(stw_cert_load(crt.data, 3, &none), STW_ERR_MALFORMED);
+  assert_null(none);
+  stw_cert_free(cert);
+  stw_buf_free(&crt, false);
+  stw_buf_free(&crt2, false);
+  stw_ca_free(ca);
+  stw_ca_free(verify_only);
+}
+
 static void test_cert_bad_input(void **state)
 {
   pki_fixture_t *f = *state;
@@ -569,6 +633,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_csr_round_trip, fixture_setup, fixture_teardown),
     cmocka_unit_test(test_csr_rsa_unsupported),
     cmocka_unit_test(test_seal_round_trip),
+    cmocka_unit_test_setup_teardown(test_ca_preparsed, fixture_setup, fixture_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
