@@ -50,48 +50,156 @@ static stw_status_t take_payload(stw_enroll_outcome_t *o, const uint8_t *data, s
   return STW_OK;
 }
 
+/* ---- preparsed CAs --------------------------------------------------------------- */
+
+typedef struct {
+  uint8_t fingerprint[32];
+  char name[STW_TEXT_MAX];
+  stw_ca_t *ca;             /* NULL: this certificate cannot act as a CA, never matches */
+} mfg_ca_t;
+
+struct stw_enroll_cache {
+  stw_ca_t *domain_ca;      /* with the domain CA key, for issuing */
+  mfg_ca_t *mfg;
+  size_t mfg_count;
+};
+
+stw_status_t stw_enroll_cache_new(const stw_domain_t *domain, stw_enroll_cache_t **out)
+{
+  *out = NULL;
+  stw_enroll_cache_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return STW_ERR_NOMEM;
+  stw_status_t st = stw_ca_new(domain->ca_der.data, domain->ca_der.len, domain->ca_key, &c->domain_ca);
+  if (st != STW_OK) {
+    free(c);
+    return st;
+  }
+  *out = c;
+  return STW_OK;
+}
+
+static void mfg_list_free(mfg_ca_t *list, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    stw_ca_free(list[i].ca);
+  free(list);
+}
+
+void stw_enroll_cache_free(stw_enroll_cache_t *cache)
+{
+  if (cache == NULL)
+    return;
+  stw_ca_free(cache->domain_ca);
+  mfg_list_free(cache->mfg, cache->mfg_count);
+  free(cache);
+}
+
+/* Walk 1 compares the store's trust list with the cache by fingerprint (no
+ * parsing); only when they differ does walk 2 rebuild, reusing what it can. */
+typedef struct {
+  stw_enroll_cache_t *cache;
+  size_t seen;
+  bool differs;
+  mfg_ca_t *fresh;
+  size_t fresh_count, fresh_cap;
+} trust_walk_t;
+
+static stw_status_t compare_trust(const stw_trust_t *t, void *arg)
+{
+  trust_walk_t *w = arg;
+  if (w->seen >= w->cache->mfg_count ||
+      memcmp(w->cache->mfg[w->seen].fingerprint, t->fingerprint, 32) != 0 ||
+      strcmp(w->cache->mfg[w->seen].name, t->name) != 0) {
+    w->differs = true;
+    return STW_ERR_EXISTS; /* stop the walk */
+  }
+  w->seen++;
+  return STW_OK;
+}
+
+static stw_status_t rebuild_trust(const stw_trust_t *t, void *arg)
+{
+  trust_walk_t *w = arg;
+  if (w->fresh_count == w->fresh_cap) {
+    size_t cap = w->fresh_cap ? 2 * w->fresh_cap : 8;
+    mfg_ca_t *bigger = realloc(w->fresh, cap * sizeof(*bigger));
+    if (bigger == NULL)
+      return STW_ERR_NOMEM;
+    w->fresh = bigger;
+    w->fresh_cap = cap;
+  }
+  mfg_ca_t *e = &w->fresh[w->fresh_count];
+  memset(e, 0, sizeof(*e));
+  memcpy(e->fingerprint, t->fingerprint, 32);
+  snprintf(e->name, sizeof(e->name), "%s", t->name);
+  for (size_t i = 0; i < w->cache->mfg_count; i++) {
+    mfg_ca_t *old = &w->cache->mfg[i];
+    if (old->ca != NULL && memcmp(old->fingerprint, t->fingerprint, 32) == 0) {
+      e->ca = old->ca;
+      old->ca = NULL;
+      break;
+    }
+  }
+  if (e->ca == NULL && stw_ca_new(t->cert_der, t->cert_len, NULL, &e->ca) == STW_ERR_NOMEM) {
+    return STW_ERR_NOMEM;
+  }
+  w->fresh_count++;
+  return STW_OK;
+}
+
+static stw_status_t refresh_trust(stw_enroll_cache_t *cache, stw_store_t *st)
+{
+  trust_walk_t w;
+  memset(&w, 0, sizeof(w));
+  w.cache = cache;
+  stw_status_t rc = stw_store_trust_list(st, compare_trust, &w);
+  if (rc != STW_OK && rc != STW_ERR_EXISTS)
+    return rc;
+  if (!w.differs && w.seen == cache->mfg_count)
+    return STW_OK;
+  rc = stw_store_trust_list(st, rebuild_trust, &w);
+  if (rc != STW_OK) {
+    mfg_list_free(w.fresh, w.fresh_count);
+    return rc;
+  }
+  mfg_list_free(cache->mfg, cache->mfg_count);
+  cache->mfg = w.fresh;
+  cache->mfg_count = w.fresh_count;
+  return STW_OK;
+}
+
 /* ---- the manufacturer that issued an IDevID ------------------------------ */
 
 typedef struct {
-  const uint8_t *der;
-  size_t len;
-  int64_t now;
   bool found;
   bool expired;
   char name[STW_TEXT_MAX];
-  uint8_t spki[STW_SPKI_MAX];
-  size_t spki_len;
+  const stw_cert_info_t *ca;
 } mfg_search_t;
 
-static stw_status_t match_manufacturer(const stw_trust_t *t, void *arg)
-{
-  mfg_search_t *s = arg;
-  stw_status_t st = stw_cert_verify_issued_by(s->der, s->len, t->cert_der, t->cert_len, s->now);
-  if (st == STW_ERR_EXPIRED) {
-    s->expired = true;
-    return STW_OK;
-  }
-  if (st != STW_OK)
-    return STW_OK;
-  stw_cert_info_t ca;
-  if (stw_cert_parse(t->cert_der, t->cert_len, &ca) != STW_OK)
-    return STW_OK;
-  s->found = true;
-  snprintf(s->name, sizeof(s->name), "%s", t->name);
-  memcpy(s->spki, ca.spki, ca.spki_len);
-  s->spki_len = ca.spki_len;
-  return STW_ERR_EXISTS; /* stop the walk */
-}
-
-static stw_status_t find_manufacturer(stw_store_t *st, const uint8_t *der, size_t len, mfg_search_t *s)
+static stw_status_t find_manufacturer(stw_enroll_cache_t *cache, stw_store_t *st, const stw_cert_t *idevid,
+                                      mfg_search_t *s)
 {
   memset(s, 0, sizeof(*s));
-  s->der = der;
-  s->len = len;
-  s->now = stw_now();
-  stw_status_t rc = stw_store_trust_list(st, match_manufacturer, s);
-  if (rc != STW_OK && rc != STW_ERR_EXISTS)
+  stw_status_t rc = refresh_trust(cache, st);
+  if (rc != STW_OK)
     return rc;
+  int64_t now = stw_now();
+  for (size_t i = 0; i < cache->mfg_count; i++) {
+    const mfg_ca_t *e = &cache->mfg[i];
+    if (e->ca == NULL)
+      continue;
+    rc = stw_ca_verify_cert(e->ca, idevid, now);
+    if (rc == STW_ERR_EXPIRED)
+      s->expired = true;
+    if (rc != STW_OK)
+      continue;
+    s->found = true;
+    snprintf(s->name, sizeof(s->name), "%s", e->name);
+    s->ca = stw_ca_info(e->ca);
+    return STW_OK;
+  }
   return STW_OK;
 }
 
@@ -174,8 +282,8 @@ static stw_status_t check_voucher(const stw_enroll_ctx_t *ctx, const char *devic
 
 /* ---- decisions --------------------------------------------------------------- */
 
-static stw_status_t issue_ldevid(const stw_enroll_ctx_t *ctx, const stw_csr_info_t *csr,
-                                 stw_enroll_outcome_t *o)
+static stw_status_t issue_ldevid(const stw_enroll_ctx_t *ctx, const stw_enroll_cache_t *cache,
+                                 const stw_csr_info_t *csr, stw_enroll_outcome_t *o)
 {
   char san[2 * STW_NAME_MAX];
   snprintf(san, sizeof(san), "urn:steward:dev:%s", o->device_id);
@@ -192,8 +300,7 @@ static stw_status_t issue_ldevid(const stw_enroll_ctx_t *ctx, const stw_csr_info
   };
   stw_buf_t der;
   stw_buf_init(&der, STW_CERT_MAX);
-  stw_status_t st = stw_cert_issue(ctx->domain->ca_key, ctx->domain->ca_der.data, ctx->domain->ca_der.len,
-                                   csr->spki, csr->spki_len, &t, &der, o->serial_hex);
+  stw_status_t st = stw_ca_issue(cache->domain_ca, csr->spki, csr->spki_len, &t, &der, o->serial_hex);
   if (st != STW_OK) {
     stw_buf_free(&der, false);
     return refuse(o, st, "issue-failed", "could not issue the certificate");
@@ -228,10 +335,10 @@ static stw_status_t check_csr(const uint8_t *body, size_t len, const uint8_t *ol
   return stw_sha256(body, len, o->device.csr_digest);
 }
 
-static stw_status_t decide_sen(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer,
-                               const uint8_t *body, size_t body_len, stw_enroll_outcome_t *o)
+static stw_status_t decide_sen(const stw_enroll_ctx_t *ctx, stw_enroll_cache_t *cache, const stw_peer_t *peer,
+                               const stw_cert_t *cert, const uint8_t *body, size_t body_len,
+                               stw_enroll_outcome_t *o)
 {
-  stw_cert_info_t idevid;
   mfg_search_t mfg;
   stw_voucher_t voucher;
   stw_csr_info_t csr;
@@ -240,14 +347,14 @@ static stw_status_t decide_sen(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
 
   if (peer->kind != STW_PEER_CERT)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "no-idevid", "enroll with the IDevID certificate over DTLS");
-  if (stw_cert_parse(peer->der, peer->der_len, &idevid) != STW_OK)
+  if (cert == NULL)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "bad-idevid", "client certificate does not parse");
-  stw_device_id_hex(idevid.device_id, o->device_id);
+  const stw_cert_info_t *idevid = stw_cert_info(cert);
+  stw_device_id_hex(idevid->device_id, o->device_id);
 
-  if (stw_cert_verify_issued_by(peer->der, peer->der_len, ctx->domain->ca_der.data,
-                                ctx->domain->ca_der.len, stw_now()) == STW_OK)
+  if (stw_ca_verify_cert(cache->domain_ca, cert, stw_now()) == STW_OK)
     return refuse(o, STW_ERR_FORBIDDEN, "already-enrolled", "this is an LDevID: renew with /sren");
-  stw_status_t st = find_manufacturer(ctx->store, peer->der, peer->der_len, &mfg);
+  stw_status_t st = find_manufacturer(cache, ctx->store, cert, &mfg);
   if (st != STW_OK)
     return refuse(o, st, "store", "store unavailable");
   if (!mfg.found && mfg.expired)
@@ -257,9 +364,9 @@ static stw_status_t decide_sen(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
                   "IDevID is not issued by a manufacturer CA this domain trusts");
 
   snprintf(o->device.id, sizeof(o->device.id), "%s", o->device_id);
-  snprintf(o->device.model, sizeof(o->device.model), "%s", idevid.unit);
+  snprintf(o->device.model, sizeof(o->device.model), "%s", idevid->unit);
   snprintf(o->device.manufacturer, sizeof(o->device.manufacturer), "%s",
-           idevid.organization[0] ? idevid.organization : mfg.name);
+           idevid->organization[0] ? idevid->organization : mfg.name);
   o->device.cred_kind = STW_CRED_X509;
 
   st = stw_store_device_get(ctx->store, o->device_id, &existing);
@@ -281,11 +388,11 @@ static stw_status_t decide_sen(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
     return refuse(o, STW_ERR_FORBIDDEN, "not-allowed", "enrollment policy does not allow device %s (model %s, manufacturer %s)",
                   o->device_id, o->device.model, o->device.manufacturer);
   }
-  if (check_voucher(ctx, o->device_id, mfg.spki, mfg.spki_len, o, &voucher) != STW_OK) {
+  if (check_voucher(ctx, o->device_id, mfg.ca->spki, mfg.ca->spki_len, o, &voucher) != STW_OK) {
     stw_device_clear(&existing);
     return o->status;
   }
-  if (check_csr(body, body_len, idevid.spki, idevid.spki_len, o, &csr) != STW_OK) {
+  if (check_csr(body, body_len, idevid->spki, idevid->spki_len, o, &csr) != STW_OK) {
     stw_device_clear(&existing);
     return o->status;
   }
@@ -305,24 +412,36 @@ static stw_status_t decide_sen(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
   }
   stw_device_clear(&existing);
   assign_name(o->device.name, sizeof(o->device.name), rule.name_prefix, o->device.model, o->device_id);
-  if (issue_ldevid(ctx, &csr, o) != STW_OK)
+  if (issue_ldevid(ctx, cache, &csr, o) != STW_OK)
     return o->status;
   return o->status = STW_OK;
 }
 
-static stw_status_t decide_sren(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer,
-                                const uint8_t *body, size_t body_len, stw_enroll_outcome_t *o)
+/* A renewal whose answer was lost: the device comes back with the LDevID it
+ * still holds (now superseded) and the same CSR; it gets the certificate that
+ * CSR already produced, or it would be locked out. */
+static bool renewal_retry(const stw_device_t *d, const uint8_t *body, size_t body_len)
 {
-  stw_cert_info_t ldevid;
+  uint8_t digest[32];
+  if (d->ldevid == NULL || body_len == 0 || body_len > STW_CSR_MAX ||
+      stw_sha256(body, body_len, digest) != STW_OK)
+    return false;
+  return memcmp(digest, d->csr_digest, sizeof(digest)) == 0;
+}
+
+static stw_status_t decide_sren(const stw_enroll_ctx_t *ctx, stw_enroll_cache_t *cache, const stw_peer_t *peer,
+                                const stw_cert_t *cert, const uint8_t *body, size_t body_len,
+                                stw_enroll_outcome_t *o)
+{
   stw_csr_info_t csr;
   if (peer->kind != STW_PEER_CERT)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "no-ldevid", "renew with the LDevID certificate over DTLS");
-  if (stw_cert_parse(peer->der, peer->der_len, &ldevid) != STW_OK)
+  if (cert == NULL)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "bad-ldevid", "client certificate does not parse");
+  const stw_cert_info_t *ldevid = stw_cert_info(cert);
   /* The LDevID's key is not the IDevID's, so the device id is in its subject. */
-  snprintf(o->device_id, sizeof(o->device_id), "%.32s", ldevid.serial_number);
-  stw_status_t st = stw_cert_verify_issued_by(peer->der, peer->der_len, ctx->domain->ca_der.data,
-                                              ctx->domain->ca_der.len, stw_now());
+  snprintf(o->device_id, sizeof(o->device_id), "%.32s", ldevid->serial_number);
+  stw_status_t st = stw_ca_verify_cert(cache->domain_ca, cert, stw_now());
   if (st == STW_ERR_EXPIRED)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-expired", "LDevID expired: bootstrap again");
   if (st != STW_OK)
@@ -333,15 +452,20 @@ static stw_status_t decide_sren(const stw_enroll_ctx_t *ctx, const stw_peer_t *p
     return refuse(o, STW_ERR_UNAUTHENTICATED, "unknown-device", "no such device");
   if (st != STW_OK)
     return refuse(o, st, "store", "store unavailable");
-  bool current = strcmp(d.ldevid_serial, ldevid.serial_hex) == 0;
+  bool current = strcmp(d.ldevid_serial, ldevid->serial_hex) == 0;
   stw_state_t state = d.state, next;
   stw_device_clear(&o->device);
   o->device = d; /* takes ownership */
   if (state == STW_STATE_DECOMMISSIONED)
     return refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
+  if (!current && renewal_retry(&o->device, body, body_len)) {
+    o->retry = true;
+    snprintf(o->serial_hex, sizeof(o->serial_hex), "%s", o->device.ldevid_serial);
+    return o->status = take_payload(o, o->device.ldevid, o->device.ldevid_len);
+  }
   if (!current)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-superseded", "this LDevID was replaced by a newer one");
-  snprintf(o->presented_serial, sizeof(o->presented_serial), "%s", ldevid.serial_hex);
+  snprintf(o->presented_serial, sizeof(o->presented_serial), "%s", ldevid->serial_hex);
   if (stw_lifecycle_next(state, STW_EV_REENROLL, &next) != STW_OK)
     return refuse(o, STW_ERR_STATE, "state", "renewal not allowed in state %s", stw_state_name(state));
   if (check_csr(body, body_len, NULL, 0, o, &csr) != STW_OK)
@@ -349,7 +473,7 @@ static stw_status_t decide_sren(const stw_enroll_ctx_t *ctx, const stw_peer_t *p
   free(o->device.ldevid);
   o->device.ldevid = NULL;
   o->device.ldevid_len = 0;
-  if (issue_ldevid(ctx, &csr, o) != STW_OK)
+  if (issue_ldevid(ctx, cache, &csr, o) != STW_OK)
     return o->status;
   return o->status = STW_OK;
 }
@@ -415,14 +539,14 @@ static stw_status_t decide_psk(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
   return o->status = st;
 }
 
-static stw_status_t decide_voucher(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer, stw_enroll_outcome_t *o)
+static stw_status_t decide_voucher(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer, const stw_cert_t *cert,
+                                   stw_enroll_outcome_t *o)
 {
-  stw_cert_info_t idevid;
   if (peer->kind != STW_PEER_CERT)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "no-idevid", "ask for the voucher with the IDevID over DTLS");
-  if (stw_cert_parse(peer->der, peer->der_len, &idevid) != STW_OK)
+  if (cert == NULL)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "bad-idevid", "client certificate does not parse");
-  stw_device_id_hex(idevid.device_id, o->device_id);
+  stw_device_id_hex(stw_cert_info(cert)->device_id, o->device_id);
   uint8_t *raw = NULL;
   size_t len = 0;
   stw_status_t st = stw_store_voucher_get(ctx->store, o->device_id, &raw, &len);
@@ -457,14 +581,53 @@ static stw_status_t decide_psk_confirm(const stw_enroll_ctx_t *ctx, const stw_pe
 stw_status_t stw_enroll_decide(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer,
                                const uint8_t *body, size_t body_len, stw_enroll_outcome_t *o)
 {
-  switch (o->op) {
-  case STW_ENROLL_SEN: return decide_sen(ctx, peer, body, body_len, o);
-  case STW_ENROLL_SREN: return decide_sren(ctx, peer, body, body_len, o);
-  case STW_ENROLL_PSK: return decide_psk(ctx, peer, o);
-  case STW_ENROLL_VOUCHER: return decide_voucher(ctx, peer, o);
-  case STW_ENROLL_PSK_CONFIRM: return decide_psk_confirm(ctx, peer, o);
+  stw_enroll_cache_t *cache = ctx->cache, *own_cache = NULL;
+  stw_cert_t *cert = NULL;
+  bool x509_op = o->op == STW_ENROLL_SEN || o->op == STW_ENROLL_SREN || o->op == STW_ENROLL_VOUCHER;
+  if (cache == NULL && (o->op == STW_ENROLL_SEN || o->op == STW_ENROLL_SREN)) {
+    stw_status_t st = stw_enroll_cache_new(ctx->domain, &own_cache);
+    if (st != STW_OK)
+      return refuse(o, st, "domain-ca", "domain CA unusable");
+    cache = own_cache;
   }
-  return STW_ERR_INVALID;
+  /* Parsed once per request; NULL when it does not parse (each op refuses). */
+  if (x509_op && peer->kind == STW_PEER_CERT && stw_cert_load(peer->der, peer->der_len, &cert) != STW_OK)
+    cert = NULL;
+  switch (o->op) {
+  case STW_ENROLL_SEN: decide_sen(ctx, cache, peer, cert, body, body_len, o); break;
+  case STW_ENROLL_SREN: decide_sren(ctx, cache, peer, cert, body, body_len, o); break;
+  case STW_ENROLL_PSK: decide_psk(ctx, peer, o); break;
+  case STW_ENROLL_VOUCHER: decide_voucher(ctx, peer, cert, o); break;
+  case STW_ENROLL_PSK_CONFIRM: decide_psk_confirm(ctx, peer, o); break;
+  }
+  stw_cert_free(cert);
+  stw_enroll_cache_free(own_cache);
+  return o->status;
+}
+
+void stw_enroll_identify(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer, stw_enroll_outcome_t *o)
+{
+  o->device_id[0] = '\0';
+  if (peer->kind == STW_PEER_PSK) {
+    stw_psk_t psk;
+    memset(&psk, 0, sizeof(psk));
+    if (peer->psk_identity != NULL && stw_store_psk_get(ctx->store, peer->psk_identity, &psk) == STW_OK)
+      snprintf(o->device_id, sizeof(o->device_id), "%s", psk.device_id);
+    stw_wipe(&psk, sizeof(psk));
+    return;
+  }
+  if (peer->kind != STW_PEER_CERT)
+    return;
+  stw_cert_info_t info;
+  if (stw_cert_parse(peer->der, peer->der_len, &info) != STW_OK)
+    return;
+  /* An LDevID names its device in its subject (its key is a fresh one); any
+   * other certificate's device id is derived from its key. */
+  if (stw_cert_verify_issued_by(peer->der, peer->der_len, ctx->domain->ca_der.data, ctx->domain->ca_der.len,
+                                stw_now()) == STW_OK)
+    snprintf(o->device_id, sizeof(o->device_id), "%.32s", info.serial_number);
+  else
+    stw_device_id_hex(info.device_id, o->device_id);
 }
 
 /* ---- making it durable (writer thread) ------------------------------------- */
@@ -512,6 +675,12 @@ static stw_status_t apply_sen(stw_store_t *st, stw_enroll_outcome_t *o)
   stw_status_t rc = stw_store_device_get(st, o->device_id, &cur);
   if (rc != STW_OK && rc != STW_ERR_NOT_FOUND)
     return rc;
+  if (rc == STW_OK && cur.state == STW_STATE_DECOMMISSIONED) {
+    /* Decommissioned since decide(): even the same CSR gets nothing back. */
+    stw_device_clear(&cur);
+    refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned; a new owner needs a new voucher");
+    return apply_refusal(st, o);
+  }
   if (rc == STW_OK && cur.state != STW_STATE_MANUFACTURED) {
     bool same = memcmp(cur.csr_digest, o->device.csr_digest, 32) == 0 && cur.ldevid != NULL;
     if (same) {
@@ -524,11 +693,8 @@ static stw_status_t apply_sen(stw_store_t *st, stw_enroll_outcome_t *o)
       stw_device_clear(&cur);
       return STW_OK;
     }
-    stw_state_t was = cur.state;
     stw_device_clear(&cur);
-    refuse(o, was == STW_STATE_DECOMMISSIONED ? STW_ERR_FORBIDDEN : STW_ERR_CONFLICT,
-           was == STW_STATE_DECOMMISSIONED ? "decommissioned" : "already-enrolled",
-           "device already enrolled with another CSR; renew with /sren");
+    refuse(o, STW_ERR_CONFLICT, "already-enrolled", "device already enrolled with another CSR; renew with /sren");
     return apply_refusal(st, o);
   }
   if (rc == STW_OK) {
@@ -622,6 +788,17 @@ static stw_status_t apply_psk(stw_store_t *st, stw_enroll_outcome_t *o)
   stw_status_t rc = stw_store_device_get(st, o->device_id, &cur);
   if (rc != STW_OK)
     return rc;
+  if (cur.state == STW_STATE_DECOMMISSIONED || (cur.state != STW_STATE_MANUFACTURED && cur.psk_identity[0] == '\0')) {
+    /* Decommissioned (or re-imprinted) since decide(): the old PSK must not
+     * come back as a retry. */
+    stw_state_t was = cur.state;
+    stw_device_clear(&cur);
+    if (was == STW_STATE_DECOMMISSIONED)
+      refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
+    else
+      refuse(o, STW_ERR_STATE, "state", "PSK enrollment not allowed in state %s", stw_state_name(was));
+    return apply_refusal(st, o);
+  }
   if (cur.state != STW_STATE_MANUFACTURED) {
     /* Someone else's identical request committed first; answer with theirs. */
     stw_psk_t op;
@@ -698,7 +875,8 @@ unsigned stw_enroll_coap_code(const stw_enroll_outcome_t *o)
 {
   switch (o->status) {
   case STW_OK:
-    return o->op == STW_ENROLL_VOUCHER ? COAP_CODE(2, 5) : COAP_CODE(2, 4);
+    /* The voucher and the anchors (PSK_CONFIRM) answer GETs-like reads: 2.05. */
+    return o->op == STW_ENROLL_VOUCHER || o->op == STW_ENROLL_PSK_CONFIRM ? COAP_CODE(2, 5) : COAP_CODE(2, 4);
   case STW_ERR_MALFORMED: return COAP_CODE(4, 0);
   case STW_ERR_UNAUTHENTICATED: return COAP_CODE(4, 1);
   case STW_ERR_FORBIDDEN:

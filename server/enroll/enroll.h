@@ -27,11 +27,24 @@ typedef enum {
   STW_ENROLL_PSK_CONFIRM/**< first use of the operational PSK: retire the bootstrap PSK */
 } stw_enroll_op_t;
 
+/** Certificates every decision needs, parsed once: the domain CA with its key
+ *  (to spot LDevIDs and to issue) and the trusted manufacturer CAs, refreshed
+ *  whenever the store's trust list differs from what was parsed. Used by one
+ *  thread at a time (the event loop). */
+typedef struct stw_enroll_cache stw_enroll_cache_t;
+
 typedef struct {
   stw_store_t *store;            /**< read handle (event loop thread) */
   const stw_domain_t *domain;
   int64_t ldevid_lifetime;       /**< seconds */
+  stw_enroll_cache_t *cache;     /**< optional; NULL parses the CAs on every request */
 } stw_enroll_ctx_t;
+
+/** A cache for domain (which must outlive it). Free with stw_enroll_cache_free(). */
+stw_status_t stw_enroll_cache_new(const stw_domain_t *domain, stw_enroll_cache_t **out)
+  __attribute__((warn_unused_result));
+/** NULL is fine. */
+void stw_enroll_cache_free(stw_enroll_cache_t *cache);
 
 typedef struct {
   stw_enroll_op_t op;
@@ -57,6 +70,12 @@ void stw_enroll_outcome_clear(stw_enroll_outcome_t *o);
  *  Always fills o (status, refusal, diag); returns o->status. */
 stw_status_t stw_enroll_decide(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer,
                                const uint8_t *body, size_t body_len, stw_enroll_outcome_t *o);
+/** Name the device an authenticated peer is, for a refusal decided before
+ *  stw_enroll_decide() (the request was too large, of the wrong format...):
+ *  fills o->device_id from the LDevID's subject, the IDevID's key or the PSK
+ *  identity's device; leaves it "" when the peer is nobody we know. */
+void stw_enroll_identify(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer, stw_enroll_outcome_t *o);
+
 /** Make o durable through the writer's store handle (inside its batch). May turn
  *  a grant into a retry or a refusal after re-checking. STW_OK unless the store
  *  itself failed. */

@@ -10,6 +10,7 @@ struct stw_est {
   stw_enroll_ctx_t ctx;
   stw_committer_t *committer;
   stw_buf_t crts_p7;        /* domain CA + daemon certificate, certs-only */
+  stw_enroll_cache_t *own_cache; /* preparsed CAs, when the caller gave none */
 };
 
 typedef struct {
@@ -137,10 +138,12 @@ static void serve(coap_resource_t *resource, coap_session_t *session, const coap
   stw_coap_peer(session, &peer);
   bool wants_csr = op == STW_ENROLL_SEN || op == STW_ENROLL_SREN;
   if (total > EST_BODY_MAX || len > EST_BODY_MAX) {
+    stw_enroll_identify(&est->ctx, &peer, &job->o);
     job->o.status = STW_ERR_TOO_LARGE;
     job->o.refusal = "payload-too-large";
     snprintf(job->o.diag, sizeof(job->o.diag), "payload over %d bytes", EST_BODY_MAX);
   } else if (wants_csr && content_format_of(request, STW_CF_PKCS10) != STW_CF_PKCS10) {
+    stw_enroll_identify(&est->ctx, &peer, &job->o);
     job->o.status = STW_ERR_UNSUPPORTED;
     job->o.refusal = "content-format";
     snprintf(job->o.diag, sizeof(job->o.diag), "send application/pkcs10 (286)");
@@ -278,9 +281,18 @@ stw_status_t stw_est_register(stw_coap_server_t *server, const stw_enroll_ctx_t 
   est->ctx = *ctx;
   est->committer = committer;
   stw_buf_init(&est->crts_p7, 3 * STW_CERT_MAX);
+  stw_status_t st = STW_OK;
+  if (est->ctx.cache == NULL) {
+    if ((st = stw_enroll_cache_new(ctx->domain, &est->own_cache)) != STW_OK) {
+      stw_est_free(est);
+      *out = NULL;
+      return st;
+    }
+    est->ctx.cache = est->own_cache;
+  }
   const uint8_t *certs[2] = { ctx->domain->ca_der.data, ctx->domain->server_der.data };
   size_t lens[2] = { ctx->domain->ca_der.len, ctx->domain->server_der.len };
-  stw_status_t st = stw_pkcs7_certs_encode(certs, lens, 2, &est->crts_p7);
+  st = stw_pkcs7_certs_encode(certs, lens, 2, &est->crts_p7);
   if (st == STW_OK)
     st = add_resource(server, est, ".well-known/est/crts", COAP_REQUEST_GET, handle_crts,
                       "ace.est.crts", "281 287");
@@ -309,5 +321,6 @@ void stw_est_free(stw_est_t *est)
   if (est == NULL)
     return;
   stw_buf_free(&est->crts_p7, false);
+  stw_enroll_cache_free(est->own_cache);
   free(est);
 }

@@ -1241,6 +1241,230 @@ static void test_reimport_while_enrolled(void **state)
   xdev_free(&d);
 }
 
+/* ---- fixes: answer codes, late refusals, lost answers ------------------------ */
+
+/* PSK_CONFIRM answers a GET of /crts: success is 2.05 Content. */
+static void test_psk_confirm_code(void **state)
+{
+  fx_t *fx = *state;
+  pdev_t p;
+  pdev_ready(fx, &p, true);
+  stw_enroll_outcome_t o;
+  assert_int_equal(decide(fx, STW_ENROLL_PSK_CONFIRM, &p.peer, NULL, 0, &o), STW_OK);
+  assert_int_equal(stw_enroll_coap_code(&o), COAP(2, 5));
+  stw_enroll_outcome_clear(&o);
+  stw_imprint_clear(&p.im);
+}
+
+/* A refusal est_coap.c decides before stw_enroll_decide() names the device
+ * the DTLS session authenticated, not "anonymous". */
+static void refuse_early(fx_t *fx, const stw_peer_t *peer, const char *want_id)
+{
+  stw_enroll_outcome_t o;
+  stw_enroll_outcome_init(&o, STW_ENROLL_SEN);
+  stw_enroll_identify(&fx->ctx, peer, &o);
+  assert_string_equal(o.device_id, want_id);
+  o.status = STW_ERR_TOO_LARGE;
+  o.refusal = "payload-too-large";
+  snprintf(o.diag, sizeof(o.diag), "payload over 8192 bytes");
+  apply(fx, &o);
+  stw_audit_t rec = last_audit(fx);
+  char actor[64];
+  if (want_id[0] != '\0')
+    snprintf(actor, sizeof(actor), "device:%s", want_id);
+  else
+    snprintf(actor, sizeof(actor), "anonymous");
+  assert_string_equal(rec.actor, actor);
+  assert_string_equal(rec.subject, want_id);
+  assert_string_equal(rec.outcome, "payload-too-large");
+  stw_enroll_outcome_clear(&o);
+}
+
+static void test_early_refusal_names_device(void **state)
+{
+  fx_t *fx = *state;
+  xdev_t d;
+  stw_buf_t ldevid;
+  xdev_ready(fx, "lamp", &d);
+  refuse_early(fx, &d.peer, d.im.id);          /* IDevID: id from its key */
+  enroll(fx, &d, &ldevid);
+  stw_peer_t lpeer = { .kind = STW_PEER_CERT, .der = ldevid.data, .der_len = ldevid.len };
+  refuse_early(fx, &lpeer, d.im.id);           /* LDevID: id from its subject */
+  pdev_t p;
+  pdev_ready(fx, &p, true);
+  refuse_early(fx, &p.peer, p.im.id);          /* PSK: the identity's device */
+  stw_peer_t nobody = { .kind = STW_PEER_PSK, .psk_identity = "nobody" };
+  refuse_early(fx, &nobody, "");
+  static const uint8_t junk[] = { 0x30, 0x00 };
+  stw_peer_t bad = { .kind = STW_PEER_CERT, .der = junk, .der_len = sizeof(junk) };
+  refuse_early(fx, &bad, "");
+  stw_imprint_clear(&p.im);
+  stw_buf_free(&ldevid, false);
+  xdev_free(&d);
+}
+
+/* Decommissioned between decide and apply: no PSK comes back as a "retry". */
+static void test_psk_race_with_decommission(void **state)
+{
+  fx_t *fx = *state;
+  pdev_t p, q;
+  stw_enroll_outcome_t a, b;
+  /* the device never got a PSK: the committed row has no PSK identity */
+  pdev_ready(fx, &p, true);
+  assert_int_equal(decide(fx, STW_ENROLL_PSK, &p.peer, NULL, 0, &a), STW_OK);
+  decommission(fx, p.im.id);
+  snapshot_t before = snapshot(fx, p.im.id);
+  apply(fx, &a);
+  snapshot_t after = snapshot(fx, p.im.id);
+  assert_int_equal(a.status, STW_ERR_FORBIDDEN);
+  assert_string_equal(a.refusal, "decommissioned");
+  assert_false(a.retry);
+  assert_int_equal(after.state, STW_STATE_DECOMMISSIONED);
+  assert_int_equal(after.audits, before.audits + 1);
+  assert_string_equal(last_audit(fx).outcome, "decommissioned");
+  stw_enroll_outcome_clear(&a);
+
+  /* a concurrent request got its PSK first, then the device was retired */
+  pdev_ready(fx, &q, true);
+  assert_int_equal(decide(fx, STW_ENROLL_PSK, &q.peer, NULL, 0, &a), STW_OK);
+  assert_int_equal(decide(fx, STW_ENROLL_PSK, &q.peer, NULL, 0, &b), STW_OK);
+  apply(fx, &a);
+  decommission(fx, q.im.id);
+  before = snapshot(fx, q.im.id);
+  apply(fx, &b);
+  after = snapshot(fx, q.im.id);
+  assert_int_equal(b.status, STW_ERR_FORBIDDEN);
+  assert_string_equal(b.refusal, "decommissioned");
+  assert_false(b.retry);
+  assert_int_equal(stw_enroll_coap_code(&b), COAP(4, 3));
+  assert_int_equal(after.audits, before.audits + 1);
+  stw_enroll_outcome_clear(&a);
+  stw_enroll_outcome_clear(&b);
+  stw_imprint_clear(&p.im);
+  stw_imprint_clear(&q.im);
+}
+
+/* Two identical /sen decided together, the first applied, then the device is
+ * decommissioned: the second must not hand out the old certificate. */
+static void test_sen_race_with_decommission(void **state)
+{
+  fx_t *fx = *state;
+  xdev_t d;
+  xdev_ready(fx, "lamp", &d);
+  stw_enroll_outcome_t a, b;
+  assert_int_equal(decide(fx, STW_ENROLL_SEN, &d.peer, d.csr.data, d.csr.len, &a), STW_OK);
+  assert_int_equal(decide(fx, STW_ENROLL_SEN, &d.peer, d.csr.data, d.csr.len, &b), STW_OK);
+  apply(fx, &a);
+  decommission(fx, d.im.id);
+  snapshot_t before = snapshot(fx, d.im.id);
+  apply(fx, &b);
+  snapshot_t after = snapshot(fx, d.im.id);
+  assert_int_equal(b.status, STW_ERR_FORBIDDEN);
+  assert_string_equal(b.refusal, "decommissioned");
+  assert_false(b.retry);
+  assert_int_equal(after.state, STW_STATE_DECOMMISSIONED);
+  assert_int_equal(after.serials, before.serials);
+  assert_int_equal(after.audits, before.audits + 1);
+  stw_enroll_outcome_clear(&a);
+  stw_enroll_outcome_clear(&b);
+  xdev_free(&d);
+}
+
+/* The answer to a renewal was lost: the device retries with the LDevID it
+ * still holds and the same CSR, and gets the certificate that CSR produced. */
+static void test_sren_lost_answer(void **state)
+{
+  fx_t *fx = *state;
+  xdev_t d;
+  stw_buf_t l1;
+  xdev_ready(fx, "lamp", &d);
+  enroll(fx, &d, &l1);
+  stw_peer_t p1 = { .kind = STW_PEER_CERT, .der = l1.data, .der_len = l1.len };
+  stw_key_t *k2 = NULL, *k3 = NULL;
+  stw_buf_t csr2, csr3;
+  assert_int_equal(stw_key_generate(&k2), STW_OK);
+  assert_int_equal(stw_key_generate(&k3), STW_OK);
+  make_csr(k2, d.im.id, &csr2);
+  make_csr(k3, d.im.id, &csr3);
+  stw_enroll_outcome_t o, again;
+  assert_int_equal(decide(fx, STW_ENROLL_SREN, &p1, csr2.data, csr2.len, &o), STW_OK);
+  apply(fx, &o);
+  snapshot_t before = snapshot(fx, d.im.id);
+  assert_int_equal(decide(fx, STW_ENROLL_SREN, &p1, csr2.data, csr2.len, &again), STW_OK);
+  assert_true(again.retry);
+  assert_int_equal(stw_enroll_coap_code(&again), COAP(2, 4));
+  assert_string_equal(again.serial_hex, o.serial_hex);
+  assert_int_equal(again.payload_len, o.payload_len);
+  assert_memory_equal(again.payload, o.payload, o.payload_len);
+  apply(fx, &again);
+  snapshot_t after = snapshot(fx, d.im.id);
+  assert_int_equal(after.serials, before.serials);
+  assert_int_equal(after.audits, before.audits);
+  assert_string_equal(after.serial, before.serial);
+  stw_enroll_outcome_clear(&again);
+  /* another CSR with the superseded LDevID is still refused */
+  expect_refusal(fx, STW_ENROLL_SREN, &p1, csr3.data, csr3.len, STW_ERR_UNAUTHENTICATED, "ldevid-superseded",
+                 COAP(4, 1));
+  stw_enroll_outcome_clear(&o);
+  stw_buf_free(&csr2, false);
+  stw_buf_free(&csr3, false);
+  stw_key_free(k2);
+  stw_key_free(k3);
+  stw_buf_free(&l1, false);
+  xdev_free(&d);
+}
+
+static stw_status_t find_trust_id(const stw_trust_t *t, void *arg)
+{
+  if (strcmp(t->name, "Initech") == 0)
+    *(int64_t *)arg = t->id;
+  return STW_OK;
+}
+
+/* The preparsed manufacturer list follows the store's trust list. */
+static void test_cache_follows_trust_list(void **state)
+{
+  fx_t *fx = *state;
+  stw_enroll_cache_t *cache = NULL;
+  assert_int_equal(stw_enroll_cache_new(fx->domain, &cache), STW_OK);
+  fx->ctx.cache = cache;
+  xdev_t a, b, c;
+  xdev_ready(fx, "lamp", &a);
+  stw_enroll_outcome_t o;
+  assert_int_equal(decide(fx, STW_ENROLL_SEN, &a.peer, a.csr.data, a.csr.len, &o), STW_OK);
+  stw_enroll_outcome_clear(&o);
+
+  stw_factory_t *other = NULL;
+  assert_int_equal(stw_factory_new("Initech", &other), STW_OK);
+  xdev_new(other, "lamp", &b);
+  allow_device(fx, b.im.id, "");
+  expect_refusal(fx, STW_ENROLL_SEN, &b.peer, b.csr.data, b.csr.len, STW_ERR_UNAUTHENTICATED,
+                 "untrusted-manufacturer", COAP(4, 1));
+  /* trusted now: the next request sees it without a restart */
+  assert_int_equal(stw_store_trust_add(fx->st, "Initech", other->ca_der.data, other->ca_der.len), STW_OK);
+  import_voucher(fx, other, &b.im);
+  assert_int_equal(decide(fx, STW_ENROLL_SEN, &b.peer, b.csr.data, b.csr.len, &o), STW_OK);
+  assert_string_equal(o.device.manufacturer, "Initech");
+  stw_enroll_outcome_clear(&o);
+  /* and no longer once removed */
+  int64_t id = -1;
+  assert_int_equal(stw_store_trust_list(fx->st, find_trust_id, &id), STW_OK);
+  assert_int_equal(stw_store_trust_remove(fx->st, id), STW_OK);
+  xdev_new(other, "lamp", &c);
+  allow_device(fx, c.im.id, "");
+  expect_refusal(fx, STW_ENROLL_SEN, &c.peer, c.csr.data, c.csr.len, STW_ERR_UNAUTHENTICATED,
+                 "untrusted-manufacturer", COAP(4, 1));
+  /* the first manufacturer still works */
+  assert_int_equal(decide(fx, STW_ENROLL_SEN, &a.peer, a.csr.data, a.csr.len, &o), STW_OK);
+  stw_enroll_outcome_clear(&o);
+  fx->ctx.cache = NULL;
+  stw_enroll_cache_free(cache);
+  stw_factory_free(other);
+  xdev_free(&a);
+  xdev_free(&b);
+  xdev_free(&c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1261,6 +1485,12 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_voucher_import, setup, teardown),
     cmocka_unit_test_setup_teardown(test_reimport_after_decommission, setup, teardown),
     cmocka_unit_test_setup_teardown(test_reimport_while_enrolled, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_psk_confirm_code, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_early_refusal_names_device, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_psk_race_with_decommission, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_sen_race_with_decommission, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_sren_lost_answer, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cache_follows_trust_list, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
