@@ -102,6 +102,46 @@ static const char *const migrations[] = {
   "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
   "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
   "CREATE INDEX audit_by_subject ON audit (subject, seq);",
+
+  /* 2: the resource directory and device attributes. */
+  "CREATE TABLE rd_reg ("
+  "  id TEXT PRIMARY KEY,"
+  "  device_id TEXT NOT NULL UNIQUE,"
+  "  ep TEXT NOT NULL UNIQUE,"
+  "  d TEXT NOT NULL,"
+  "  base TEXT NOT NULL,"
+  "  et TEXT NOT NULL,"
+  "  lt INTEGER NOT NULL,"
+  "  expires_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  vis TEXT NOT NULL,"
+  "  links TEXT NOT NULL);"
+  "CREATE INDEX rd_reg_by_d ON rd_reg (d, ep);"
+  "CREATE INDEX rd_reg_by_expiry ON rd_reg (expires_at);"
+  "CREATE TABLE rd_res ("
+  "  reg_id TEXT NOT NULL REFERENCES rd_reg (id) ON DELETE CASCADE,"
+  "  pos INTEGER NOT NULL,"
+  "  ep TEXT NOT NULL,"
+  "  href TEXT NOT NULL,"
+  "  link TEXT NOT NULL,"
+  "  vis TEXT NOT NULL,"
+  "  PRIMARY KEY (reg_id, pos));"
+  "CREATE INDEX rd_res_by_ep ON rd_res (ep, pos);"
+  "CREATE TABLE rd_res_attr ("
+  "  reg_id TEXT NOT NULL,"
+  "  pos INTEGER NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  value TEXT NOT NULL,"
+  "  ep TEXT NOT NULL,"
+  "  FOREIGN KEY (reg_id, pos) REFERENCES rd_res (reg_id, pos) ON DELETE CASCADE);"
+  "CREATE INDEX rd_res_attr_by_value ON rd_res_attr (name, value, ep, pos);"
+  "CREATE INDEX rd_res_attr_by_res ON rd_res_attr (reg_id, pos);"
+  "CREATE TABLE device_attr ("
+  "  device_id TEXT NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  value TEXT NOT NULL,"
+  "  authority TEXT NOT NULL,"
+  "  PRIMARY KEY (device_id, name));",
 };
 #define SCHEMA_VERSION ((int)STW_ARRAY_LEN(migrations))
 
@@ -117,8 +157,17 @@ enum {
   Q_SERIAL_CLAIM, Q_SERIAL_COUNT,
   Q_PSK_PUT, Q_PSK_KEY_PUT, Q_PSK_GET, Q_PSK_SET_ACTIVE,
   Q_AUDIT_LAST, Q_AUDIT_INSERT, Q_AUDIT_LIST,
+  Q_RD_PUT, Q_RD_RES_CLEAR, Q_RD_RES_PUT, Q_RD_ATTR_PUT, Q_RD_TOUCH, Q_RD_GET, Q_RD_GET_BY_DEVICE,
+  Q_RD_DELETE, Q_RD_EXPIRE, Q_RD_COUNT,
+  Q_RD_EPS_ALL, Q_RD_EPS_EP, Q_RD_EPS_EP_RANGE, Q_RD_EPS_D, Q_RD_EPS_D_RANGE,
+  Q_RD_RES_ALL, Q_RD_RES_EP, Q_RD_RES_EP_RANGE, Q_RD_RES_ATTR, Q_RD_RES_ATTR_RANGE,
+  Q_ATTR_SET, Q_ATTR_DELETE, Q_ATTR_LIST,
   Q_COUNT
 };
+
+#define RD_REG_COLUMNS "r.id, r.device_id, r.ep, r.d, r.base, r.et, r.lt, r.expires_at, r.updated_at, r.vis"
+/* Resource scans: the registration's columns, then the link and its rule. */
+#define RD_RES_SELECT "SELECT " RD_REG_COLUMNS ", s.link, s.vis FROM rd_res s JOIN rd_reg r ON r.id = s.reg_id"
 
 #define DEVICE_COLUMNS \
   "id, name, model, manufacturer, state, cred_kind, created_at, updated_at, ldevid," \
@@ -170,6 +219,42 @@ static const char *const sql_text[Q_COUNT] = {
   [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
   [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
   [Q_AUDIT_LIST] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+  [Q_RD_PUT] = "INSERT INTO rd_reg (id, device_id, ep, d, base, et, lt, expires_at, updated_at, vis, links)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+               " ON CONFLICT (id) DO UPDATE SET ep = excluded.ep, d = excluded.d, base = excluded.base,"
+               " et = excluded.et, lt = excluded.lt, expires_at = excluded.expires_at,"
+               " updated_at = excluded.updated_at, vis = excluded.vis, links = excluded.links",
+  [Q_RD_RES_CLEAR] = "DELETE FROM rd_res WHERE reg_id = ?1",
+  [Q_RD_RES_PUT] = "INSERT INTO rd_res (reg_id, pos, ep, href, link, vis) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+  [Q_RD_ATTR_PUT] = "INSERT INTO rd_res_attr (reg_id, pos, name, value, ep) VALUES (?1, ?2, ?3, ?4, ?5)",
+  [Q_RD_TOUCH] = "UPDATE rd_reg SET lt = ?2, expires_at = ?3, updated_at = ?4 WHERE id = ?1",
+  [Q_RD_GET] = "SELECT " RD_REG_COLUMNS ", r.links FROM rd_reg r WHERE r.id = ?1",
+  [Q_RD_GET_BY_DEVICE] = "SELECT " RD_REG_COLUMNS ", r.links FROM rd_reg r WHERE r.device_id = ?1",
+  [Q_RD_DELETE] = "DELETE FROM rd_reg WHERE id = ?1",
+  [Q_RD_EXPIRE] = "DELETE FROM rd_reg WHERE expires_at <= ?1",
+  [Q_RD_COUNT] = "SELECT count(*) FROM rd_reg",
+  [Q_RD_EPS_ALL] = "SELECT " RD_REG_COLUMNS " FROM rd_reg r WHERE r.expires_at > ?1 ORDER BY r.ep",
+  [Q_RD_EPS_EP] = "SELECT " RD_REG_COLUMNS " FROM rd_reg r WHERE r.ep = ?2 AND r.expires_at > ?1",
+  [Q_RD_EPS_EP_RANGE] = "SELECT " RD_REG_COLUMNS " FROM rd_reg r WHERE r.ep >= ?2 AND r.ep < ?3"
+                        " AND r.expires_at > ?1 ORDER BY r.ep",
+  [Q_RD_EPS_D] = "SELECT " RD_REG_COLUMNS " FROM rd_reg r WHERE r.d = ?2 AND r.expires_at > ?1 ORDER BY r.ep",
+  [Q_RD_EPS_D_RANGE] = "SELECT " RD_REG_COLUMNS " FROM rd_reg r WHERE r.d >= ?2 AND r.d < ?3"
+                       " AND r.expires_at > ?1 ORDER BY r.d, r.ep",
+  [Q_RD_RES_ALL] = RD_RES_SELECT " WHERE r.expires_at > ?1 ORDER BY s.ep, s.pos",
+  [Q_RD_RES_EP] = RD_RES_SELECT " WHERE s.ep = ?2 AND r.expires_at > ?1 ORDER BY s.pos",
+  [Q_RD_RES_EP_RANGE] = RD_RES_SELECT " WHERE s.ep >= ?2 AND s.ep < ?3 AND r.expires_at > ?1 ORDER BY s.ep, s.pos",
+  [Q_RD_RES_ATTR] = "SELECT " RD_REG_COLUMNS ", s.link, s.vis FROM rd_res_attr a"
+                    " JOIN rd_res s ON s.reg_id = a.reg_id AND s.pos = a.pos JOIN rd_reg r ON r.id = a.reg_id"
+                    " WHERE a.name = ?4 AND a.value = ?2 AND r.expires_at > ?1"
+                    " GROUP BY a.reg_id, a.pos ORDER BY a.ep, a.pos",
+  [Q_RD_RES_ATTR_RANGE] = "SELECT " RD_REG_COLUMNS ", s.link, s.vis FROM rd_res_attr a"
+                          " JOIN rd_res s ON s.reg_id = a.reg_id AND s.pos = a.pos JOIN rd_reg r ON r.id = a.reg_id"
+                          " WHERE a.name = ?4 AND a.value >= ?2 AND a.value < ?3 AND r.expires_at > ?1"
+                          " GROUP BY a.reg_id, a.pos ORDER BY a.ep, a.pos",
+  [Q_ATTR_SET] = "INSERT INTO device_attr (device_id, name, value, authority) VALUES (?1, ?2, ?3, ?4)"
+                 " ON CONFLICT (device_id, name) DO UPDATE SET value = excluded.value, authority = excluded.authority",
+  [Q_ATTR_DELETE] = "DELETE FROM device_attr WHERE device_id = ?1 AND name = ?2",
+  [Q_ATTR_LIST] = "SELECT name, value, authority FROM device_attr WHERE device_id = ?1 ORDER BY name",
 };
 
 typedef struct {
@@ -998,6 +1083,332 @@ sqlite3 *stw__sqlite_handle(stw_store_t *st)
   return ((sqlite_be_t *)st->be)->db;
 }
 
+/* ---- resource directory ------------------------------------------------------ */
+
+static stw_status_t row_to_reg(sqlite3_stmt *s, stw_rd_reg_t *r)
+{
+  stw_status_t rc;
+  memset(r, 0, sizeof(*r));
+  if ((rc = col_text(s, 0, r->id, sizeof(r->id))) != STW_OK ||
+      (rc = col_text(s, 1, r->device_id, sizeof(r->device_id))) != STW_OK ||
+      (rc = col_text(s, 2, r->ep, sizeof(r->ep))) != STW_OK ||
+      (rc = col_text(s, 3, r->d, sizeof(r->d))) != STW_OK ||
+      (rc = col_text(s, 4, r->base, sizeof(r->base))) != STW_OK ||
+      (rc = col_text(s, 5, r->et, sizeof(r->et))) != STW_OK ||
+      (rc = col_text(s, 9, r->vis, sizeof(r->vis))) != STW_OK)
+    return rc;
+  r->lt = (uint32_t)sqlite3_column_int64(s, 6);
+  r->expires_at = sqlite3_column_int64(s, 7);
+  r->updated_at = sqlite3_column_int64(s, 8);
+  return STW_OK;
+}
+
+static stw_status_t sq_rd_put(void *be, const stw_rd_reg_t *reg, const stw_rd_res_t *res, size_t n_res)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_RD_PUT, &q);
+  if (rc == STW_OK &&
+      ((rc = bind_text(b, &q, 1, reg->id)) != STW_OK || (rc = bind_text(b, &q, 2, reg->device_id)) != STW_OK ||
+       (rc = bind_text(b, &q, 3, reg->ep)) != STW_OK || (rc = bind_text(b, &q, 4, reg->d)) != STW_OK ||
+       (rc = bind_text(b, &q, 5, reg->base)) != STW_OK || (rc = bind_text(b, &q, 6, reg->et)) != STW_OK ||
+       (rc = bind_int(b, &q, 7, reg->lt)) != STW_OK || (rc = bind_int(b, &q, 8, reg->expires_at)) != STW_OK ||
+       (rc = bind_int(b, &q, 9, reg->updated_at)) != STW_OK || (rc = bind_text(b, &q, 10, reg->vis)) != STW_OK ||
+       (rc = bind_text(b, &q, 11, reg->links)) != STW_OK))
+    goto out;
+  if (rc == STW_OK)
+    rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  if (rc != STW_OK)
+    goto out;
+  /* Resources are replaced whole: an update's payload is the new set. */
+  if ((rc = query_open(b, Q_RD_RES_CLEAR, &q)) != STW_OK || (rc = bind_text(b, &q, 1, reg->id)) != STW_OK ||
+      (rc = query_exec(b, &q, NULL)) != STW_OK)
+    goto out;
+  query_close(&q);
+  for (size_t i = 0; i < n_res; i++) {
+    if ((rc = query_open(b, Q_RD_RES_PUT, &q)) != STW_OK || (rc = bind_text(b, &q, 1, reg->id)) != STW_OK ||
+        (rc = bind_int(b, &q, 2, (int64_t)i)) != STW_OK || (rc = bind_text(b, &q, 3, reg->ep)) != STW_OK ||
+        (rc = bind_text(b, &q, 4, res[i].href)) != STW_OK || (rc = bind_text(b, &q, 5, res[i].link)) != STW_OK ||
+        (rc = bind_text(b, &q, 6, res[i].vis)) != STW_OK || (rc = query_exec(b, &q, NULL)) != STW_OK)
+      goto out;
+    query_close(&q);
+    for (size_t j = 0; j < res[i].n_attrs; j++) {
+      if ((rc = query_open(b, Q_RD_ATTR_PUT, &q)) != STW_OK || (rc = bind_text(b, &q, 1, reg->id)) != STW_OK ||
+          (rc = bind_int(b, &q, 2, (int64_t)i)) != STW_OK ||
+          (rc = bind_text(b, &q, 3, res[i].attrs[j].name)) != STW_OK ||
+          (rc = bind_text(b, &q, 4, res[i].attrs[j].value)) != STW_OK ||
+          (rc = bind_text(b, &q, 5, reg->ep)) != STW_OK || (rc = query_exec(b, &q, NULL)) != STW_OK)
+        goto out;
+      query_close(&q);
+    }
+  }
+out:
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_rd_touch(void *be, const char *id, uint32_t lt, int64_t expires_at, int64_t now)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int changes = 0;
+  stw_status_t rc = query_open(b, Q_RD_TOUCH, &q);
+  if (rc == STW_OK && (rc = bind_text(b, &q, 1, id)) == STW_OK && (rc = bind_int(b, &q, 2, lt)) == STW_OK &&
+      (rc = bind_int(b, &q, 3, expires_at)) == STW_OK && (rc = bind_int(b, &q, 4, now)) == STW_OK)
+    rc = query_exec(b, &q, &changes);
+  query_close(&q);
+  return rc == STW_OK && changes == 0 ? STW_ERR_NOT_FOUND : rc;
+}
+
+static stw_status_t sq_rd_get(void *be, const char *id, const char *device_id, stw_rd_reg_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, id ? Q_RD_GET : Q_RD_GET_BY_DEVICE, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, id ? id : device_id);
+  if (rc != STW_OK)
+    goto out;
+  int r = sqlite3_step(q.s);
+  if (r != SQLITE_ROW) {
+    rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
+    goto out;
+  }
+  if ((rc = row_to_reg(q.s, out)) != STW_OK)
+    goto out;
+  uint8_t *links = NULL;
+  size_t len = 0;
+  const unsigned char *t = sqlite3_column_text(q.s, 10);
+  int n = sqlite3_column_bytes(q.s, 10);
+  if (t == NULL || n < 0 || (size_t)n > STW_RD_LINKS_MAX) {
+    rc = STW_ERR_STORE;
+    goto out;
+  }
+  links = malloc((size_t)n + 1);
+  if (links == NULL) {
+    rc = STW_ERR_NOMEM;
+    goto out;
+  }
+  memcpy(links, t, (size_t)n);
+  links[n] = '\0';
+  len = (size_t)n;
+  out->links = (char *)links;
+  out->links_len = len;
+out:
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_rd_delete(void *be, const char *id)
+{
+  return delete_by(be, Q_RD_DELETE, id, 0);
+}
+
+static stw_status_t sq_rd_expire(void *be, int64_t now, uint64_t *removed)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int changes = 0;
+  stw_status_t rc = query_open(b, Q_RD_EXPIRE, &q);
+  if (rc == STW_OK && (rc = bind_int(b, &q, 1, now)) == STW_OK)
+    rc = query_exec(b, &q, &changes);
+  query_close(&q);
+  *removed = (uint64_t)changes;
+  return rc;
+}
+
+static stw_status_t sq_rd_count(void *be, uint64_t *count)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_RD_COUNT, &q);
+  if (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    if (r == SQLITE_ROW)
+      *count = (uint64_t)sqlite3_column_int64(q.s, 0);
+    else
+      rc = map_rc(b, r);
+  }
+  query_close(&q);
+  return rc;
+}
+
+/* "abc*" is the range ["abc", "abd"): the index answers a prefix query. The
+ * upper bound is the prefix with its last byte raised, dropping 0xff bytes. */
+typedef struct {
+  char lo[STW_RD_VALUE_MAX];
+  char hi[STW_RD_VALUE_MAX];
+  bool prefix;
+  bool unbounded;   /* prefix of only 0xff bytes (or empty): no upper bound */
+} match_range_t;
+
+static void make_range(const char *pattern, match_range_t *m)
+{
+  size_t n = strlen(pattern);
+  memset(m, 0, sizeof(*m));
+  m->prefix = n > 0 && pattern[n - 1] == '*';
+  if (!m->prefix) {
+    snprintf(m->lo, sizeof(m->lo), "%s", pattern);
+    return;
+  }
+  n--;
+  memcpy(m->lo, pattern, n);
+  m->lo[n] = '\0';
+  memcpy(m->hi, pattern, n);
+  while (n > 0 && (unsigned char)m->hi[n - 1] == 0xff)
+    n--;
+  if (n == 0) {
+    m->unbounded = true;
+    snprintf(m->hi, sizeof(m->hi), "\xf4\x90");  /* above every UTF-8 string */
+    return;
+  }
+  m->hi[n - 1] = (char)((unsigned char)m->hi[n - 1] + 1);
+  m->hi[n] = '\0';
+}
+
+static stw_status_t scan_rows(sqlite_be_t *b, query_t *q, bool res, stw_rd_reg_cb reg_cb, stw_rd_res_cb res_cb,
+                              void *ctx)
+{
+  stw_status_t rc = STW_OK;
+  for (;;) {
+    int r = sqlite3_step(q->s);
+    if (r == SQLITE_DONE)
+      break;
+    if (r != SQLITE_ROW) {
+      rc = map_rc(b, r);
+      break;
+    }
+    stw_rd_reg_t reg;
+    if ((rc = row_to_reg(q->s, &reg)) != STW_OK)
+      break;
+    if (res) {
+      const char *link = (const char *)sqlite3_column_text(q->s, 10);
+      const char *vis = (const char *)sqlite3_column_text(q->s, 11);
+      rc = res_cb(&reg, link ? link : "", vis ? vis : "", ctx);
+    } else {
+      rc = reg_cb(&reg, ctx);
+    }
+    if (rc != STW_OK)
+      break;
+  }
+  return rc;
+}
+
+static stw_status_t bind_match(sqlite_be_t *b, query_t *q, const match_range_t *m)
+{
+  stw_status_t rc = bind_rc(b, sqlite3_bind_text(q->s, 2, m->lo, -1, SQLITE_TRANSIENT));
+  if (rc == STW_OK && m->prefix)
+    rc = bind_rc(b, sqlite3_bind_text(q->s, 3, m->hi, -1, SQLITE_TRANSIENT));
+  return rc;
+}
+
+static stw_status_t sq_rd_scan_eps(void *be, const stw_rd_scan_t *f, stw_rd_reg_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  match_range_t m;
+  int qid = Q_RD_EPS_ALL;
+  if (f->ep != NULL) {
+    make_range(f->ep, &m);
+    qid = m.prefix ? Q_RD_EPS_EP_RANGE : Q_RD_EPS_EP;
+  } else if (f->d != NULL) {
+    make_range(f->d, &m);
+    qid = m.prefix ? Q_RD_EPS_D_RANGE : Q_RD_EPS_D;
+  }
+  stw_status_t rc = query_open(b, qid, &q);
+  if (rc == STW_OK)
+    rc = bind_int(b, &q, 1, f->now);
+  if (rc == STW_OK && qid != Q_RD_EPS_ALL)
+    rc = bind_match(b, &q, &m);
+  if (rc == STW_OK)
+    rc = scan_rows(b, &q, false, cb, NULL, ctx);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_rd_scan_res(void *be, const stw_rd_scan_t *f, stw_rd_res_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  match_range_t m;
+  int qid = Q_RD_RES_ALL;
+  if (f->attr_name != NULL) {
+    make_range(f->attr_value, &m);
+    qid = m.prefix ? Q_RD_RES_ATTR_RANGE : Q_RD_RES_ATTR;
+  } else if (f->ep != NULL) {
+    make_range(f->ep, &m);
+    qid = m.prefix ? Q_RD_RES_EP_RANGE : Q_RD_RES_EP;
+  }
+  stw_status_t rc = query_open(b, qid, &q);
+  if (rc == STW_OK)
+    rc = bind_int(b, &q, 1, f->now);
+  if (rc == STW_OK && qid != Q_RD_RES_ALL)
+    rc = bind_match(b, &q, &m);
+  if (rc == STW_OK && f->attr_name != NULL) {
+    if (!m.prefix)  /* ?3 unused: bind something harmless */
+      rc = bind_rc(b, sqlite3_bind_null(q.s, 3));
+    if (rc == STW_OK)
+      rc = bind_text(b, &q, 4, f->attr_name);
+  }
+  if (rc == STW_OK)
+    rc = scan_rows(b, &q, true, NULL, cb, ctx);
+  query_close(&q);
+  return rc;
+}
+
+/* ---- device attributes --------------------------------------------------------- */
+
+static stw_status_t sq_attr_set(void *be, const char *device_id, const stw_attr_row_t *a)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ATTR_SET, &q);
+  if (rc == STW_OK && (rc = bind_text(b, &q, 1, device_id)) == STW_OK && (rc = bind_text(b, &q, 2, a->name)) == STW_OK &&
+      (rc = bind_text(b, &q, 3, a->value)) == STW_OK && (rc = bind_text(b, &q, 4, a->authority)) == STW_OK)
+    rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_attr_delete(void *be, const char *device_id, const char *name)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int changes = 0;
+  stw_status_t rc = query_open(b, Q_ATTR_DELETE, &q);
+  if (rc == STW_OK && (rc = bind_text(b, &q, 1, device_id)) == STW_OK && (rc = bind_text(b, &q, 2, name)) == STW_OK)
+    rc = query_exec(b, &q, &changes);
+  query_close(&q);
+  return rc == STW_OK && changes == 0 ? STW_ERR_NOT_FOUND : rc;
+}
+
+static stw_status_t sq_attr_list(void *be, const char *device_id, stw_attr_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ATTR_LIST, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, device_id);
+  while (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    if (r == SQLITE_DONE)
+      break;
+    if (r != SQLITE_ROW) {
+      rc = map_rc(b, r);
+      break;
+    }
+    stw_attr_row_t a;
+    memset(&a, 0, sizeof(a));
+    if ((rc = col_text(q.s, 0, a.name, sizeof(a.name))) == STW_OK &&
+        (rc = col_text(q.s, 1, a.value, sizeof(a.value))) == STW_OK &&
+        (rc = col_text(q.s, 2, a.authority, sizeof(a.authority))) == STW_OK)
+      rc = cb(&a, ctx);
+  }
+  query_close(&q);
+  return rc;
+}
+
 const stw_store_ops_t stw__sqlite_ops = {
   .name = "sqlite",
   .close = sq_close,
@@ -1030,4 +1441,15 @@ const stw_store_ops_t stw__sqlite_ops = {
   .audit_last = sq_audit_last,
   .audit_insert = sq_audit_insert,
   .audit_list = sq_audit_list,
+  .rd_put = sq_rd_put,
+  .rd_touch = sq_rd_touch,
+  .rd_get = sq_rd_get,
+  .rd_delete = sq_rd_delete,
+  .rd_expire = sq_rd_expire,
+  .rd_count = sq_rd_count,
+  .rd_scan_eps = sq_rd_scan_eps,
+  .rd_scan_res = sq_rd_scan_res,
+  .attr_set = sq_attr_set,
+  .attr_delete = sq_attr_delete,
+  .attr_list = sq_attr_list,
 };

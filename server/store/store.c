@@ -710,3 +710,204 @@ out:
   stw_device_clear(&dev);
   return rc;
 }
+
+/* ---- resource directory ---------------------------------------------------- */
+
+void stw_rd_reg_clear(stw_rd_reg_t *r)
+{
+  if (r == NULL)
+    return;
+  free(r->links);
+  r->links = NULL;
+  r->links_len = 0;
+}
+
+static stw_status_t check_rd_reg(const stw_rd_reg_t *r)
+{
+  stw_status_t rc;
+  if ((rc = CHECK_FIELD(r->id, false)) != STW_OK || (rc = CHECK_FIELD(r->device_id, false)) != STW_OK ||
+      (rc = CHECK_FIELD(r->ep, false)) != STW_OK || (rc = CHECK_FIELD(r->d, true)) != STW_OK ||
+      (rc = CHECK_FIELD(r->base, true)) != STW_OK || (rc = CHECK_FIELD(r->et, true)) != STW_OK ||
+      (rc = CHECK_FIELD(r->vis, true)) != STW_OK)
+    return rc;
+  if (r->lt == 0)
+    return STW_ERR_INVALID;
+  if (r->links_len > STW_RD_LINKS_MAX)
+    return STW_ERR_TOO_LARGE;
+  if (r->links == NULL || strnlen(r->links, r->links_len + 1) != r->links_len)
+    return STW_ERR_INVALID;
+  return STW_OK;
+}
+
+static stw_status_t check_rd_res(const stw_rd_res_t *res)
+{
+  stw_status_t rc;
+  if ((rc = CHECK_FIELD(res->href, false)) != STW_OK || (rc = CHECK_FIELD(res->link, false)) != STW_OK ||
+      (rc = CHECK_FIELD(res->vis, true)) != STW_OK)
+    return rc;
+  if (res->n_attrs > STW_RD_ATTRS_MAX)
+    return STW_ERR_TOO_LARGE;
+  for (size_t i = 0; i < res->n_attrs; i++)
+    if ((rc = CHECK_FIELD(res->attrs[i].name, false)) != STW_OK ||
+        (rc = CHECK_FIELD(res->attrs[i].value, true)) != STW_OK)
+      return rc;
+  return STW_OK;
+}
+
+stw_status_t stw_store_rd_put(stw_store_t *st, const stw_rd_reg_t *reg, const stw_rd_res_t *res, size_t n_res)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || reg == NULL || (n_res > 0 && res == NULL) || n_res > 256)
+    return STW_ERR_INVALID;
+  if ((rc = check_rd_reg(reg)) != STW_OK)
+    return rc;
+  for (size_t i = 0; i < n_res; i++)
+    if ((rc = check_rd_res(&res[i])) != STW_OK)
+      return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->rd_put(st->be, reg, res, n_res));
+}
+
+stw_status_t stw_store_rd_touch(stw_store_t *st, const char *id, uint32_t lt, int64_t expires_at, int64_t now)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || lt == 0)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(id, STW_RD_ID_MAX, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->rd_touch(st->be, id, lt, expires_at, now));
+}
+
+stw_status_t stw_store_rd_get(stw_store_t *st, const char *id, stw_rd_reg_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(id, STW_RD_ID_MAX, false)) != STW_OK)
+    return rc;
+  return st->ops->rd_get(st->be, id, NULL, out);
+}
+
+stw_status_t stw_store_rd_get_by_device(stw_store_t *st, const char *device_id, stw_rd_reg_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  return st->ops->rd_get(st->be, NULL, device_id, out);
+}
+
+stw_status_t stw_store_rd_delete(stw_store_t *st, const char *id)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(id, STW_RD_ID_MAX, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->rd_delete(st->be, id));
+}
+
+stw_status_t stw_store_rd_expire(stw_store_t *st, int64_t now, uint64_t *removed)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || removed == NULL)
+    return STW_ERR_INVALID;
+  *removed = 0;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->rd_expire(st->be, now, removed));
+}
+
+stw_status_t stw_store_rd_count(stw_store_t *st, uint64_t *count)
+{
+  if (st == NULL || count == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->rd_count(st->be, count);
+}
+
+static stw_status_t check_scan(const stw_rd_scan_t *f)
+{
+  stw_status_t rc = STW_OK;
+  if (f->ep != NULL)
+    rc = check_str(f->ep, STW_TEXT_MAX, false);
+  if (rc == STW_OK && f->d != NULL)
+    rc = check_str(f->d, STW_TEXT_MAX, false);
+  if (rc == STW_OK && f->attr_name != NULL)
+    rc = check_str(f->attr_name, STW_TEXT_MAX, false);
+  if (rc == STW_OK && f->attr_value != NULL)
+    rc = check_str(f->attr_value, STW_RD_VALUE_MAX, false);
+  if (rc == STW_OK && (f->attr_name == NULL) != (f->attr_value == NULL))
+    rc = STW_ERR_INVALID;
+  return rc;
+}
+
+stw_status_t stw_store_rd_scan_eps(stw_store_t *st, const stw_rd_scan_t *f, stw_rd_reg_cb cb, void *ctx)
+{
+  stw_status_t rc;
+  if (st == NULL || f == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_scan(f)) != STW_OK)
+    return rc;
+  return st->ops->rd_scan_eps(st->be, f, cb, ctx);
+}
+
+stw_status_t stw_store_rd_scan_res(stw_store_t *st, const stw_rd_scan_t *f, stw_rd_res_cb cb, void *ctx)
+{
+  stw_status_t rc;
+  if (st == NULL || f == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_scan(f)) != STW_OK)
+    return rc;
+  return st->ops->rd_scan_res(st->be, f, cb, ctx);
+}
+
+/* ---- device attributes ------------------------------------------------------ */
+
+stw_status_t stw_store_attr_set(stw_store_t *st, const char *device_id, const stw_attr_row_t *a)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || a == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK || (rc = CHECK_FIELD(a->name, false)) != STW_OK ||
+      (rc = CHECK_FIELD(a->value, true)) != STW_OK || (rc = CHECK_FIELD(a->authority, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->attr_set(st->be, device_id, a));
+}
+
+stw_status_t stw_store_attr_delete(stw_store_t *st, const char *device_id, const char *name)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK || (rc = check_str(name, STW_TEXT_MAX, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->attr_delete(st->be, device_id, name));
+}
+
+stw_status_t stw_store_attr_list(stw_store_t *st, const char *device_id, stw_attr_cb cb, void *ctx)
+{
+  stw_status_t rc;
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  return st->ops->attr_list(st->be, device_id, cb, ctx);
+}

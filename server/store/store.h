@@ -162,4 +162,82 @@ void stw_audit_compute_hash(const stw_audit_t *rec, uint8_t out[32]);
 stw_status_t stw_store_transition(stw_store_t *st, const char *device_id, stw_event_t ev,
                                   const char *actor, const char *detail, stw_state_t *new_state);
 
+/* ---- resource directory (RFC 9176) ---------------------------------------- */
+#define STW_RD_ID_MAX 24           /* location id: /rd/<id> */
+#define STW_RD_VALUE_MAX 256       /* base, hrefs, attribute values, visibility rules */
+#define STW_RD_LINK_MAX 1024       /* one link, serialized */
+#define STW_RD_LINKS_MAX 4096      /* one registration's links, serialized */
+#define STW_RD_ATTRS_MAX 32        /* indexed attribute values per resource */
+
+/** One registration. links is the canonical link-format of all its resources. */
+typedef struct {
+  char id[STW_RD_ID_MAX];
+  char device_id[STW_ID_HEX];
+  char ep[STW_TEXT_MAX];
+  char d[STW_TEXT_MAX];
+  char base[STW_RD_VALUE_MAX];
+  char et[STW_TEXT_MAX];
+  uint32_t lt;                     /**< seconds */
+  int64_t expires_at;
+  int64_t updated_at;
+  char vis[STW_RD_VALUE_MAX];      /**< who may discover it (docs/discovery.md) */
+  char *links;                     /**< owned (malloc), NUL-terminated; NULL in scan callbacks */
+  size_t links_len;
+} stw_rd_reg_t;
+void stw_rd_reg_clear(stw_rd_reg_t *r);
+
+/** One resource of a registration, as the RD indexes it. */
+typedef struct {
+  char href[STW_RD_VALUE_MAX];
+  char link[STW_RD_LINK_MAX];      /**< this link alone, serialized */
+  char vis[STW_RD_VALUE_MAX];      /**< the link's own visibility rule, "" = the registration's */
+  size_t n_attrs;
+  struct {
+    char name[STW_TEXT_MAX];
+    char value[STW_RD_VALUE_MAX];  /**< one value (an rt list gives one row per element) */
+  } attrs[STW_RD_ATTRS_MAX];
+} stw_rd_res_t;
+
+/** Insert or replace a registration with all its resources (by id; a device
+ *  has at most one registration, and an ep belongs to one device: a second
+ *  device with the same ep gets STW_ERR_EXISTS). */
+stw_status_t stw_store_rd_put(stw_store_t *st, const stw_rd_reg_t *reg, const stw_rd_res_t *res, size_t n_res);
+/** Refresh a registration's lifetime (update without payload). */
+stw_status_t stw_store_rd_touch(stw_store_t *st, const char *id, uint32_t lt, int64_t expires_at, int64_t now);
+stw_status_t stw_store_rd_get(stw_store_t *st, const char *id, stw_rd_reg_t *out);
+stw_status_t stw_store_rd_get_by_device(stw_store_t *st, const char *device_id, stw_rd_reg_t *out);
+stw_status_t stw_store_rd_delete(stw_store_t *st, const char *id);
+/** Remove every registration that expired at or before now; *removed counts them. */
+stw_status_t stw_store_rd_expire(stw_store_t *st, int64_t now, uint64_t *removed);
+stw_status_t stw_store_rd_count(stw_store_t *st, uint64_t *count);
+
+/** What a scan may push down to an index; everything else the RD filters
+ *  itself. A string ending in '*' is a prefix. NULL: no condition. */
+typedef struct {
+  int64_t now;                     /**< only registrations with expires_at > now */
+  const char *ep;
+  const char *d;
+  const char *attr_name;           /**< resource scans: one indexed attribute ... */
+  const char *attr_value;          /**< ... and its value or prefix */
+} stw_rd_scan_t;
+/** Registrations in ep order (links NULL). Stop early with a non-OK status. */
+typedef stw_status_t (*stw_rd_reg_cb)(const stw_rd_reg_t *reg, void *ctx);
+stw_status_t stw_store_rd_scan_eps(stw_store_t *st, const stw_rd_scan_t *f, stw_rd_reg_cb cb, void *ctx);
+/** Resources in (ep, position) order with their registration (links NULL). */
+typedef stw_status_t (*stw_rd_res_cb)(const stw_rd_reg_t *reg, const char *link, const char *vis, void *ctx);
+stw_status_t stw_store_rd_scan_res(stw_store_t *st, const stw_rd_scan_t *f, stw_rd_res_cb cb, void *ctx);
+
+/* ---- device attributes (who a device is, for discovery and policy) -------- */
+typedef struct {
+  char name[STW_TEXT_MAX];         /**< "role", "owner", "group", "location", "model", ... */
+  char value[STW_RD_VALUE_MAX];
+  char authority[STW_TEXT_MAX];    /**< who attests it: the manufacturer or the owner domain */
+} stw_attr_row_t;
+/** Set (insert or replace) one attribute of a device. */
+stw_status_t stw_store_attr_set(stw_store_t *st, const char *device_id, const stw_attr_row_t *a);
+stw_status_t stw_store_attr_delete(stw_store_t *st, const char *device_id, const char *name);
+typedef stw_status_t (*stw_attr_cb)(const stw_attr_row_t *a, void *ctx);
+/** A device's attributes in name order. */
+stw_status_t stw_store_attr_list(stw_store_t *st, const char *device_id, stw_attr_cb cb, void *ctx);
+
 #endif

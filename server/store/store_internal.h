@@ -74,6 +74,19 @@ typedef struct stw_store_ops {
   stw_status_t (*audit_last)(void *be, uint64_t *seq, uint8_t hash[32]);
   stw_status_t (*audit_insert)(void *be, const stw_audit_t *rec);
   stw_status_t (*audit_list)(void *be, uint64_t after, uint64_t limit, stw_audit_cb cb, void *ctx);
+
+  stw_status_t (*rd_put)(void *be, const stw_rd_reg_t *reg, const stw_rd_res_t *res, size_t n_res);
+  stw_status_t (*rd_touch)(void *be, const char *id, uint32_t lt, int64_t expires_at, int64_t now);
+  stw_status_t (*rd_get)(void *be, const char *id, const char *device_id, stw_rd_reg_t *out);
+  stw_status_t (*rd_delete)(void *be, const char *id);
+  stw_status_t (*rd_expire)(void *be, int64_t now, uint64_t *removed);
+  stw_status_t (*rd_count)(void *be, uint64_t *count);
+  stw_status_t (*rd_scan_eps)(void *be, const stw_rd_scan_t *f, stw_rd_reg_cb cb, void *ctx);
+  stw_status_t (*rd_scan_res)(void *be, const stw_rd_scan_t *f, stw_rd_res_cb cb, void *ctx);
+
+  stw_status_t (*attr_set)(void *be, const char *device_id, const stw_attr_row_t *a);
+  stw_status_t (*attr_delete)(void *be, const char *device_id, const char *name);
+  stw_status_t (*attr_list)(void *be, const char *device_id, stw_attr_cb cb, void *ctx);
 } stw_store_ops_t;
 
 struct stw_store {
