@@ -73,6 +73,7 @@ static int trust_manufacturer(admin_t *a, int argc, char **argv)
   stw_buf_t der;
   stw_buf_init(&der, STW_CERT_MAX);
   stw_cert_info_t ca;
+  memset(&ca, 0, sizeof(ca));
   stw_status_t st = cli_read_cert(file, &der);
   if (st == STW_OK)
     st = stw_cert_parse(der.data, der.len, &ca);
@@ -80,7 +81,7 @@ static int trust_manufacturer(admin_t *a, int argc, char **argv)
     st = STW_ERR_INVALID;
   const char *name = cli_opt(argc, argv, "--name");
   if (name == NULL)
-    name = ca.organization[0] ? ca.organization : ca.common_name;
+    name = ca.organization[0] ? ca.organization : ca.common_name[0] ? ca.common_name : file;
   if (st == STW_OK && (st = stw_store_begin(a->store)) == STW_OK) {
     st = stw_store_trust_add(a->store, name, der.data, der.len);
     if (st == STW_OK)

@@ -267,7 +267,21 @@ stw_status_t stw_imprint_load(const char *dir, stw_imprint_t *out)
   }
   stw_wipe(txt, len);
   free(txt);
-  return st;
+  if (st != STW_OK)
+    return st;
+  /* A PSK device has no certificate to carry its model: the folder does, and
+   * the voucher vouches for it. */
+  uint8_t *model = NULL;
+  size_t model_len = 0;
+  if (stw_path_join(path, sizeof(path), dir, "model") == STW_OK &&
+      stw_file_read(path, STW_NAME_MAX - 1, &model, &model_len) == STW_OK) {
+    while (model_len > 0 && (model[model_len - 1] == '\n' || model[model_len - 1] == '\r'))
+      model_len--;
+    memcpy(out->model, model, model_len);
+    out->model[model_len] = '\0';
+  }
+  free(model);
+  return STW_OK;
 }
 
 stw_status_t stw_factory_voucher(const stw_factory_t *f, const stw_imprint_t *im,

@@ -122,6 +122,20 @@ static void start_next(sim_t *s)
   }
 }
 
+typedef struct {
+  const char *model;
+  const char *manufacturer;
+  bool present;
+} sim_rule_t;
+
+static stw_status_t find_rule(const stw_rule_t *r, void *arg)
+{
+  sim_rule_t *s = arg;
+  if (r->kind == STW_RULE_GROUP && strcmp(r->model, s->model) == 0 && strcmp(r->manufacturer, s->manufacturer) == 0)
+    s->present = true;
+  return STW_OK;
+}
+
 /* Trust the factory, allow its model, and import every voucher, in batches of
  * one transaction each (the owner's side of the story). */
 static stw_status_t owner_prepares(const char *data_dir, const stw_factory_t *f, const char *model,
@@ -134,18 +148,42 @@ static stw_status_t owner_prepares(const char *data_dir, const stw_factory_t *f,
   stw_status_t st = stw_domain_open(data_dir, NULL, &domain);
   if (st == STW_OK)
     st = stw_store_open(domain->store_url, &store);
-  if (st == STW_OK) {
+  /* Trust and policy, audited like an operator's commands; a rule that is
+   * already there (an earlier run) is not added twice. */
+  if (st == STW_OK && (st = stw_store_begin(store)) == STW_OK) {
+    stw_audit_t rec;
+    memset(&rec, 0, sizeof(rec));
+    snprintf(rec.actor, sizeof(rec.actor), "admin:sim");
+    snprintf(rec.outcome, sizeof(rec.outcome), "ok");
     st = stw_store_trust_add(store, f->name, f->ca_der.data, f->ca_der.len);
-    if (st == STW_ERR_EXISTS)
+    if (st == STW_OK) {
+      snprintf(rec.action, sizeof(rec.action), "trust-manufacturer");
+      snprintf(rec.subject, sizeof(rec.subject), "%s", f->name);
+      st = stw_store_audit_append(store, &rec);
+    } else if (st == STW_ERR_EXISTS) {
       st = STW_OK;
-  }
-  if (st == STW_OK) {
-    stw_rule_t rule;
-    memset(&rule, 0, sizeof(rule));
-    rule.kind = STW_RULE_GROUP;
-    snprintf(rule.model, sizeof(rule.model), "%s", model);
-    snprintf(rule.manufacturer, sizeof(rule.manufacturer), "%s", f->name);
-    st = stw_store_rule_add(store, &rule);
+    }
+    sim_rule_t found = { .model = model, .manufacturer = f->name, .present = false };
+    if (st == STW_OK)
+      st = stw_store_rule_list(store, find_rule, &found);
+    if (st == STW_OK && !found.present) {
+      stw_rule_t rule;
+      memset(&rule, 0, sizeof(rule));
+      rule.kind = STW_RULE_GROUP;
+      snprintf(rule.model, sizeof(rule.model), "%s", model);
+      snprintf(rule.manufacturer, sizeof(rule.manufacturer), "%s", f->name);
+      st = stw_store_rule_add(store, &rule);
+      if (st == STW_OK) {
+        snprintf(rec.action, sizeof(rec.action), "enroll.allow");
+        snprintf(rec.subject, sizeof(rec.subject), "%s", model);
+        snprintf(rec.detail, sizeof(rec.detail), "group model=%s manufacturer=%s", model, f->name);
+        st = stw_store_audit_append(store, &rec);
+      }
+    }
+    if (st == STW_OK)
+      st = stw_store_commit(store);
+    else
+      stw_store_rollback(store);
   }
   for (unsigned i = 0; st == STW_OK && i < n; i += IMPORT_BATCH) {
     if ((st = stw_store_begin(store)) != STW_OK)
