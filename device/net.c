@@ -7,6 +7,47 @@
 #include <string.h>
 
 #define OP_TIMEOUT_US (60u * 1000000u)
+/* Fresh sessions an operation may open after its DTLS session failed with a
+ * request in flight. Every request the flows send is idempotent (reads, or an
+ * enrollment the server answers again for the same CSR), so sending it again
+ * on a new session (a new socket, so a new source port) is safe. */
+#define OP_RECONNECTS_MAX 2
+
+/* An operation plus what net.c needs to open its session again and resend
+ * the request in flight; flows see only the op (first member). */
+typedef struct {
+  stw_op_t op;
+  bool psk;                               /* how the session authenticates */
+  const stw_buf_t *cert_pem, *key_pem;    /* the device's, outlive the op */
+  const char *psk_identity;
+  const uint8_t *psk_key;
+  size_t psk_key_len;
+  bool in_flight;                         /* a request waits for its answer */
+  coap_pdu_code_t method;
+  const char *path;                       /* static strings of the flows */
+  int content_format, accept;
+  const uint8_t *body;                    /* the device's pending CSR: outlives the op */
+  size_t body_len;
+  stw_op_response_fn on_response;
+  unsigned reconnects;
+  bool reconnect_due;
+} op_state_t;
+
+static op_state_t *state_of(stw_op_t *op)
+{
+  return (op_state_t *)op;
+}
+
+/* The session failed: try a fresh one (from stw_net_run, outside libcoap's
+ * callbacks) if a request is in flight and tries are left. */
+static bool reconnect_later(stw_op_t *op)
+{
+  op_state_t *s = state_of(op);
+  if (!s->in_flight || s->reconnects >= OP_RECONNECTS_MAX)
+    return false;
+  s->reconnect_due = true;
+  return true;
+}
 
 static coap_response_t on_coap_response(coap_session_t *session, const coap_pdu_t *sent,
                                         const coap_pdu_t *received, const coap_mid_t mid)
@@ -24,6 +65,7 @@ static coap_response_t on_coap_response(coap_session_t *session, const coap_pdu_
   }
   stw_op_response_fn fn = op->on_response;
   op->on_response = NULL;
+  state_of(op)->in_flight = false;
   fn(op, (unsigned)coap_pdu_get_code(received), data, len);
   return COAP_RESPONSE_OK;
 }
@@ -34,7 +76,9 @@ static void on_coap_nack(coap_session_t *session, const coap_pdu_t *sent, const 
   (void)sent;
   (void)mid;
   stw_op_t *op = coap_session_get_app_data(session);
-  if (op == NULL || op->finished)
+  if (op == NULL || op->finished || state_of(op)->reconnect_due)
+    return;
+  if (reason == COAP_NACK_TLS_FAILED && reconnect_later(op))
     return;
   const char *why = reason == COAP_NACK_TLS_FAILED ? "DTLS handshake failed"
                   : reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer from the server"
@@ -45,9 +89,9 @@ static void on_coap_nack(coap_session_t *session, const coap_pdu_t *sent, const 
 static int on_coap_event(coap_session_t *session, const coap_event_t event)
 {
   stw_op_t *op = coap_session_get_app_data(session);
-  if (op == NULL || op->finished)
+  if (op == NULL || op->finished || state_of(op)->reconnect_due)
     return 0;
-  if (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED)
+  if ((event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED) && !reconnect_later(op))
     stw__op_finish(op, STW_ERR_NETWORK, 0, "DTLS session failed or closed by the server");
   return 0;
 }
@@ -167,9 +211,10 @@ static stw_status_t resolve(const char *uri, coap_address_t *addr, char *host_ou
 stw_status_t stw__op_new(stw_net_t *net, stw_dev_t *dev, const char *uri, stw_done_cb done, void *arg,
                          stw_op_t **out)
 {
-  stw_op_t *op = calloc(1, sizeof(*op));
-  if (op == NULL)
+  op_state_t *state = calloc(1, sizeof(*state));
+  if (state == NULL)
     return STW_ERR_NOMEM;
+  stw_op_t *op = &state->op;
   stw_status_t st = resolve(uri, &op->server, op->server_host, sizeof(op->server_host));
   if (st != STW_OK) {
     free(op);
@@ -202,6 +247,10 @@ stw_status_t stw__op_connect_cert(stw_op_t *op, const stw_buf_t *cert_pem, const
   pki.pki_key.key.pem_buf.private_key = key_pem->data;
   pki.pki_key.key.pem_buf.private_key_len = key_pem->len;
   op->server_spki_len = 0;
+  op_state_t *s = state_of(op);
+  s->psk = false;
+  s->cert_pem = cert_pem;
+  s->key_pem = key_pem;
   op->session = coap_new_client_session_pki(op->net->pki_ctx, NULL, &op->server, COAP_PROTO_DTLS, &pki);
   if (op->session == NULL)
     return STW_ERR_NETWORK;
@@ -219,6 +268,11 @@ stw_status_t stw__op_connect_psk(stw_op_t *op, const char *identity, const uint8
   cpsk.psk_info.identity.length = strlen(identity);
   cpsk.psk_info.key.s = key;
   cpsk.psk_info.key.length = key_len;
+  op_state_t *s = state_of(op);
+  s->psk = true;
+  s->psk_identity = identity;
+  s->psk_key = key;
+  s->psk_key_len = key_len;
   op->session = coap_new_client_session_psk2(op->net->psk_ctx, NULL, &op->server, COAP_PROTO_DTLS, &cpsk);
   if (op->session == NULL)
     return STW_ERR_NETWORK;
@@ -228,6 +282,7 @@ stw_status_t stw__op_connect_psk(stw_op_t *op, const char *identity, const uint8
 
 void stw__op_disconnect(stw_op_t *op)
 {
+  state_of(op)->in_flight = false;
   if (op->session == NULL)
     return;
   coap_session_set_app_data(op->session, NULL);
@@ -275,6 +330,15 @@ stw_status_t stw__op_request(stw_op_t *op, coap_pdu_code_t method, const char *p
     op->on_response = NULL;
     return STW_ERR_NETWORK;
   }
+  op_state_t *s = state_of(op);
+  s->in_flight = true;
+  s->method = method;
+  s->path = path;
+  s->content_format = content_format;
+  s->accept = accept;
+  s->body = body;
+  s->body_len = len;
+  s->on_response = on_response;
   return STW_OK;
 }
 
@@ -306,6 +370,22 @@ stw_status_t stw__status_of_code(unsigned code)
   }
 }
 
+/* Open the same kind of session again and resend the request in flight. */
+static void reconnect(stw_op_t *op)
+{
+  op_state_t *s = state_of(op);
+  s->reconnect_due = false;
+  s->reconnects++;
+  op_state_t again = *s;  /* the connect below resets the request state */
+  stw_status_t st = again.psk ? stw__op_connect_psk(op, again.psk_identity, again.psk_key, again.psk_key_len)
+                              : stw__op_connect_cert(op, again.cert_pem, again.key_pem);
+  if (st == STW_OK)
+    st = stw__op_request(op, again.method, again.path, again.content_format, again.accept, again.body,
+                         again.body_len, again.on_response);
+  if (st != STW_OK)
+    stw__op_finish(op, STW_ERR_NETWORK, 0, "DTLS session failed and could not be opened again");
+}
+
 unsigned stw_net_run(stw_net_t *net, unsigned timeout_ms)
 {
   if (net->running > 0) {
@@ -332,6 +412,8 @@ unsigned stw_net_run(stw_net_t *net, unsigned timeout_ms)
   stw_op_t **link = &net->ops;
   while (*link) {
     stw_op_t *op = *link;
+    if (!op->finished && state_of(op)->reconnect_due)
+      reconnect(op);
     if (!op->finished && now > op->deadline_us)
       stw__op_finish(op, STW_ERR_TIMEOUT, 0, "gave up waiting for the server");
     if (!op->finished) {

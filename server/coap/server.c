@@ -1,13 +1,22 @@
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 
 #include "util.h"
+
+/* Kernel receive buffer for the DTLS socket: a burst of handshakes from
+ * thousands of devices must queue, not drop (a dropped flight costs the device
+ * a 1 s DTLS retransmission). */
+#define RCVBUF_BYTES (8 * 1024 * 1024)
+/* Datagrams handled per loop turn before the committer gets a look in. */
+#define DRAIN_MAX 64
 
 /* What we remember of a session's handshake. */
 typedef struct {
@@ -29,6 +38,7 @@ struct stw_deferred {
 
 struct stw_coap_server {
   coap_context_t *ctx;
+  int dtls_fd;                      /* the DTLS endpoint's socket, -1 if not found */
   stw_coap_config_t cfg;
   uint16_t port;
   stw_buf_t key_pem;                /* the daemon's key, for libcoap's RPK setup */
@@ -261,6 +271,57 @@ static uint16_t bound_port(coap_endpoint_t *ep)
   return port > 0 && port <= 65535 ? (uint16_t)port : 0;
 }
 
+/* libcoap 4.3.1 does not hand out an endpoint's socket; find it among our
+ * descriptors as the UDP socket bound to the endpoint's port. */
+static int find_udp_socket(uint16_t port)
+{
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir == NULL)
+    return -1;
+  int found = -1;
+  struct dirent *e;
+  while (found < 0 && (e = readdir(dir)) != NULL) {
+    char *end = NULL;
+    long fd = strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd < 0 || fd == dirfd(dir))
+      continue;
+    int type = 0;
+    socklen_t tlen = sizeof(type);
+    if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM)
+      continue;
+    struct sockaddr_storage ss;
+    socklen_t slen = sizeof(ss);
+    if (getsockname((int)fd, (struct sockaddr *)&ss, &slen) != 0)
+      continue;
+    uint16_t bound = 0;
+    if (ss.ss_family == AF_INET)
+      bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+      bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (bound == port)
+      found = (int)fd;
+  }
+  closedir(dir);
+  return found;
+}
+
+/* Best effort: SO_RCVBUFFORCE passes net.core.rmem_max when we may
+ * (CAP_NET_ADMIN), else SO_RCVBUF gets what the system allows. */
+static void enlarge_receive_buffer(int fd)
+{
+  int bytes = RCVBUF_BYTES;
+  if (fd < 0)
+    return;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
+static bool readable_now(int fd)
+{
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 stw_status_t stw_coap_server_new(const stw_coap_config_t *cfg, stw_coap_server_t **out)
 {
   *out = NULL;
@@ -269,6 +330,7 @@ stw_status_t stw_coap_server_new(const stw_coap_config_t *cfg, stw_coap_server_t
     return STW_ERR_NOMEM;
   s->cfg = *cfg;
   s->deferred.next = s->deferred.prev = &s->deferred;
+  s->dtls_fd = -1;
   stw_buf_init(&s->key_pem, 8192);
   stw_status_t st = STW_ERR_NETWORK;
   coap_address_t addr;
@@ -323,6 +385,8 @@ stw_status_t stw_coap_server_new(const stw_coap_config_t *cfg, stw_coap_server_t
   if (ep == NULL)
     goto out;
   s->port = bound_port(ep);
+  s->dtls_fd = find_udp_socket(s->port);
+  enlarge_receive_buffer(s->dtls_fd);
   if (cfg->plain_listen != NULL) {
     if ((st = parse_listen(cfg->plain_listen, &addr)) != STW_OK)
       goto out;
@@ -372,8 +436,12 @@ stw_status_t stw_coap_server_run(stw_coap_server_t *s, volatile sig_atomic_t *st
     int rc = poll(fds, cfd >= 0 ? 2 : 1, (int)wait_ms);
     if (rc < 0 && errno != EINTR)
       return STW_ERR_NETWORK;
-    if (coap_io_process(s->ctx, COAP_IO_NO_WAIT) < 0)
-      return STW_ERR_NETWORK;
+    /* libcoap reads one datagram per endpoint per call: drain what queued. */
+    int turns = 0;
+    do {
+      if (coap_io_process(s->ctx, COAP_IO_NO_WAIT) < 0)
+        return STW_ERR_NETWORK;
+    } while (++turns < DRAIN_MAX && readable_now(s->dtls_fd));
     if (cfd >= 0 && stw_committer_dispatch(s->cfg.committer) > 0)
       coap_io_process(s->ctx, COAP_IO_NO_WAIT); /* send the answers just released */
   }
