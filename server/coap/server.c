@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <poll.h>
 
 #include "util.h"
@@ -36,6 +37,16 @@ struct stw_deferred {
   char diag[192];
 };
 
+#define ROUTES_MAX 16
+#define ROUTE_REST_MAX 256
+
+typedef struct {
+  char prefix[32];
+  coap_request_t method;
+  stw_route_handler_t handler;
+  void *arg;
+} route_t;
+
 struct stw_coap_server {
   coap_context_t *ctx;
   int dtls_fd;                      /* the DTLS endpoint's socket, -1 if not found */
@@ -45,6 +56,9 @@ struct stw_coap_server {
   uint8_t psk_key[64];              /* answer of the last PSK look-up; libcoap copies it */
   coap_bin_const_t psk_answer;
   stw_deferred_t deferred;          /* sentinel of the list of pending answers */
+  route_t routes[ROUTES_MAX];
+  size_t n_routes;
+  coap_resource_t *unknown;         /* libcoap's catch-all, dispatching to routes */
 };
 
 static stw_coap_server_t *server_of(coap_session_t *session)
@@ -215,6 +229,69 @@ bool stw_deferred_resume(coap_resource_t *resource, coap_session_t *session,
   }
   free(d);
   return true;
+}
+
+/* ---- routing ---------------------------------------------------------------- */
+
+static void dispatch(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                     const coap_string_t *query, coap_pdu_t *response)
+{
+  stw_coap_server_t *s = server_of(session);
+  coap_string_t *path = coap_get_uri_path(request);
+  bool prefix_known = false;
+  if (path != NULL && path->length < ROUTE_REST_MAX + 32) {
+    coap_pdu_code_t code = coap_pdu_get_code(request);
+    for (size_t i = 0; i < s->n_routes; i++) {
+      const route_t *r = &s->routes[i];
+      size_t n = strlen(r->prefix);
+      if (path->length <= n || memcmp(path->s, r->prefix, n) != 0)
+        continue;
+      prefix_known = true;
+      if ((coap_pdu_code_t)r->method != code)
+        continue;
+      char rest[ROUTE_REST_MAX + 32];
+      memcpy(rest, path->s + n, path->length - n);
+      rest[path->length - n] = '\0';
+      if (memchr(rest, '\0', path->length - n) != NULL)
+        break;
+      r->handler(resource, session, request, query, response, rest, r->arg);
+      coap_delete_string(path);
+      return;
+    }
+  }
+  coap_delete_string(path);
+  stw_coap_error(response, prefix_known ? COAP_RESPONSE_CODE(405) : COAP_RESPONSE_CODE(404), NULL);
+}
+
+stw_status_t stw_coap_route(stw_coap_server_t *s, const char *prefix, coap_request_t method,
+                            stw_route_handler_t handler, void *arg)
+{
+  if (s->n_routes >= ROUTES_MAX || strlen(prefix) >= sizeof(s->routes[0].prefix))
+    return STW_ERR_TOO_LARGE;
+  if (s->unknown == NULL) {
+    s->unknown = coap_resource_unknown_init(dispatch);
+    if (s->unknown == NULL)
+      return STW_ERR_NOMEM;
+    coap_register_request_handler(s->unknown, COAP_REQUEST_GET, dispatch);
+    coap_register_request_handler(s->unknown, COAP_REQUEST_POST, dispatch);
+    coap_register_request_handler(s->unknown, COAP_REQUEST_DELETE, dispatch);
+    coap_add_resource(s->ctx, s->unknown);
+  }
+  route_t *r = &s->routes[s->n_routes++];
+  snprintf(r->prefix, sizeof(r->prefix), "%s", prefix);
+  r->method = method;
+  r->handler = handler;
+  r->arg = arg;
+  return STW_OK;
+}
+
+void stw_coap_peer_uri(coap_session_t *session, char *out, size_t len)
+{
+  char addr[INET6_ADDRSTRLEN + 16] = "";
+  const coap_address_t *a = coap_session_get_addr_remote(session);
+  if (a != NULL)
+    coap_print_addr(a, (unsigned char *)addr, sizeof(addr));
+  snprintf(out, len, "%s://%s", coap_session_get_proto(session) == COAP_PROTO_DTLS ? "coaps" : "coap", addr);
 }
 
 /* ---- set-up -------------------------------------------------------------- */

@@ -55,8 +55,25 @@ void stw_deferred_answer(stw_deferred_t *d, unsigned code, int content_format,
 bool stw_deferred_resume(coap_resource_t *resource, coap_session_t *session,
                          const coap_pdu_t *request, coap_pdu_t *response);
 
+/* ---- paths that name things created at run time ----------------------------
+ * libcoap has one handler for every path no resource claims; the server turns
+ * it into a small prefix router so each part can own a subtree ("rd/",
+ * "hdl/") without one coap_resource_t per registration. */
+typedef void (*stw_route_handler_t)(coap_resource_t *resource, coap_session_t *session,
+                                    const coap_pdu_t *request, const coap_string_t *query,
+                                    coap_pdu_t *response, const char *rest, void *arg);
+/** Send method (COAP_REQUEST_*) on paths starting with prefix (e.g. "rd/")
+ *  to handler, with rest = what follows the prefix (NUL-terminated, at most
+ *  255 bytes). Unrouted paths answer 4.04 (4.05 for a known prefix with
+ *  another method). */
+stw_status_t stw_coap_route(stw_coap_server_t *s, const char *prefix, coap_request_t method,
+                            stw_route_handler_t handler, void *arg) __attribute__((warn_unused_result));
+/** "coaps://ADDR:PORT" of the session's peer, as a registration's default base. */
+void stw_coap_peer_uri(coap_session_t *session, char *out, size_t len);
+
 /** Content formats used by Steward (RFC 9148, cBRSKI). */
 #define STW_CF_TEXT 0
+#define STW_CF_LINK_FORMAT 40
 #define STW_CF_CBOR 60
 #define STW_CF_PKCS7_CERTS 281
 #define STW_CF_PKCS10 286

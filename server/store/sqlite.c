@@ -115,6 +115,7 @@ static const char *const migrations[] = {
   "  expires_at INTEGER NOT NULL,"
   "  updated_at INTEGER NOT NULL,"
   "  vis TEXT NOT NULL,"
+  "  dattr TEXT NOT NULL,"
   "  links TEXT NOT NULL);"
   "CREATE INDEX rd_reg_by_d ON rd_reg (d, ep);"
   "CREATE INDEX rd_reg_by_expiry ON rd_reg (expires_at);"
@@ -165,7 +166,7 @@ enum {
   Q_COUNT
 };
 
-#define RD_REG_COLUMNS "r.id, r.device_id, r.ep, r.d, r.base, r.et, r.lt, r.expires_at, r.updated_at, r.vis"
+#define RD_REG_COLUMNS "r.id, r.device_id, r.ep, r.d, r.base, r.et, r.lt, r.expires_at, r.updated_at, r.vis, r.dattr"
 /* Resource scans: the registration's columns, then the link and its rule. */
 #define RD_RES_SELECT "SELECT " RD_REG_COLUMNS ", s.link, s.vis FROM rd_res s JOIN rd_reg r ON r.id = s.reg_id"
 
@@ -219,11 +220,12 @@ static const char *const sql_text[Q_COUNT] = {
   [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
   [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
   [Q_AUDIT_LIST] = "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-  [Q_RD_PUT] = "INSERT INTO rd_reg (id, device_id, ep, d, base, et, lt, expires_at, updated_at, vis, links)"
-               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+  [Q_RD_PUT] = "INSERT INTO rd_reg (id, device_id, ep, d, base, et, lt, expires_at, updated_at, vis, dattr, links)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?11)"
                " ON CONFLICT (id) DO UPDATE SET ep = excluded.ep, d = excluded.d, base = excluded.base,"
                " et = excluded.et, lt = excluded.lt, expires_at = excluded.expires_at,"
-               " updated_at = excluded.updated_at, vis = excluded.vis, links = excluded.links",
+               " updated_at = excluded.updated_at, vis = excluded.vis, dattr = excluded.dattr,"
+               " links = excluded.links",
   [Q_RD_RES_CLEAR] = "DELETE FROM rd_res WHERE reg_id = ?1",
   [Q_RD_RES_PUT] = "INSERT INTO rd_res (reg_id, pos, ep, href, link, vis) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
   [Q_RD_ATTR_PUT] = "INSERT INTO rd_res_attr (reg_id, pos, name, value, ep) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1095,7 +1097,8 @@ static stw_status_t row_to_reg(sqlite3_stmt *s, stw_rd_reg_t *r)
       (rc = col_text(s, 3, r->d, sizeof(r->d))) != STW_OK ||
       (rc = col_text(s, 4, r->base, sizeof(r->base))) != STW_OK ||
       (rc = col_text(s, 5, r->et, sizeof(r->et))) != STW_OK ||
-      (rc = col_text(s, 9, r->vis, sizeof(r->vis))) != STW_OK)
+      (rc = col_text(s, 9, r->vis, sizeof(r->vis))) != STW_OK ||
+      (rc = col_text(s, 10, r->dattr, sizeof(r->dattr))) != STW_OK)
     return rc;
   r->lt = (uint32_t)sqlite3_column_int64(s, 6);
   r->expires_at = sqlite3_column_int64(s, 7);
@@ -1114,7 +1117,7 @@ static stw_status_t sq_rd_put(void *be, const stw_rd_reg_t *reg, const stw_rd_re
        (rc = bind_text(b, &q, 5, reg->base)) != STW_OK || (rc = bind_text(b, &q, 6, reg->et)) != STW_OK ||
        (rc = bind_int(b, &q, 7, reg->lt)) != STW_OK || (rc = bind_int(b, &q, 8, reg->expires_at)) != STW_OK ||
        (rc = bind_int(b, &q, 9, reg->updated_at)) != STW_OK || (rc = bind_text(b, &q, 10, reg->vis)) != STW_OK ||
-       (rc = bind_text(b, &q, 11, reg->links)) != STW_OK))
+       (rc = bind_text(b, &q, 11, reg->links)) != STW_OK || (rc = bind_text(b, &q, 12, reg->dattr)) != STW_OK))
     goto out;
   if (rc == STW_OK)
     rc = query_exec(b, &q, NULL);
@@ -1179,8 +1182,8 @@ static stw_status_t sq_rd_get(void *be, const char *id, const char *device_id, s
     goto out;
   uint8_t *links = NULL;
   size_t len = 0;
-  const unsigned char *t = sqlite3_column_text(q.s, 10);
-  int n = sqlite3_column_bytes(q.s, 10);
+  const unsigned char *t = sqlite3_column_text(q.s, 11);
+  int n = sqlite3_column_bytes(q.s, 11);
   if (t == NULL || n < 0 || (size_t)n > STW_RD_LINKS_MAX) {
     rc = STW_ERR_STORE;
     goto out;
@@ -1283,8 +1286,8 @@ static stw_status_t scan_rows(sqlite_be_t *b, query_t *q, bool res, stw_rd_reg_c
     if ((rc = row_to_reg(q->s, &reg)) != STW_OK)
       break;
     if (res) {
-      const char *link = (const char *)sqlite3_column_text(q->s, 10);
-      const char *vis = (const char *)sqlite3_column_text(q->s, 11);
+      const char *link = (const char *)sqlite3_column_text(q->s, 11);
+      const char *vis = (const char *)sqlite3_column_text(q->s, 12);
       rc = res_cb(&reg, link ? link : "", vis ? vis : "", ctx);
     } else {
       rc = reg_cb(&reg, ctx);

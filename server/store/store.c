@@ -728,7 +728,7 @@ static stw_status_t check_rd_reg(const stw_rd_reg_t *r)
   if ((rc = CHECK_FIELD(r->id, false)) != STW_OK || (rc = CHECK_FIELD(r->device_id, false)) != STW_OK ||
       (rc = CHECK_FIELD(r->ep, false)) != STW_OK || (rc = CHECK_FIELD(r->d, true)) != STW_OK ||
       (rc = CHECK_FIELD(r->base, true)) != STW_OK || (rc = CHECK_FIELD(r->et, true)) != STW_OK ||
-      (rc = CHECK_FIELD(r->vis, true)) != STW_OK)
+      (rc = CHECK_FIELD(r->vis, true)) != STW_OK || (rc = CHECK_FIELD(r->dattr, true)) != STW_OK)
     return rc;
   if (r->lt == 0)
     return STW_ERR_INVALID;

@@ -181,6 +181,7 @@ typedef struct {
   int64_t expires_at;
   int64_t updated_at;
   char vis[STW_RD_VALUE_MAX];      /**< who may discover it (docs/discovery.md) */
+  char dattr[STW_RD_VALUE_MAX];    /**< attribute names the device lets others discover, space-separated */
   char *links;                     /**< owned (malloc), NUL-terminated; NULL in scan callbacks */
   size_t links_len;
 } stw_rd_reg_t;
