@@ -141,9 +141,10 @@ static stw_status_t rebuild_trust(const stw_trust_t *t, void *arg)
       break;
     }
   }
-  if (e->ca == NULL && stw_ca_new(t->cert_der, t->cert_len, NULL, &e->ca) == STW_ERR_NOMEM) {
+  /* A certificate that cannot act as a CA stays listed (so the walks compare
+   * equal) with ca NULL, and never matches. */
+  if (e->ca == NULL && stw_ca_new(t->cert_der, t->cert_len, NULL, &e->ca) == STW_ERR_NOMEM)
     return STW_ERR_NOMEM;
-  }
   w->fresh_count++;
   return STW_OK;
 }
