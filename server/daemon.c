@@ -5,6 +5,7 @@
 #include "coap/server.h"
 #include "domain/domain.h"
 #include "enroll/est_coap.h"
+#include "rd/rd_coap.h"
 #include "store/committer.h"
 #include "store/store.h"
 
@@ -18,6 +19,8 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
   stw_committer_t *committer = NULL;
   stw_coap_server_t *server = NULL;
   stw_est_t *est = NULL;
+  stw_rd_t *rd = NULL;
+  stw_rd_coap_t *rd_coap = NULL;
 
   stw_status_t st = stw_domain_open(opts->data_dir, opts->domain_name, &domain);
   if (st != STW_OK) {
@@ -50,6 +53,11 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
   };
   if ((st = stw_est_register(server, &enroll, committer, &est)) != STW_OK)
     goto out;
+  if ((st = stw_rd_new(store, domain, &rd)) != STW_OK ||
+      (st = stw_rd_coap_register(server, rd, committer, &rd_coap)) != STW_OK) {
+    fprintf(log, "steward: cannot start the resource directory: %s\n", stw_status_str(st));
+    goto out;
+  }
 
   char host[256];
   const char *colon = strrchr(cfg.listen, ':');
@@ -68,6 +76,8 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
 out:
   stw_coap_server_free(server);
   stw_est_free(est);
+  stw_rd_coap_free(rd_coap);
+  stw_rd_free(rd);
   stw_committer_stop(committer);
   stw_store_close(store);
   stw_domain_close(domain);

@@ -35,6 +35,7 @@ struct stw_deferred {
   uint8_t *body;
   size_t len;
   char diag[192];
+  char location[64];
 };
 
 #define ROUTES_MAX 16
@@ -194,6 +195,11 @@ void stw_deferred_answer(stw_deferred_t *d, unsigned code, int content_format,
   coap_async_trigger(d->async);
 }
 
+void stw_deferred_set_location(stw_deferred_t *d, const char *path)
+{
+  snprintf(d->location, sizeof(d->location), "%s", path);
+}
+
 static void unlink_deferred(stw_deferred_t *d)
 {
   d->prev->next = d->next;
@@ -219,6 +225,15 @@ bool stw_deferred_resume(coap_resource_t *resource, coap_session_t *session,
   coap_async_set_app_data(async, NULL);
   unlink_deferred(d);
   coap_pdu_set_code(response, (coap_pdu_code_t)d->code);
+  for (const char *seg = d->location; *seg;) {
+    const char *slash = strchr(seg, '/');
+    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+    if (n > 0)
+      coap_add_option(response, COAP_OPTION_LOCATION_PATH, n, (const uint8_t *)seg);
+    seg += n;
+    if (*seg == '/')
+      seg++;
+  }
   if (d->body != NULL) {
     /* libcoap owns the body from here and splits it into blocks if needed. */
     coap_add_data_large_response(resource, session, request, response, NULL,

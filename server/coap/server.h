@@ -50,6 +50,9 @@ stw_deferred_t *stw_defer(coap_session_t *session, const coap_pdu_t *request);
 /** Set the answer (body copied) and wake the handler; frees nothing of the caller's. */
 void stw_deferred_answer(stw_deferred_t *d, unsigned code, int content_format,
                          const uint8_t *body, size_t len, const char *diag);
+/** A Location-Path for the answer ("rd/4521": one option per segment), set
+ *  before stw_deferred_answer(). */
+void stw_deferred_set_location(stw_deferred_t *d, const char *path);
 /** True if this call is the wake-up of a deferred request: the response is
  *  filled in from the stored answer. */
 bool stw_deferred_resume(coap_resource_t *resource, coap_session_t *session,
