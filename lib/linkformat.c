@@ -299,6 +299,8 @@ stw_status_t stw_links_parse(const char *text, size_t len, stw_links_t *out)
   stw_links_init(out);
   if (len > STW_LINKS_PAYLOAD_MAX)
     return STW_ERR_TOO_LARGE;
+  if (len == 0)
+    return STW_OK;  /* also spares NULL + 0, which C leaves undefined */
   cursor_t c = { text, text + len };
   stw_status_t st = STW_OK;
   while (c.p < c.end) {
