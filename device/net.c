@@ -49,6 +49,46 @@ static bool reconnect_later(stw_op_t *op)
   return true;
 }
 
+/* "?a=1&b=2" → Uri-Query "a=1", "b=2" (empty parts skipped). */
+static void add_query_options(coap_pdu_t *pdu, const char *query)
+{
+  if (query == NULL)
+    return;
+  const char *part = query + 1;
+  while (*part) {
+    const char *amp = strchr(part, '&');
+    size_t n = amp ? (size_t)(amp - part) : strlen(part);
+    if (n > 0)
+      coap_add_option(pdu, COAP_OPTION_URI_QUERY, n, (const uint8_t *)part);
+    part += n + (amp ? 1 : 0);
+  }
+}
+
+/* Location-Path options of an answer joined with '/' (a registration's place). */
+static void remember_location(stw_op_t *op, const coap_pdu_t *received)
+{
+  op->location[0] = '\0';
+  size_t used = 0;
+  coap_opt_iterator_t it;
+  coap_opt_filter_t filter;
+  coap_option_filter_clear(&filter);
+  coap_option_filter_set(&filter, COAP_OPTION_LOCATION_PATH);
+  coap_option_iterator_init(received, &it, &filter);
+  coap_opt_t *opt;
+  while ((opt = coap_option_next(&it)) != NULL) {
+    size_t n = coap_opt_length(opt);
+    if (used + n + 2 > sizeof(op->location)) {
+      op->location[0] = '\0';  /* too long to be ours: no location rather than a cut one */
+      return;
+    }
+    if (used > 0)
+      op->location[used++] = '/';
+    memcpy(op->location + used, coap_opt_value(opt), n);
+    used += n;
+    op->location[used] = '\0';
+  }
+}
+
 static coap_response_t on_coap_response(coap_session_t *session, const coap_pdu_t *sent,
                                         const coap_pdu_t *received, const coap_mid_t mid)
 {
@@ -63,6 +103,7 @@ static coap_response_t on_coap_response(coap_session_t *session, const coap_pdu_
     data = NULL;
     len = 0;
   }
+  remember_location(op, received);
   stw_op_response_fn fn = op->on_response;
   op->on_response = NULL;
   state_of(op)->in_flight = false;
@@ -304,17 +345,17 @@ stw_status_t stw__op_request(stw_op_t *op, coap_pdu_code_t method, const char *p
   size_t token_len = 0;
   coap_session_new_token(op->session, &token_len, token);
   coap_add_token(pdu, token_len, token);
-  /* Uri-Path, one option per segment. */
-  const char *seg = path;
-  while (*seg) {
-    const char *slash = strchr(seg, '/');
-    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+  /* Uri-Path, one option per segment, up to a '?'; then Uri-Query per '&'. */
+  const char *query = strchr(path, '?');
+  const char *path_end = query ? query : path + strlen(path);
+  for (const char *seg = path; seg < path_end;) {
+    const char *slash = memchr(seg, '/', (size_t)(path_end - seg));
+    size_t n = slash ? (size_t)(slash - seg) : (size_t)(path_end - seg);
     if (n > 0)
       coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
-    seg += n;
-    if (*seg == '/')
-      seg++;
+    seg += n + (slash ? 1 : 0);
   }
+  add_query_options(pdu, query);
   uint8_t buf[4];
   if (content_format >= 0)
     coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,

@@ -31,6 +31,7 @@ struct stw_op {
   void *done_arg;
   uint8_t server_spki[STW_SPKI_MAX];   /* the key the DTLS server proved */
   size_t server_spki_len;
+  char location[128];                  /* Location-Path of the last answer, "rd/4f2a" ("" if none) */
   void *flow;                          /* the flow's own state */
   void (*flow_free)(void *flow);
 };
@@ -52,7 +53,9 @@ stw_status_t stw__op_connect_psk(stw_op_t *op, const char *identity, const uint8
 /** Close the current session (e.g. to reconnect with another credential). */
 void stw__op_disconnect(stw_op_t *op);
 /** Send a confirmable request on the op's session; the answer comes to on_response.
- *  content_format/accept < 0 leave the option out. body may be NULL. */
+ *  path may carry a query, "rd?ep=a&lt=60": each '&'-separated part becomes one
+ *  Uri-Query option, sent as given. path and body must outlive the op (a failed
+ *  session resends them). content_format/accept < 0 leave the option out. body may be NULL. */
 stw_status_t stw__op_request(stw_op_t *op, coap_pdu_code_t method, const char *path,
                              int content_format, int accept, const uint8_t *body, size_t len,
                              stw_op_response_fn on_response);
@@ -60,5 +63,28 @@ stw_status_t stw__op_request(stw_op_t *op, coap_pdu_code_t method, const char *p
 void stw__op_finish(stw_op_t *op, stw_status_t status, unsigned coap_code, const char *reason);
 /** Map a CoAP error answer to a status. */
 stw_status_t stw__status_of_code(unsigned code);
+
+/* ---- one request on the device's operational credential (request.c) ---- */
+
+/** How a request ended: status is STW_OK for a 2.xx answer; answer (valid
+ *  only during the call) is its body, location its Location-Path ("" if none). */
+typedef void (*stw__answer_fn)(stw_dev_t *dev, stw_status_t status, const stw_bootstrap_report_t *report,
+                               const uint8_t *answer, size_t len, const char *location, void *arg);
+
+/** Send one request over DTLS with the device's LDevID (after checking the
+ *  server's key against the pinned domain CA) or its operational PSK.
+ *  path may carry a query ("rd?ep=a"); path and body are copied. An answer
+ *  over answer_max bytes ends with STW_ERR_TOO_LARGE. fn runs from stw_net_run(). */
+stw_status_t stw__request_start(stw_net_t *net, stw_dev_t *dev, const char *uri, coap_pdu_code_t method,
+                                const char *path, int content_format, int accept, const uint8_t *body,
+                                size_t len, size_t answer_max, stw__answer_fn fn, void *arg);
+
+/** The same, blocking. *answer (malloc'd, NUL-terminated, may be NULL) and
+ *  location (STW__LOCATION_MAX, may be NULL) receive the answer; the caller frees *answer. */
+#define STW__LOCATION_MAX 128
+stw_status_t stw__request_run(stw_dev_t *dev, const char *uri, coap_pdu_code_t method, const char *path,
+                              int content_format, int accept, const uint8_t *body, size_t len,
+                              size_t answer_max, uint8_t **answer, size_t *answer_len, char *location,
+                              stw_bootstrap_report_t *report);
 
 #endif
