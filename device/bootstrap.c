@@ -99,6 +99,10 @@ static void got_certificate(stw_op_t *op, unsigned code, const uint8_t *body, si
   flow_t *f = op->flow;
   stw_dev_t *dev = op->dev;
   if (!is_success(code)) {
+    /* The server judged this CSR (4.xx): the next attempt makes a new key and
+     * CSR. After 5.xx or no answer the identical CSR is sent again. */
+    if ((code >> 5) == 4)
+      stw__dev_clear_pending(dev);
     fail_from_answer(op, code, body, len, f->renewal ? "renewal" : "enrollment");
     return;
   }
@@ -233,21 +237,47 @@ static void got_operational_psk(stw_op_t *op, unsigned code, const uint8_t *body
   confirm_operational_psk(op);
 }
 
+typedef struct {
+  uint8_t der[STW_CERT_MAX];
+  size_t len;
+} self_signed_t;
+
+static stw_status_t pick_self_signed(const uint8_t *der, size_t len, void *arg)
+{
+  self_signed_t *found = arg;
+  stw_cert_info_t info;
+  if (found->len > 0 || len > sizeof(found->der) || stw_cert_parse(der, len, &info) != STW_OK || !info.is_ca)
+    return STW_OK;
+  if (stw_cert_verify_issued_by(der, len, der, len, stw_now()) != STW_OK)
+    return STW_OK;
+  memcpy(found->der, der, len);
+  found->len = len;
+  return STW_OK;
+}
+
 static void got_psk_anchors(stw_op_t *op, unsigned code, const uint8_t *body, size_t len)
 {
   if (!is_success(code)) {
     fail_from_answer(op, code, body, len, "trust anchors");
     return;
   }
-  /* A PSK device cannot check signatures; it keeps the domain CA (the one
-   * self-signed certificate of the set) for peers that can. The PSK itself
-   * authenticated the server: only the owner the voucher named could open it. */
-  anchors_t a;
-  memset(&a, 0, sizeof(a));
-  stw_status_t st = stw__op_request(op, COAP_REQUEST_CODE_POST, PATH_PSK, -1, CF_CBOR, NULL, 0, got_operational_psk);
+  /* The PSK itself authenticated the server: only the owner the voucher
+   * named could open it. The device keeps the domain CA (the self-signed
+   * certificate of the set) for peers and checks that can use it. */
+  self_signed_t *ca = calloc(1, sizeof(*ca));
+  stw_status_t st = ca ? stw_pkcs7_certs_decode(body, len, pick_self_signed, ca) : STW_ERR_NOMEM;
+  if (st == STW_OK && ca->len == 0)
+    st = STW_ERR_UNTRUSTED;
+  if (st == STW_OK)
+    st = stw__dev_store_domain_ca(op->dev, ca->der, ca->len);
+  free(ca);
+  if (st != STW_OK) {
+    stw__op_finish(op, st, code, "the server's trust anchors hold no domain CA");
+    return;
+  }
+  st = stw__op_request(op, COAP_REQUEST_CODE_POST, PATH_PSK, -1, CF_CBOR, NULL, 0, got_operational_psk);
   if (st != STW_OK)
     stw__op_finish(op, st, 0, "could not ask for the operational PSK");
-  (void)a;
 }
 
 /* ---- starting ------------------------------------------------------------------- */

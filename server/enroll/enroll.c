@@ -444,7 +444,8 @@ static stw_status_t decide_sren(const stw_enroll_ctx_t *ctx, stw_enroll_cache_t 
   snprintf(o->device_id, sizeof(o->device_id), "%.32s", ldevid->serial_number);
   stw_status_t st = stw_ca_verify_cert(cache->domain_ca, cert, stw_now());
   if (st == STW_ERR_EXPIRED)
-    return refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-expired", "LDevID expired: bootstrap again");
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-expired",
+                  "LDevID expired: the owner must decommission the device and import a new voucher");
   if (st != STW_OK)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "not-ldevid", "client certificate is not an LDevID of this domain");
   stw_device_t d;
@@ -508,6 +509,18 @@ static stw_status_t decide_psk(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
   if (!rule.allowed)
     return refuse(o, STW_ERR_FORBIDDEN, "not-allowed", "enrollment policy does not allow device %s (model %s, manufacturer %s)",
                   d.id, d.model, d.manufacturer);
+  /* The voucher gave this domain the PSK; it must still be in force. */
+  uint8_t *raw = NULL;
+  size_t raw_len = 0;
+  stw_voucher_t v;
+  st = stw_store_voucher_get(ctx->store, d.id, &raw, &raw_len);
+  if (st == STW_OK)
+    st = stw_voucher_parse(raw, raw_len, &v);
+  free(raw);
+  if (st != STW_OK)
+    return refuse(o, STW_ERR_FORBIDDEN, "no-voucher", "no ownership voucher for this device in this domain");
+  if (v.expires_on != 0 && v.expires_on < stw_now())
+    return refuse(o, STW_ERR_FORBIDDEN, "voucher-expired", "ownership voucher expired");
 
   uint8_t answer[STW_PSK_ANSWER_MAX];
   size_t answer_len = 0;
@@ -960,6 +973,11 @@ stw_status_t stw_enroll_import_voucher_in_tx(stw_store_t *st, const stw_domain_t
   stw_device_t d;
   memset(&d, 0, sizeof(d));
   rc = stw_store_device_get(st, device_id_out, &d);
+  /* Only a device that has not enrolled here (or starts a new life) takes
+   * its bootstrap PSK from the voucher: importing the voucher again for an
+   * enrolled device must not bring a retired bootstrap PSK back to life. */
+  bool fresh = rc == STW_ERR_NOT_FOUND || (rc == STW_OK && (d.state == STW_STATE_MANUFACTURED ||
+                                                              d.state == STW_STATE_DECOMMISSIONED));
   if (rc == STW_ERR_NOT_FOUND) {
     memset(&d, 0, sizeof(d));
     snprintf(d.id, sizeof(d.id), "%s", device_id_out);
@@ -977,7 +995,7 @@ stw_status_t stw_enroll_import_voucher_in_tx(stw_store_t *st, const stw_domain_t
   stw_device_clear(&d);
   if (rc == STW_OK)
     rc = stw_store_voucher_put(st, device_id_out, voucher, len);
-  if (rc == STW_OK && s.v.sealed_psk_len > 0) {
+  if (rc == STW_OK && s.v.sealed_psk_len > 0 && fresh) {
     stw_psk_t psk;
     memset(&psk, 0, sizeof(psk));
     size_t key_len = sizeof(psk.key);

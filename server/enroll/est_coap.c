@@ -295,13 +295,13 @@ stw_status_t stw_est_register(stw_coap_server_t *server, const stw_enroll_ctx_t 
   st = stw_pkcs7_certs_encode(certs, lens, 2, &est->crts_p7);
   if (st == STW_OK)
     st = add_resource(server, est, ".well-known/est/crts", COAP_REQUEST_GET, handle_crts,
-                      "ace.est.crts", "281 287");
+                      "ace.est.crts", "\"281 287\"");
   if (st == STW_OK)
     st = add_resource(server, est, ".well-known/est/sen", COAP_REQUEST_POST, handle_sen,
-                      "ace.est.sen", "286 281 287");
+                      "ace.est.sen", "\"286 281 287\"");
   if (st == STW_OK)
     st = add_resource(server, est, ".well-known/est/sren", COAP_REQUEST_POST, handle_sren,
-                      "ace.est.sren", "286 281 287");
+                      "ace.est.sren", "\"286 281 287\"");
   if (st == STW_OK)
     st = add_resource(server, est, ".well-known/est/psk", COAP_REQUEST_POST, handle_psk,
                       "steward.est.psk", "60");
