@@ -969,6 +969,12 @@ static void test_psk_flow(void **state)
   /* the bootstrap identity no longer works; the operational one is not a bootstrap one */
   expect_refusal(fx, STW_ENROLL_PSK, &p.peer, NULL, 0, STW_ERR_UNAUTHENTICATED, "psk-retired", COAP(4, 1));
   expect_refusal(fx, STW_ENROLL_PSK, &op_peer, NULL, 0, STW_ERR_FORBIDDEN, "already-enrolled", COAP(4, 3));
+
+  /* importing the voucher again must not bring the retired bootstrap PSK back */
+  import_voucher(fx, fx->f, &p.im);
+  assert_int_equal(stw_store_psk_get(fx->st, p.im.psk_identity, &boot), STW_OK);
+  assert_false(boot.active);
+  expect_refusal(fx, STW_ENROLL_PSK, &p.peer, NULL, 0, STW_ERR_UNAUTHENTICATED, "psk-retired", COAP(4, 1));
   stw_wipe(key, sizeof(key));
   stw_wipe(key2, sizeof(key2));
   stw_imprint_clear(&p.im);
