@@ -13,6 +13,7 @@
 #include "factory.h"
 #include "spawn.h"
 #include "steward/bootstrap.h"
+#include "steward/discovery.h"
 #include "steward/device.h"
 #include "store/store.h"
 
@@ -91,6 +92,120 @@ static bool bootstrap_one(const demo_device_t *d, const char *uri)
   }
   stw_dev_close(dev);
   return st == STW_OK;
+}
+
+static stw_status_t set_attr(stw_store_t *store, const stw_domain_t *home, const char *device_id,
+                             const char *name, const char *value)
+{
+  stw_attr_row_t a;
+  memset(&a, 0, sizeof(a));
+  snprintf(a.name, sizeof(a.name), "%s", name);
+  snprintf(a.value, sizeof(a.value), "%s", value);
+  snprintf(a.authority, sizeof(a.authority), "%s", home->name);
+  return stw_store_attr_set(store, device_id, &a);
+}
+
+static size_t count_links(const char *links)
+{
+  size_t n = links[0] ? 1 : 0;
+  for (const char *p = links; *p; p++)
+    n += *p == ',';
+  return n;
+}
+
+/* Two askers with different roles ask the same directory. */
+static stw_status_t discovery_story(stw_store_t *store, const stw_domain_t *home, demo_device_t *thermo,
+                                    demo_device_t *tag, const char *uri)
+{
+  static const char links[] = "</temp>;rt=\"temperature\";if=\"sensor\","
+                              "</cfg>;rt=\"config\";if=\"parameter\";vis=\"role=maintainer\"";
+  stw_dev_t *devs[THERMOS] = { 0 }, *tag_dev = NULL;
+  stw_bootstrap_report_t r;
+  stw_resolution_t *res = NULL;
+  char *answer = NULL, *hidden = NULL, *absent = NULL;
+  stw_status_t st = STW_OK;
+  printf("\n");
+  for (int i = 0; i < THERMOS && st == STW_OK; i++) {
+    st = set_attr(store, home, thermo[i].imprint.id, "location", i < 3 ? "building-7" : "building-9");
+    if (st == STW_OK && i == 0)
+      st = set_attr(store, home, thermo[i].imprint.id, "owner", "alice");
+  }
+  if (st == STW_OK)
+    st = set_attr(store, home, thermo[4].imprint.id, "role", "maintainer");
+  if (st == STW_OK)
+    st = set_attr(store, home, tag->imprint.id, "role", "utility");
+  if (st != STW_OK)
+    return st;
+  say("owner", "sets attributes: thermostats #1-3 location=building-7, #4-5 building-9; #1 owner=alice; "
+      "thermostat #5 role=maintainer; the tag role=utility");
+
+  for (int i = 0; i < THERMOS && st == STW_OK; i++) {
+    char where[STW_LOCATION_MAX];
+    memset(&r, 0, sizeof(r));
+    if ((st = stw_dev_open(thermo[i].dir, &devs[i])) == STW_OK)
+      st = stw_register(devs[i], uri, links, 3600, "dattr=manufacturer%20model%20location", where, &r);
+    if (st == STW_OK)
+      say("device", "%-22s registers </temp> (anyone in the domain) and </cfg> (maintainers only) at %s",
+          thermo[i].label, where);
+    else
+      say("device", "%-22s registration REFUSED: %s", thermo[i].label, r.reason);
+  }
+  if (st == STW_OK)
+    st = stw_dev_open(tag->dir, &tag_dev);
+  if (st != STW_OK)
+    goto out;
+
+  /* The same lookup from two askers. */
+  size_t n = 0;
+  if ((st = stw_lookup(tag_dev, uri, "res", NULL, &answer, &n, &r)) != STW_OK)
+    goto out;
+  say("lookup", "the tag (role=utility) asks /rd-lookup/res: %zu resources, e.g. %.70s...", count_links(answer), answer);
+  free(answer);
+  answer = NULL;
+  if ((st = stw_lookup(devs[4], uri, "res", NULL, &answer, &n, &r)) != STW_OK)
+    goto out;
+  say("lookup", "thermostat #5 (role=maintainer) asks the same: %zu resources, the configuration too",
+      count_links(answer));
+  free(answer);
+  answer = NULL;
+  size_t hidden_len = 0, absent_len = 0;
+  if ((st = stw_lookup(tag_dev, uri, "res", "rt=config", &hidden, &hidden_len, &r)) != STW_OK)
+    goto out;
+  unsigned hidden_code = r.coap_code;
+  if ((st = stw_lookup(tag_dev, uri, "res", "rt=no-such-type", &absent, &absent_len, &r)) != STW_OK)
+    goto out;
+  say("lookup", "the tag asks rt=config (hidden from it) and rt=no-such-type (absent): %u.%02u with %zu bytes "
+      "vs %u.%02u with %zu bytes: indistinguishable", hidden_code >> 5, hidden_code & 0x1f, hidden_len,
+      r.coap_code >> 5, r.coap_code & 0x1f, absent_len);
+  if ((st = stw_lookup(tag_dev, uri, "ep", "location=building-7", &answer, &n, &r)) != STW_OK)
+    goto out;
+  say("lookup", "the tag asks /rd-lookup/ep?location=building-7: %zu endpoints", count_links(answer));
+
+  /* A handle, resolved with proofs for chosen attributes only. */
+  char handle[STW_NAME_MAX + 40];
+  snprintf(handle, sizeof(handle), "%s/%s", home->name, thermo[0].imprint.id);
+  if ((st = stw_resolve(tag_dev, uri, handle, "model location owner", &res, &r)) != STW_OK) {
+    say("lookup", "resolution failed: %s", r.reason);
+    goto out;
+  }
+  say("lookup", "the tag resolves %s: ep %s at %s", handle, stw_resolution_ep(res),
+      stw_resolution_base_count(res) ? stw_resolution_base(res, 0) : "-");
+  for (size_t i = 0; i < stw_resolution_attr_count(res); i++) {
+    const char *name, *value, *authority;
+    if (stw_resolution_attr(res, i, &name, &value, &authority) == STW_OK)
+      say("lookup", "  proven by the domain-signed Merkle root: %s = %s (stated by %s)", name, value, authority);
+  }
+  say("lookup", "  owner: %s (not discoverable: no leaf disclosed, the rest of the tree stays sealed)",
+      stw_resolution_attr_value(res, "owner", home->name) ? "DISCLOSED (unexpected!)" : "not disclosed");
+out:
+  stw_resolution_free(res);
+  free(answer);
+  free(hidden);
+  free(absent);
+  for (int i = 0; i < THERMOS; i++)
+    stw_dev_close(devs[i]);
+  stw_dev_close(tag_dev);
+  return st;
 }
 
 static int run_demo(const char *root)
@@ -198,7 +313,11 @@ static int run_demo(const char *root)
     stw_dev_close(clone);
   }
 
-  /* 6. What the owner sees. */
+  /* 6. Registration and privacy-aware discovery. */
+  if ((st = discovery_story(store, home, thermo, &tag, daemon.uri)) != STW_OK)
+    goto fail;
+
+  /* 7. What the owner sees. */
   printf("\n");
   say("owner", "steward admin devices:");
   cli_print_devices(store, -1);
@@ -216,8 +335,8 @@ static int run_demo(const char *root)
   say("daemon", "stopped (exit %d) after committing every promised answer", exit_code);
 
   bool as_expected = enrolled == THERMOS + 1 && !rogue_in && !foreign_in && st == STW_OK && exit_code == 0;
-  printf("\n%s: %d devices enrolled, 2 refused with their reasons, the audit chain verified.\n",
-         as_expected ? "demo complete" : "demo FAILED", enrolled);
+  printf("\n%s: %d devices enrolled, 2 refused with their reasons, %d registered and discovered by role, "
+         "the audit chain verified.\n", as_expected ? "demo complete" : "demo FAILED", enrolled, THERMOS);
   rc = as_expected ? 0 : 1;
   goto out;
 fail:

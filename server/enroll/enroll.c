@@ -553,17 +553,28 @@ static stw_status_t decide_psk(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
   return o->status = st;
 }
 
-static stw_status_t decide_voucher(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer, const stw_cert_t *cert,
-                                   stw_enroll_outcome_t *o)
+static stw_status_t decide_voucher(const stw_enroll_ctx_t *ctx, stw_enroll_cache_t *cache, const stw_peer_t *peer,
+                                   const stw_cert_t *cert, stw_enroll_outcome_t *o)
 {
   if (peer->kind != STW_PEER_CERT)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "no-idevid", "ask for the voucher with the IDevID over DTLS");
   if (cert == NULL)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "bad-idevid", "client certificate does not parse");
   stw_device_id_hex(stw_cert_info(cert)->device_id, o->device_id);
+  /* The first thing a device asks for: say here, not later, when its maker
+   * is not one this domain trusts. */
+  mfg_search_t mfg;
+  stw_status_t st = find_manufacturer(cache, ctx->store, cert, &mfg);
+  if (st != STW_OK)
+    return refuse(o, st, "store", "store unavailable");
+  if (!mfg.found && mfg.expired)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "idevid-expired", "IDevID or manufacturer CA outside its validity");
+  if (!mfg.found)
+    return refuse(o, STW_ERR_UNAUTHENTICATED, "untrusted-manufacturer",
+                  "IDevID is not issued by a manufacturer CA this domain trusts");
   uint8_t *raw = NULL;
   size_t len = 0;
-  stw_status_t st = stw_store_voucher_get(ctx->store, o->device_id, &raw, &len);
+  st = stw_store_voucher_get(ctx->store, o->device_id, &raw, &len);
   if (st == STW_ERR_NOT_FOUND)
     return refuse(o, STW_ERR_NOT_FOUND, "no-voucher", "no ownership voucher for this device in this domain");
   if (st != STW_OK)
@@ -598,7 +609,7 @@ stw_status_t stw_enroll_decide(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
   stw_enroll_cache_t *cache = ctx->cache, *own_cache = NULL;
   stw_cert_t *cert = NULL;
   bool x509_op = o->op == STW_ENROLL_SEN || o->op == STW_ENROLL_SREN || o->op == STW_ENROLL_VOUCHER;
-  if (cache == NULL && (o->op == STW_ENROLL_SEN || o->op == STW_ENROLL_SREN)) {
+  if (cache == NULL && x509_op) {
     stw_status_t st = stw_enroll_cache_new(ctx->domain, &own_cache);
     if (st != STW_OK)
       return refuse(o, st, "domain-ca", "domain CA unusable");
@@ -611,7 +622,7 @@ stw_status_t stw_enroll_decide(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
   case STW_ENROLL_SEN: decide_sen(ctx, cache, peer, cert, body, body_len, o); break;
   case STW_ENROLL_SREN: decide_sren(ctx, cache, peer, cert, body, body_len, o); break;
   case STW_ENROLL_PSK: decide_psk(ctx, peer, o); break;
-  case STW_ENROLL_VOUCHER: decide_voucher(ctx, peer, cert, o); break;
+  case STW_ENROLL_VOUCHER: decide_voucher(ctx, cache, peer, cert, o); break;
   case STW_ENROLL_PSK_CONFIRM: decide_psk_confirm(ctx, peer, o); break;
   }
   stw_cert_free(cert);
