@@ -309,6 +309,17 @@ static stw_status_t start(stw_net_t *net, stw_dev_t *dev, const char *uri, stw_d
     }
     return STW_OK;
   }
+  /* An enrolled device bootstrapping again renews on its own once the share
+   * of its LDevID's validity set with stw_dev_set_renewal_share() has passed. */
+  if (!renewal && dev->has_op_cert) {
+    int64_t from = dev->op_cert.not_before, to = dev->op_cert.not_after;
+    int64_t due = from + (int64_t)((double)(to - from) * dev->renewal_share);
+    if (stw_now() < due) {
+      stw__op_finish(op, STW_OK, 0, "already enrolled");
+      return STW_OK;
+    }
+    renewal = f->renewal = true;
+  }
   if (renewal) {
     stw_cert_info_t ca;
     if (!dev->has_op_cert || stw_cert_parse(dev->domain_ca_der.data, dev->domain_ca_der.len, &ca) != STW_OK) {
@@ -320,10 +331,6 @@ static stw_status_t start(stw_net_t *net, stw_dev_t *dev, const char *uri, stw_d
     if ((st = stw__op_connect_cert(op, &dev->op_cert_pem, &dev->op_key_pem)) != STW_OK ||
         (st = stw__op_request(op, COAP_REQUEST_CODE_GET, PATH_CRTS, -1, CF_PKCS7_CERTS, NULL, 0, got_anchors)) != STW_OK)
       stw__op_finish(op, st, 0, "could not reach the server");
-    return STW_OK;
-  }
-  if (dev->has_op_cert) {
-    stw__op_finish(op, STW_OK, 0, "already enrolled");
     return STW_OK;
   }
   if ((st = stw__op_connect_cert(op, &dev->idevid_cert_pem, &dev->idevid_key_pem)) != STW_OK ||

@@ -75,6 +75,7 @@ static stw_dev_t *dev_alloc(void)
   stw_buf_init(&dev->op_key_pem, STW_PEM_MAX);
   stw_buf_init(&dev->pending_key_pem, STW_PEM_MAX);
   stw_buf_init(&dev->pending_csr_der, STW_CSR_MAX);
+  dev->renewal_share = STW_DEFAULT_RENEWAL_SHARE;
   return dev;
 }
 
@@ -419,4 +420,12 @@ stw_status_t stw__dev_store_name(stw_dev_t *dev, const char *name)
 {
   snprintf(dev->name, sizeof(dev->name), "%s", name);
   return write_file(dev, "name", dev->name, strlen(dev->name), 0644);
+}
+
+stw_status_t stw_dev_set_renewal_share(stw_dev_t *dev, double share)
+{
+  if (!(share > 0.0 && share <= 1.0))
+    return STW_ERR_INVALID;
+  dev->renewal_share = share;
+  return STW_OK;
 }

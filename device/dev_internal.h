@@ -32,6 +32,8 @@ struct stw_dev {
   uint8_t op_psk[STW_PSK_KEY_LEN];
   bool has_op_psk;
 
+  double renewal_share;           /* stw_bootstrap() renews past this share of validity */
+
   /* an enrollment in flight: the key and CSR are kept so that a retry after a
    * crash sends the identical CSR and gets the same certificate back */
   stw_buf_t pending_key_pem;

@@ -29,7 +29,10 @@ typedef struct {
   uint64_t latency_us;  /**< start to finish */
 } stw_bootstrap_report_t;
 
-/** Bootstrap and persist; blocks until done or failed (30 s at most).
+/** Bootstrap and persist; blocks until done or failed (a minute at most).
+ *  Called again on an enrolled device it is cheap: nothing happens until the
+ *  renewal share of the LDevID's validity has passed (stw_dev_set_renewal_share,
+ *  default 2/3), then it renews over /sren by itself. Call it at every start.
  *  server_uri: "coaps://host[:port]". report may be NULL. */
 stw_status_t stw_bootstrap(stw_dev_t *dev, const char *server_uri, stw_bootstrap_report_t *report)
     __attribute__((warn_unused_result));

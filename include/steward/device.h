@@ -56,6 +56,11 @@ int64_t stw_dev_cert_not_after(const stw_dev_t *dev);
 /** The LDevID serial in hex, or "" (valid while dev lives). */
 const char *stw_dev_cert_serial(const stw_dev_t *dev);
 
+/** stw_bootstrap() on an enrolled device renews its LDevID by itself once
+ *  this share (0 < share <= 1) of the validity has passed. */
+#define STW_DEFAULT_RENEWAL_SHARE (2.0 / 3.0)
+stw_status_t stw_dev_set_renewal_share(stw_dev_t *dev, double share) __attribute__((warn_unused_result));
+
 #ifdef __cplusplus
 }
 #endif

@@ -334,6 +334,19 @@ static void reenroll_if_due(void **state)
   assert_true(renewed);
   assert_string_not_equal(stw_dev_cert_serial(a.dev), second);
   assert_int_equal(it_serial_count(f->w.store), serials_before + 2);
+
+  printf("    stw_bootstrap on an enrolled device: nothing before the renewal share, a renewal after it\n");
+  char third[48];
+  snprintf(third, sizeof(third), "%s", stw_dev_cert_serial(a.dev));
+  assert_int_equal(stw_bootstrap(a.dev, f->d.uri, &rep), STW_OK);
+  assert_string_equal(stw_dev_cert_serial(a.dev), third);
+  assert_int_equal(it_serial_count(f->w.store), serials_before + 2);
+  assert_int_equal(stw_dev_set_renewal_share(a.dev, 0.0), STW_ERR_INVALID);
+  assert_int_equal(stw_dev_set_renewal_share(a.dev, 1e-9), STW_OK);
+  assert_int_equal(stw_bootstrap(a.dev, f->d.uri, &rep), STW_OK);
+  assert_string_not_equal(stw_dev_cert_serial(a.dev), third);
+  assert_int_equal(it_serial_count(f->w.store), serials_before + 3);
+  assert_ldevid_in_store(f, stw_dev_id(a.dev), stw_dev_cert_serial(a.dev));
   it_device_free(&a);
 }
 
