@@ -10,9 +10,10 @@
 #include "store/store.h"
 
 static const char *const admin_options[] = { "--data", "--name", "--device", "--model", "--manufacturer",
-                                             "--name-prefix", "--state", "--verify", "--since", "--help", NULL };
+                                             "--name-prefix", "--state", "--verify", "--since", "--authority", "--ep",
+                                             "--help", NULL };
 static const char *const with_value[] = { "--data", "--name", "--device", "--model", "--manufacturer",
-                                          "--name-prefix", "--state", "--since", NULL };
+                                          "--name-prefix", "--state", "--since", "--authority", "--ep", NULL };
 
 static void usage(FILE *to)
 {
@@ -27,6 +28,11 @@ static void usage(FILE *to)
     "  voucher add FILE                           import a manufacturer's ownership voucher\n"
     "  devices [--state STATE]                    the fleet, one line a device\n"
     "  device show ID                             one device in full\n"
+    "  device attr ID                             its attributes (who it is, for discovery rules)\n"
+    "  device attr ID set NAME=VALUE [--authority A]\n"
+    "                                             set one (authority: who attests it; default the domain)\n"
+    "  device attr ID rm NAME                     remove one\n"
+    "  rd [--ep PATTERN]                          registrations in the resource directory (PATTERN may end in *)\n"
     "  audit [--since SEQ] [--verify]             the hash-chained audit log; --verify checks it\n");
 }
 
@@ -335,6 +341,158 @@ static int audit_cmd(admin_t *a, int argc, char **argv)
   return st == STW_OK ? 0 : cli_fail("audit", st);
 }
 
+/* ---- device attributes ------------------------------------------------------------ */
+
+static stw_status_t print_attr(const stw_attr_row_t *r, void *ctx)
+{
+  (void)ctx;
+  printf("%-20s  %-30s  %s\n", r->name, r->value, r->authority);
+  return STW_OK;
+}
+
+/* One change and its audit record commit together. */
+static stw_status_t attr_change(admin_t *a, const char *id, const stw_attr_row_t *set, const char *rm_name)
+{
+  stw_device_t d;
+  stw_status_t st = stw_store_device_get(a->store, id, &d);
+  if (st != STW_OK)
+    return st;
+  stw_device_clear(&d);
+  char detail[STW_REASON_MAX];
+  if (set != NULL)
+    snprintf(detail, sizeof(detail), "%s=%s (authority %s)", set->name, set->value, set->authority);
+  else
+    snprintf(detail, sizeof(detail), "%s", rm_name);
+  if ((st = stw_store_begin(a->store)) != STW_OK)
+    return st;
+  st = set != NULL ? stw_store_attr_set(a->store, id, set) : stw_store_attr_delete(a->store, id, rm_name);
+  if (st == STW_OK)
+    st = audit_admin(a->store, set != NULL ? "attr.set" : "attr.rm", id, detail);
+  if (st == STW_OK)
+    st = stw_store_commit(a->store);
+  else
+    stw_store_rollback(a->store);
+  return st;
+}
+
+/* Names and values end up in rules, link attributes and audit lines: keep
+ * them printable, without the separators of the rule language in names. */
+static bool attr_text_ok(const char *s, size_t max, bool is_name)
+{
+  size_t n = strlen(s);
+  if (n >= max || (is_name && n == 0))
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f || (is_name && (c == ' ' || strchr("=,|*", c) != NULL)))
+      return false;
+  }
+  return true;
+}
+
+static int device_attr(admin_t *a, int argc, char **argv)
+{
+  const char *id = cli_arg(argc, argv, 2, with_value);
+  const char *op = cli_arg(argc, argv, 3, with_value);
+  const char *arg = cli_arg(argc, argv, 4, with_value);
+  if (id == NULL || (op != NULL && arg == NULL)) {
+    usage(stderr);
+    return 2;
+  }
+  stw_status_t st;
+  if (op == NULL) {
+    stw_device_t d;
+    if ((st = stw_store_device_get(a->store, id, &d)) != STW_OK)
+      return cli_fail(id, st);
+    stw_device_clear(&d);
+    printf("%-20s  %-30s  %s\n", "NAME", "VALUE", "AUTHORITY");
+    st = stw_store_attr_list(a->store, id, print_attr, NULL);
+    return st == STW_OK ? 0 : cli_fail(id, st);
+  }
+  if (strcmp(op, "set") == 0) {
+    const char *eq = strchr(arg, '=');
+    stw_attr_row_t row;
+    memset(&row, 0, sizeof(row));
+    const char *authority = cli_opt(argc, argv, "--authority");
+    if (authority == NULL)
+      authority = a->domain->name;
+    size_t name_len = eq ? (size_t)(eq - arg) : 0;
+    if (eq == NULL || name_len == 0 || name_len >= sizeof(row.name)) {
+      fprintf(stderr, "steward: attr set wants NAME=VALUE\n");
+      return 2;
+    }
+    memcpy(row.name, arg, name_len);
+    if (!attr_text_ok(row.name, sizeof(row.name), true) || !attr_text_ok(eq + 1, sizeof(row.value), false) ||
+        !attr_text_ok(authority, sizeof(row.authority), true)) {
+      fprintf(stderr, "steward: attribute name, value or authority too long or not printable\n");
+      return 2;
+    }
+    snprintf(row.value, sizeof(row.value), "%s", eq + 1);
+    snprintf(row.authority, sizeof(row.authority), "%s", authority);
+    st = attr_change(a, id, &row, NULL);
+    if (st == STW_OK)
+      printf("%s: %s=%s (authority %s)\n", id, row.name, row.value, row.authority);
+  } else if (strcmp(op, "rm") == 0) {
+    st = attr_change(a, id, NULL, arg);
+    if (st == STW_OK)
+      printf("%s: %s removed\n", id, arg);
+  } else {
+    usage(stderr);
+    return 2;
+  }
+  return st == STW_OK ? 0 : cli_fail(id, st);
+}
+
+static int device_cmd(admin_t *a, int argc, char **argv)
+{
+  const char *sub = cli_arg(argc, argv, 1, with_value);
+  if (sub != NULL && strcmp(sub, "attr") == 0)
+    return device_attr(a, argc, argv);
+  if (sub != NULL && strcmp(sub, "show") == 0)
+    return device_show(a, argc, argv);
+  usage(stderr);
+  return 2;
+}
+
+/* ---- resource directory ------------------------------------------------------------ */
+
+typedef struct {
+  stw_store_t *store;
+  int64_t now;
+  unsigned count;
+} rd_list_t;
+
+static stw_status_t print_registration(const stw_rd_reg_t *r, void *ctx)
+{
+  rd_list_t *l = ctx;
+  char expires[32];
+  format_time(r->expires_at, expires, sizeof(expires));
+  stw_rd_reg_t full;
+  const char *links = "-";
+  bool have = stw_store_rd_get(l->store, r->id, &full) == STW_OK;
+  if (have && full.links != NULL && full.links[0])
+    links = full.links;
+  printf("%-20s  %-32s  %-8u  %-20s%s  %-16s  %s\n", r->ep, r->device_id, r->lt, expires,
+         r->expires_at <= l->now ? "!" : " ", r->vis[0] ? r->vis : "(domain)", links);
+  if (have)
+    stw_rd_reg_clear(&full);
+  l->count++;
+  return STW_OK;
+}
+
+static int rd_cmd(admin_t *a, int argc, char **argv)
+{
+  rd_list_t l = { .store = a->store, .now = stw_now() };
+  /* now = 0: expired entries the sweep has not removed yet are listed too, marked '!'. */
+  stw_rd_scan_t scan = { .now = 0, .ep = cli_opt(argc, argv, "--ep") };
+  printf("%-20s  %-32s  %-8s  %-21s  %-16s  %s\n", "EP", "DEVICE", "LT", "EXPIRES", "VIS", "LINKS");
+  stw_status_t st = stw_store_rd_scan_eps(a->store, &scan, print_registration, &l);
+  if (st != STW_OK)
+    return cli_fail("rd", st);
+  printf("%u registrations\n", l.count);
+  return 0;
+}
+
 int cmd_admin(int argc, char **argv)
 {
   if (cli_flag(argc, argv, "--help")) {
@@ -368,7 +526,9 @@ int cmd_admin(int argc, char **argv)
   } else if (strcmp(cmd, "devices") == 0) {
     rc = devices_cmd(&a, argc, argv);
   } else if (strcmp(cmd, "device") == 0) {
-    rc = device_show(&a, argc, argv);
+    rc = device_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "rd") == 0) {
+    rc = rd_cmd(&a, argc, argv);
   } else if (strcmp(cmd, "audit") == 0) {
     rc = audit_cmd(&a, argc, argv);
   } else {
