@@ -12,12 +12,18 @@
 #include "enroll/enroll.h"
 #include "factory.h"
 #include "steward/bootstrap.h"
+#include "steward/discovery.h"
 #include "store/store.h"
 
 #define IMPORT_BATCH 500
 
 static const char *const sim_options[] = { "--devices", "--server", "--data", "--mfg", "--psk-share", "--concurrency",
-                                           "--model", "--json", "--quiet", "--help", NULL };
+                                           "--model", "--json", "--quiet", "--register", "--help", NULL };
+
+/* What each device registers with --register: one resource for everyone in
+ * the domain, one only maintainers may discover. */
+#define SIM_LINKS "</temp>;rt=\"temperature\";if=\"sensor\",</cfg>;rt=\"config\";vis=\"role=maintainer\""
+#define SIM_LIFETIME 3600
 
 typedef struct {
   stw_dev_t *dev;
@@ -26,6 +32,9 @@ typedef struct {
   stw_status_t status;
   char reason[96];
   unsigned attempts;
+  stw_status_t reg_status;     /* --register: how its registration ended */
+  uint64_t reg_latency_us;
+  unsigned reg_attempts;
 } sim_device_t;
 
 typedef struct {
@@ -38,6 +47,8 @@ typedef struct {
   stw_net_t *net;
   uint64_t started_us;
   bool progress;
+  bool registering;     /* second phase: enrolled devices register */
+  unsigned reg_ok, reg_failed;
 } sim_t;
 
 static int compare_u64(const void *a, const void *b)
@@ -50,15 +61,17 @@ static void draw_progress(const sim_t *s, bool final)
 {
   if (!s->progress)
     return;
-  unsigned done = s->ok + s->failed;
+  unsigned done = s->registering ? s->reg_ok + s->reg_failed : s->ok + s->failed;
+  unsigned total = s->registering ? s->ok : s->count;
+  unsigned good = s->registering ? s->reg_ok : s->ok, bad = s->registering ? s->reg_failed : s->failed;
   double secs = (stw_monotonic_us() - s->started_us) / 1e6;
-  unsigned width = 40, filled = s->count ? (unsigned)((uint64_t)done * width / s->count) : width;
+  unsigned width = 40, filled = total ? (unsigned)((uint64_t)done * width / total) : width;
   char bar[64];
   for (unsigned i = 0; i < width; i++)
     bar[i] = i < filled ? '#' : '.';
   bar[width] = '\0';
-  fprintf(stderr, "\r[%s] %u/%u enrolled %u failed %u  %.0f/s ", bar, done, s->count, s->ok, s->failed,
-          secs > 0 ? s->ok / secs : 0.0);
+  fprintf(stderr, "\r[%s] %u/%u %s %u failed %u  %.0f/s ", bar, done, total,
+          s->registering ? "registered" : "enrolled", good, bad, secs > 0 ? good / secs : 0.0);
   if (final)
     fputc('\n', stderr);
 }
@@ -120,6 +133,84 @@ static void start_next(sim_t *s)
     d->status = st;
     s->failed++;
   }
+}
+
+/* ---- --register: the enrolled devices register in the directory ---------------- */
+
+static void start_next_registration(sim_t *s);
+
+static void registered(stw_dev_t *dev, stw_status_t status, const char *location,
+                       const stw_bootstrap_report_t *report, void *arg);
+
+static stw_status_t launch_registration(sim_t *s, sim_device_t *d)
+{
+  sim_ticket_t *t = malloc(sizeof(*t));
+  if (t == NULL)
+    return STW_ERR_NOMEM;
+  t->sim = s;
+  t->device = d;
+  stw_status_t st = stw_register_start(s->net, d->dev, s->server, SIM_LINKS, SIM_LIFETIME, NULL, registered, t);
+  if (st != STW_OK) {
+    free(t);
+    return st;
+  }
+  s->in_flight++;
+  return STW_OK;
+}
+
+static void registered(stw_dev_t *dev, stw_status_t status, const char *location,
+                       const stw_bootstrap_report_t *report, void *arg)
+{
+  (void)dev;
+  (void)location;
+  sim_ticket_t *t = arg;
+  sim_t *s = t->sim;
+  sim_device_t *d = t->device;
+  free(t);
+  s->in_flight--;
+  d->reg_attempts++;
+  d->reg_status = status;
+  d->reg_latency_us += report->latency_us;
+  if (status != STW_OK)
+    snprintf(d->reason, sizeof(d->reason), "%s", report->reason);
+  if (status == STW_ERR_BUSY && d->reg_attempts < 5 && launch_registration(s, d) == STW_OK)
+    return;
+  if (status == STW_OK)
+    s->reg_ok++;
+  else
+    s->reg_failed++;
+  start_next_registration(s);
+}
+
+/* Only devices that enrolled register; the others were already counted. */
+static void start_next_registration(sim_t *s)
+{
+  while (s->next < s->count) {
+    sim_device_t *d = &s->devices[s->next++];
+    if (d->status != STW_OK)
+      continue;
+    stw_status_t st = launch_registration(s, d);
+    if (st == STW_OK)
+      return;
+    d->reg_status = st;
+    s->reg_failed++;
+  }
+}
+
+static void latency_percentiles(const sim_t *s, bool registration, double *p50, double *p99)
+{
+  uint64_t *lat = calloc(s->count, sizeof(*lat));
+  unsigned nl = 0;
+  for (unsigned i = 0; i < s->count && lat; i++) {
+    const sim_device_t *d = &s->devices[i];
+    if (registration ? (d->status == STW_OK && d->reg_status == STW_OK) : d->status == STW_OK)
+      lat[nl++] = registration ? d->reg_latency_us : d->latency_us;
+  }
+  if (lat != NULL && nl > 0)
+    qsort(lat, nl, sizeof(*lat), compare_u64);
+  *p50 = nl ? lat[nl / 2] / 1000.0 : 0;
+  *p99 = nl ? lat[(size_t)((nl - 1) * 0.99)] / 1000.0 : 0;
+  free(lat);
 }
 
 typedef struct {
@@ -209,13 +300,16 @@ static void usage(FILE *to)
 {
   fprintf(to,
     "usage: steward sim --devices N --server coaps://HOST:PORT --data DIR [--mfg DIR]\n"
-    "                   [--psk-share F] [--concurrency C] [--model M] [--json] [--quiet]\n"
+    "                   [--psk-share F] [--concurrency C] [--model M] [--register] [--json] [--quiet]\n"
     "\n"
     "Imprints N devices in memory (a share F of them PSK devices, default 0), has the\n"
     "owner in DIR (the daemon's data folder) trust the manufacturer, allow the model\n"
     "and import the vouchers, then bootstraps them all with C in flight at once\n"
     "(default 128) through the SDK's event loop, with a progress bar and a summary.\n"
     "--mfg uses that manufacturer (steward mfg init), else a throwaway one.\n"
+    "--register: then every enrolled device registers in the resource directory\n"
+    "(</temp> for the domain, </cfg> only for role=maintainer), C at once, and the\n"
+    "summary gives registrations/s too.\n"
     "--json prints the summary as one JSON object on stdout.\n");
 }
 
@@ -253,6 +347,7 @@ int cmd_sim(int argc, char **argv)
     model = "sim-1";
   bool json = cli_flag(argc, argv, "--json");
   bool quiet = cli_flag(argc, argv, "--quiet");
+  bool do_register = cli_flag(argc, argv, "--register");
 
   stw_factory_t *factory = NULL;
   stw_status_t st = mfg_dir ? stw_factory_open(mfg_dir, NULL, false, &factory)
@@ -320,27 +415,51 @@ int cmd_sim(int argc, char **argv)
   double secs = (stw_monotonic_us() - s.started_us) / 1e6;
   draw_progress(&s, true);
 
-  uint64_t *lat = calloc(s.count, sizeof(*lat));
-  unsigned nl = 0;
-  for (unsigned i = 0; i < s.count && lat; i++)
-    if (s.devices[i].status == STW_OK)
-      lat[nl++] = s.devices[i].latency_us;
-  if (lat != NULL && nl > 0)
-    qsort(lat, nl, sizeof(*lat), compare_u64);
-  double p50 = nl ? lat[nl / 2] / 1000.0 : 0, p99 = nl ? lat[(size_t)((nl - 1) * 0.99)] / 1000.0 : 0;
-  free(lat);
+  double reg_secs = 0;
+  if (do_register && s.ok > 0) {
+    s.registering = true;
+    s.next = 0;
+    s.started_us = stw_monotonic_us();
+    for (unsigned i = 0; i < concurrency && s.next < s.count; i++)
+      start_next_registration(&s);
+    while (s.reg_ok + s.reg_failed < s.ok) {
+      stw_net_run(s.net, 50);
+      uint64_t now = stw_monotonic_us();
+      if (now - last_draw > 200000) {
+        draw_progress(&s, false);
+        last_draw = now;
+      }
+    }
+    reg_secs = (stw_monotonic_us() - s.started_us) / 1e6;
+    draw_progress(&s, true);
+  }
+
+  double p50, p99, reg_p50, reg_p99;
+  latency_percentiles(&s, false, &p50, &p99);
+  latency_percentiles(&s, true, &reg_p50, &reg_p99);
   double rate = secs > 0 ? s.ok / secs : 0;
+  double reg_rate = reg_secs > 0 ? s.reg_ok / reg_secs : 0;
   if (json) {
     printf("{\"devices\":%u,\"ok\":%u,\"failed\":%u,\"seconds\":%.3f,\"enrollments_per_s\":%.1f,"
-           "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"concurrency\":%llu}\n",
+           "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"concurrency\":%llu",
            s.count, s.ok, s.failed, secs, rate, p50, p99, (unsigned long long)concurrency);
+    if (do_register)
+      printf(",\"registered\":%u,\"register_failed\":%u,\"register_seconds\":%.3f,\"registrations_per_s\":%.1f,"
+             "\"register_p50_ms\":%.2f,\"register_p99_ms\":%.2f",
+             s.reg_ok, s.reg_failed, reg_secs, reg_rate, reg_p50, reg_p99);
+    printf("}\n");
   } else {
     printf("sim: %u devices, %u enrolled, %u failed in %.2f s: %.0f enrollments/s, latency p50 %.1f ms, p99 %.1f ms\n",
            s.count, s.ok, s.failed, secs, rate, p50, p99);
+    if (do_register)
+      printf("sim: %u registered, %u failed in %.2f s: %.0f registrations/s, latency p50 %.1f ms, p99 %.1f ms\n",
+             s.reg_ok, s.reg_failed, reg_secs, reg_rate, reg_p50, reg_p99);
     unsigned shown = 0;
     for (unsigned i = 0; i < s.count && shown < 5; i++) {
-      if (s.devices[i].status != STW_OK) {
-        printf("  %s: %s (%s)\n", stw_dev_id(s.devices[i].dev), s.devices[i].reason, stw_status_str(s.devices[i].status));
+      const sim_device_t *d = &s.devices[i];
+      stw_status_t why = d->status != STW_OK ? d->status : do_register ? d->reg_status : STW_OK;
+      if (why != STW_OK) {
+        printf("  %s: %s (%s)\n", stw_dev_id(d->dev), d->reason, stw_status_str(why));
         shown++;
       }
     }
@@ -354,5 +473,5 @@ out:
   free(s.devices);
   stw_buf_free(&ca_pem, false);
   stw_factory_free(factory);
-  return st == STW_OK && s.failed == 0 ? 0 : 1;
+  return st == STW_OK && s.failed == 0 && s.reg_failed == 0 ? 0 : 1;
 }
