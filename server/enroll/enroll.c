@@ -685,6 +685,20 @@ static const char *op_action(stw_enroll_op_t op)
   return "enroll";
 }
 
+/* An identical request already committed: answer with the certificate it
+ * got, write nothing. Takes the row's certificate and clears the row. */
+static stw_status_t answer_with_stored(stw_enroll_outcome_t *o, stw_device_t *cur)
+{
+  o->retry = true;
+  free(o->payload);
+  o->payload = cur->ldevid;
+  o->payload_len = cur->ldevid_len;
+  cur->ldevid = NULL;
+  snprintf(o->serial_hex, sizeof(o->serial_hex), "%s", cur->ldevid_serial);
+  stw_device_clear(cur);
+  return STW_OK;
+}
+
 static stw_status_t apply_refusal(stw_store_t *st, stw_enroll_outcome_t *o)
 {
   char action[STW_TEXT_MAX];
@@ -708,16 +722,8 @@ static stw_status_t apply_sen(stw_store_t *st, stw_enroll_outcome_t *o)
   }
   if (rc == STW_OK && cur.state != STW_STATE_MANUFACTURED) {
     bool same = memcmp(cur.csr_digest, o->device.csr_digest, 32) == 0 && cur.ldevid != NULL;
-    if (same) {
-      o->retry = true;
-      free(o->payload);
-      o->payload = cur.ldevid;
-      o->payload_len = cur.ldevid_len;
-      cur.ldevid = NULL;
-      snprintf(o->serial_hex, sizeof(o->serial_hex), "%s", cur.ldevid_serial);
-      stw_device_clear(&cur);
-      return STW_OK;
-    }
+    if (same)
+      return answer_with_stored(o, &cur);
     stw_device_clear(&cur);
     refuse(o, STW_ERR_CONFLICT, "already-enrolled", "device already enrolled with another CSR; renew with /sren");
     return apply_refusal(st, o);
@@ -763,14 +769,7 @@ static stw_status_t apply_sren(stw_store_t *st, stw_enroll_outcome_t *o)
   if (strcmp(cur.ldevid_serial, o->presented_serial) != 0 && cur.state != STW_STATE_DECOMMISSIONED) {
     if (cur.ldevid != NULL && memcmp(cur.csr_digest, o->device.csr_digest, 32) == 0) {
       /* the same CSR renewed by a concurrent request: answer with its certificate */
-      o->retry = true;
-      free(o->payload);
-      o->payload = cur.ldevid;
-      o->payload_len = cur.ldevid_len;
-      cur.ldevid = NULL;
-      snprintf(o->serial_hex, sizeof(o->serial_hex), "%s", cur.ldevid_serial);
-      stw_device_clear(&cur);
-      return STW_OK;
+      return answer_with_stored(o, &cur);
     }
     stw_device_clear(&cur);
     refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-superseded", "this LDevID was replaced by a newer one");
