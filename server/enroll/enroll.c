@@ -660,17 +660,10 @@ void stw_enroll_identify(const stw_enroll_ctx_t *ctx, const stw_peer_t *peer, st
 static stw_status_t audit(stw_store_t *st, const char *actor_id, const char *action,
                           const char *subject, const char *outcome, const char *detail)
 {
-  stw_audit_t rec;
-  memset(&rec, 0, sizeof(rec));
+  char actor[STW_TEXT_MAX] = "";
   if (actor_id[0] != '\0')
-    snprintf(rec.actor, sizeof(rec.actor), "device:%.40s", actor_id);
-  else
-    snprintf(rec.actor, sizeof(rec.actor), "anonymous");
-  snprintf(rec.action, sizeof(rec.action), "%s", action);
-  snprintf(rec.subject, sizeof(rec.subject), "%s", subject);
-  snprintf(rec.outcome, sizeof(rec.outcome), "%s", outcome);
-  snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
-  return stw_store_audit_append(st, &rec);
+    snprintf(actor, sizeof(actor), "device:%.40s", actor_id);
+  return stw_store_audit_event(st, actor, action, subject, outcome, detail);
 }
 
 static const char *op_action(stw_enroll_op_t op)
@@ -940,14 +933,7 @@ static stw_status_t match_voucher_signer(const stw_trust_t *t, void *arg)
 static stw_status_t import_audit(stw_store_t *st, const char *action, const char *subject,
                                  const char *outcome, const char *detail)
 {
-  stw_audit_t rec;
-  memset(&rec, 0, sizeof(rec));
-  snprintf(rec.actor, sizeof(rec.actor), "admin");
-  snprintf(rec.action, sizeof(rec.action), "%s", action);
-  snprintf(rec.subject, sizeof(rec.subject), "%s", subject);
-  snprintf(rec.outcome, sizeof(rec.outcome), "%s", outcome);
-  snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
-  return stw_store_audit_append(st, &rec);
+  return stw_store_audit_event(st, "admin", action, subject, outcome, detail);
 }
 
 stw_status_t stw_enroll_import_voucher_in_tx(stw_store_t *st, const stw_domain_t *domain,

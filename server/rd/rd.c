@@ -428,17 +428,10 @@ stw_status_t stw_rd_decide_delete(const stw_rd_t *rd, const stw_asker_t *asker, 
 static stw_status_t audit(stw_store_t *st, const char *device_id, const char *action, const char *outcome,
                           const char *detail)
 {
-  stw_audit_t rec;
-  memset(&rec, 0, sizeof(rec));
+  char actor[STW_TEXT_MAX] = "";
   if (device_id[0])
-    snprintf(rec.actor, sizeof(rec.actor), "device:%.40s", device_id);
-  else
-    snprintf(rec.actor, sizeof(rec.actor), "anonymous");
-  snprintf(rec.action, sizeof(rec.action), "%s", action);
-  snprintf(rec.subject, sizeof(rec.subject), "%s", device_id);
-  snprintf(rec.outcome, sizeof(rec.outcome), "%s", outcome);
-  snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
-  return stw_store_audit_append(st, &rec);
+    snprintf(actor, sizeof(actor), "device:%.40s", device_id);
+  return stw_store_audit_event(st, actor, action, device_id, outcome, detail);
 }
 
 static const char *op_name(stw_rd_op_t op)
@@ -529,13 +522,7 @@ stw_status_t stw_rd_expire(stw_store_t *st, int64_t now, uint64_t *removed)
     return rc;
   char detail[STW_REASON_MAX];
   snprintf(detail, sizeof(detail), "%llu registrations passed their lifetime", (unsigned long long)*removed);
-  stw_audit_t rec;
-  memset(&rec, 0, sizeof(rec));
-  snprintf(rec.actor, sizeof(rec.actor), "daemon");
-  snprintf(rec.action, sizeof(rec.action), "rd.expire");
-  snprintf(rec.outcome, sizeof(rec.outcome), "ok");
-  snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
-  return stw_store_audit_append(st, &rec);
+  return stw_store_audit_event(st, "daemon", "rd.expire", "", "ok", detail);
 }
 
 /* ---- lookups ----------------------------------------------------------------------- */

@@ -594,6 +594,19 @@ out:
   return rc;
 }
 
+stw_status_t stw_store_audit_event(stw_store_t *st, const char *actor, const char *action, const char *subject,
+                                   const char *outcome, const char *detail)
+{
+  stw_audit_t rec;
+  memset(&rec, 0, sizeof(rec));
+  snprintf(rec.actor, sizeof(rec.actor), "%s", actor && *actor ? actor : "anonymous");
+  snprintf(rec.action, sizeof(rec.action), "%s", action ? action : "");
+  snprintf(rec.subject, sizeof(rec.subject), "%s", subject ? subject : "");
+  snprintf(rec.outcome, sizeof(rec.outcome), "%s", outcome ? outcome : "");
+  snprintf(rec.detail, sizeof(rec.detail), "%s", detail ? detail : "");
+  return stw_store_audit_append(st, &rec);
+}
+
 stw_status_t stw_store_audit_list(stw_store_t *st, uint64_t after, uint64_t limit, stw_audit_cb cb, void *ctx)
 {
   if (st == NULL || cb == NULL)
