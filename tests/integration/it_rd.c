@@ -136,8 +136,8 @@ static void test_register_commissions(void **state)
   assert_string_equal(again, F->where[SENSOR]);
   assert_int_equal(it_audit_count(F->w.store, seq, "transition", id, NULL, NULL), 0);
 
-  register_dev(HIDDEN, "</secret>;temperature", "vis=role=maintainer");
-  register_dev(PUBLIC, "</pub>;temperature", "vis=public&dattr=location");
+  register_dev(HIDDEN, "</secret>;rt=\"temperature\"", "vis=role=maintainer");
+  register_dev(PUBLIC, "</pub>;rt=\"temperature\"", "vis=public&dattr=location");
 }
 
 static void test_roles_see_different_answers(void **state)
