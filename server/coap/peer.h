@@ -4,6 +4,7 @@
 #ifndef STW_SERVER_PEER_H
 #define STW_SERVER_PEER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,11 +15,22 @@ typedef enum {
   STW_PEER_PSK,        /**< a pre-shared key identity the store knows */
 } stw_peer_kind_t;
 
+/** What a part concluded about the session's certificate, kept with the
+ *  session so that later requests on it skip the signature check. Cleared
+ *  whenever the session presents a new credential (a new handshake). */
+typedef struct {
+  bool checked;              /**< the chain was checked */
+  bool valid;                /**< ... and it is an LDevID of this domain */
+  char device_id[33];
+  char serial_hex[41];
+} stw_peer_memo_t;
+
 typedef struct {
   stw_peer_kind_t kind;
   const uint8_t *der;        /**< STW_PEER_CERT: leaf certificate; STW_PEER_RPK: SPKI */
   size_t der_len;
   const char *psk_identity;  /**< STW_PEER_PSK, NUL-terminated */
+  stw_peer_memo_t *memo;     /**< STW_PEER_CERT: the session's memo; NULL when none */
 } stw_peer_t;
 
 #endif

@@ -19,11 +19,14 @@
 /* Datagrams handled per loop turn before the committer gets a look in. */
 #define DRAIN_MAX 64
 
-/* What we remember of a session's handshake. */
-typedef struct {
+/* What we remember of a session's handshake. On a list in the server:
+ * libcoap does not report deleting the sessions it frees with the context. */
+typedef struct session_peer {
+  struct session_peer *next, *prev;
   stw_peer_kind_t kind;
   uint8_t der[STW_CERT_MAX];
   size_t der_len;
+  stw_peer_memo_t memo;
 } session_peer_t;
 
 struct stw_deferred {
@@ -57,6 +60,7 @@ struct stw_coap_server {
   uint8_t psk_key[64];              /* answer of the last PSK look-up; libcoap copies it */
   coap_bin_const_t psk_answer;
   stw_deferred_t deferred;          /* sentinel of the list of pending answers */
+  session_peer_t peers;             /* sentinel of the list of session records */
   route_t routes[ROUTES_MAX];
   size_t n_routes;
   coap_resource_t *unknown;         /* libcoap's catch-all, dispatching to routes */
@@ -84,14 +88,20 @@ static int remember_peer(const char *cn, const uint8_t *der, size_t len, coap_se
     return 0;
   session_peer_t *p = coap_session_get_app_data(session);
   if (p == NULL) {
+    stw_coap_server_t *s = server_of(session);
     p = calloc(1, sizeof(*p));
     if (p == NULL)
       return 0;
+    p->next = s->peers.next;
+    p->prev = &s->peers;
+    s->peers.next->prev = p;
+    s->peers.next = p;
     coap_session_set_app_data(session, p);
   }
   p->kind = strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0 ? STW_PEER_RPK : STW_PEER_CERT;
   memcpy(p->der, der, len);
   p->der_len = len;
+  memset(&p->memo, 0, sizeof(p->memo));  /* a new credential: conclude again */
   return 1;
 }
 
@@ -137,12 +147,18 @@ void stw_coap_peer(coap_session_t *session, stw_peer_t *out)
   out->kind = p->kind;
   out->der = p->der;
   out->der_len = p->der_len;
+  out->memo = p->kind == STW_PEER_CERT ? &p->memo : NULL;
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
   if (event == COAP_EVENT_SERVER_SESSION_DEL) {
-    free(coap_session_get_app_data(session));
+    session_peer_t *p = coap_session_get_app_data(session);
+    if (p != NULL) {
+      p->prev->next = p->next;
+      p->next->prev = p->prev;
+      free(p);
+    }
     coap_session_set_app_data(session, NULL);
   }
   return 0;
@@ -422,6 +438,7 @@ stw_status_t stw_coap_server_new(const stw_coap_config_t *cfg, stw_coap_server_t
     return STW_ERR_NOMEM;
   s->cfg = *cfg;
   s->deferred.next = s->deferred.prev = &s->deferred;
+  s->peers.next = s->peers.prev = &s->peers;
   s->dtls_fd = -1;
   stw_buf_init(&s->key_pem, 8192);
   stw_status_t st = STW_ERR_NETWORK;
@@ -546,6 +563,13 @@ void stw_coap_server_free(stw_coap_server_t *s)
     return;
   if (s->ctx != NULL)
     coap_free_context(s->ctx);
+  /* Sessions freed with the context sent no SESSION_DEL: free their records. */
+  while (s->peers.next != &s->peers) {
+    session_peer_t *p = s->peers.next;
+    p->prev->next = p->next;
+    p->next->prev = p->prev;
+    free(p);
+  }
   /* Answers that never went out: their asyncs died with the context. */
   while (s->deferred.next != &s->deferred) {
     stw_deferred_t *d = s->deferred.next;
