@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "attrtree.h"
+#include "coap/identity.h"
 #include "pki.h"
 
 #define COAP_CODE(c, d) ((unsigned)((c) << 5 | (d)))
@@ -54,65 +55,21 @@ static void asker_add(stw_asker_t *a, const char *name, const char *value, const
   snprintf(r->authority, sizeof(r->authority), "%s", authority);
 }
 
-static stw_status_t add_asker_attr(const stw_attr_row_t *row, void *ctx)
-{
-  stw_asker_t *a = ctx;
-  asker_add(a, row->name, row->value, row->authority);
-  return STW_OK;
-}
-
-/* A device that may take part: enrolled, not retired. */
-static bool device_may_ask(const stw_device_t *d)
-{
-  return d->state != STW_STATE_MANUFACTURED && d->state != STW_STATE_DECOMMISSIONED;
-}
-
 stw_status_t stw_rd_identify(const stw_rd_t *rd, const stw_peer_t *peer, stw_asker_t *out)
 {
   memset(out, 0, sizeof(*out));
-  char id[STW_ID_HEX] = "";
-  stw_device_t d;
-  memset(&d, 0, sizeof(d));
-  if (peer->kind == STW_PEER_CERT) {
-    stw_cert_info_t info;
-    if (stw_ca_verify_issued(rd->domain_ca, peer->der, peer->der_len, stw_now()) != STW_OK ||
-        stw_cert_parse(peer->der, peer->der_len, &info) != STW_OK)
-      return STW_OK; /* not an LDevID of ours: unauthenticated */
-    snprintf(id, sizeof(id), "%.32s", info.serial_number);
-    if (stw_store_device_get(rd->store, id, &d) != STW_OK)
-      return STW_OK;
-    /* Only the current LDevID counts: a superseded one was replaced for a reason. */
-    bool current = strcmp(d.ldevid_serial, info.serial_hex) == 0;
-    if (!current || !device_may_ask(&d)) {
-      stw_device_clear(&d);
-      return STW_OK;
-    }
-  } else if (peer->kind == STW_PEER_PSK) {
-    stw_psk_t psk;
-    if (stw_store_psk_get(rd->store, peer->psk_identity, &psk) != STW_OK)
-      return STW_OK;
-    bool operational = psk.kind == STW_PSK_OPERATIONAL && psk.active;
-    snprintf(id, sizeof(id), "%s", psk.device_id);
-    stw_wipe(&psk, sizeof(psk));
-    if (!operational || stw_store_device_get(rd->store, id, &d) != STW_OK)
-      return STW_OK;
-    if (!device_may_ask(&d)) {
-      stw_device_clear(&d);
-      return STW_OK;
-    }
-  } else {
-    return STW_OK;
+  stw_identity_t *who = calloc(1, sizeof(*who));
+  if (who == NULL)
+    return STW_ERR_NOMEM;
+  stw_status_t st = stw_identify_peer(rd->store, rd->domain, rd->domain_ca, peer, who);
+  if (st == STW_OK && who->authenticated) {
+    out->authenticated = true;
+    snprintf(out->device_id, sizeof(out->device_id), "%s", who->device_id);
+    for (size_t i = 0; i < who->n_attrs; i++)
+      asker_add(out, who->attrs[i].name, who->attrs[i].value, who->attrs[i].authority);
   }
-  out->authenticated = true;
-  snprintf(out->device_id, sizeof(out->device_id), "%s", id);
-  asker_add(out, "device", d.id, rd->domain->name);
-  asker_add(out, "domain", rd->domain->name, rd->domain->name);
-  if (d.model[0])
-    asker_add(out, "model", d.model, d.manufacturer);
-  if (d.manufacturer[0])
-    asker_add(out, "manufacturer", d.manufacturer, d.manufacturer);
-  stw_device_clear(&d);
-  return stw_store_attr_list(rd->store, id, add_asker_attr, out);
+  free(who);
+  return st;
 }
 
 /* ---- outcomes -------------------------------------------------------------------- */

@@ -143,6 +143,38 @@ static const char *const migrations[] = {
   "  value TEXT NOT NULL,"
   "  authority TEXT NOT NULL,"
   "  PRIMARY KEY (device_id, name));",
+
+  /* 3: authorization: policies, context attributes, issued tokens. */
+  "CREATE TABLE policies ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"  /* a removed rule's id is never reused: audit names stay unambiguous */
+  "  name TEXT NOT NULL,"
+  "  effect INTEGER NOT NULL,"
+  "  subject TEXT NOT NULL,"
+  "  target TEXT NOT NULL,"
+  "  path TEXT NOT NULL,"
+  "  methods INTEGER NOT NULL,"
+  "  conditions TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL);"
+  "CREATE TABLE context_attr ("
+  "  scope TEXT NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  value TEXT NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (scope, name));"
+  "CREATE TABLE tokens ("
+  "  cti TEXT PRIMARY KEY,"
+  "  subject_id TEXT NOT NULL,"
+  "  audience_id TEXT NOT NULL,"
+  "  scope TEXT NOT NULL,"
+  "  policy_ids TEXT NOT NULL,"
+  "  iat INTEGER NOT NULL,"
+  "  exp INTEGER NOT NULL,"
+  "  revoked INTEGER NOT NULL DEFAULT 0,"
+  "  revoked_at INTEGER NOT NULL DEFAULT 0,"
+  "  revoke_seq INTEGER NOT NULL DEFAULT 0,"
+  "  reason TEXT NOT NULL DEFAULT '');"
+  "CREATE INDEX tokens_live ON tokens (revoked, exp);"
+  "CREATE INDEX tokens_by_seq ON tokens (revoke_seq);",
 };
 #define SCHEMA_VERSION ((int)STW_ARRAY_LEN(migrations))
 
@@ -163,6 +195,10 @@ enum {
   Q_RD_EPS_ALL, Q_RD_EPS_EP, Q_RD_EPS_EP_RANGE, Q_RD_EPS_D, Q_RD_EPS_D_RANGE,
   Q_RD_RES_ALL, Q_RD_RES_EP, Q_RD_RES_EP_RANGE, Q_RD_RES_ATTR, Q_RD_RES_ATTR_RANGE,
   Q_ATTR_SET, Q_ATTR_DELETE, Q_ATTR_LIST,
+  Q_POLICY_ADD, Q_POLICY_GET, Q_POLICY_LIST, Q_POLICY_REMOVE,
+  Q_CONTEXT_SET, Q_CONTEXT_GET, Q_CONTEXT_LIST, Q_CONTEXT_DELETE,
+  Q_TOKEN_PUT, Q_TOKEN_GET, Q_TOKEN_LIST_ALL, Q_TOKEN_LIST_LIVE, Q_TOKEN_LIST_REVOKED,
+  Q_TOKEN_REVOKE, Q_REVOCATION_SEQ,
   Q_COUNT
 };
 
@@ -173,6 +209,9 @@ enum {
 #define DEVICE_COLUMNS \
   "id, name, model, manufacturer, state, cred_kind, created_at, updated_at, ldevid," \
   " ldevid_serial, ldevid_not_after, csr_digest, psk_identity, generation"
+#define POLICY_COLUMNS "id, name, effect, subject, target, path, methods, conditions, created_at"
+#define TOKEN_COLUMNS \
+  "cti, subject_id, audience_id, scope, policy_ids, iat, exp, revoked, revoked_at, revoke_seq, reason"
 #define AUDIT_COLUMNS "seq, at, actor, action, subject, outcome, detail, prev_hash, hash"
 
 static const char *const sql_text[Q_COUNT] = {
@@ -257,6 +296,25 @@ static const char *const sql_text[Q_COUNT] = {
                  " ON CONFLICT (device_id, name) DO UPDATE SET value = excluded.value, authority = excluded.authority",
   [Q_ATTR_DELETE] = "DELETE FROM device_attr WHERE device_id = ?1 AND name = ?2",
   [Q_ATTR_LIST] = "SELECT name, value, authority FROM device_attr WHERE device_id = ?1 ORDER BY name",
+  [Q_POLICY_ADD] = "INSERT INTO policies (name, effect, subject, target, path, methods, conditions, created_at)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+  [Q_POLICY_GET] = "SELECT " POLICY_COLUMNS " FROM policies WHERE id = ?1",
+  [Q_POLICY_LIST] = "SELECT " POLICY_COLUMNS " FROM policies ORDER BY id",
+  [Q_POLICY_REMOVE] = "DELETE FROM policies WHERE id = ?1",
+  [Q_CONTEXT_SET] = "INSERT INTO context_attr (scope, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)"
+                    " ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+  [Q_CONTEXT_GET] = "SELECT scope, name, value, updated_at FROM context_attr WHERE scope = ?1 AND name = ?2",
+  [Q_CONTEXT_LIST] = "SELECT scope, name, value, updated_at FROM context_attr ORDER BY scope, name",
+  [Q_CONTEXT_DELETE] = "DELETE FROM context_attr WHERE scope = ?1 AND name = ?2",
+  [Q_TOKEN_PUT] = "INSERT INTO tokens (cti, subject_id, audience_id, scope, policy_ids, iat, exp)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [Q_TOKEN_GET] = "SELECT " TOKEN_COLUMNS " FROM tokens WHERE cti = ?1",
+  [Q_TOKEN_LIST_ALL] = "SELECT " TOKEN_COLUMNS " FROM tokens WHERE ?1 = ?1 ORDER BY iat, cti",
+  [Q_TOKEN_LIST_LIVE] = "SELECT " TOKEN_COLUMNS " FROM tokens WHERE revoked = 0 AND exp > ?1 ORDER BY iat, cti",
+  [Q_TOKEN_LIST_REVOKED] = "SELECT " TOKEN_COLUMNS " FROM tokens WHERE revoked = 1 AND exp > ?1 ORDER BY revoke_seq",
+  [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1, revoked_at = ?2, reason = ?3, revoke_seq = ?4"
+                     " WHERE cti = ?1 AND revoked = 0",
+  [Q_REVOCATION_SEQ] = "SELECT coalesce(max(revoke_seq), 0) FROM tokens",
 };
 
 typedef struct {
@@ -1412,6 +1470,271 @@ static stw_status_t sq_attr_list(void *be, const char *device_id, stw_attr_cb cb
   return rc;
 }
 
+/* ---- authorization: policies, context, tokens ------------------------------------ */
+
+static stw_status_t row_to_policy(sqlite3_stmt *s, stw_policy_row_t *p)
+{
+  stw_status_t rc;
+  memset(p, 0, sizeof(*p));
+  p->id = sqlite3_column_int64(s, 0);
+  p->effect = sqlite3_column_int(s, 2) == STW_EFFECT_DENY ? STW_EFFECT_DENY : STW_EFFECT_PERMIT;
+  p->methods = (unsigned)sqlite3_column_int(s, 6);
+  p->created_at = sqlite3_column_int64(s, 8);
+  if ((rc = col_text(s, 1, p->name, sizeof(p->name))) != STW_OK ||
+      (rc = col_text(s, 3, p->subject, sizeof(p->subject))) != STW_OK ||
+      (rc = col_text(s, 4, p->target, sizeof(p->target))) != STW_OK ||
+      (rc = col_text(s, 5, p->path, sizeof(p->path))) != STW_OK ||
+      (rc = col_text(s, 7, p->conditions, sizeof(p->conditions))) != STW_OK)
+    return rc;
+  return STW_OK;
+}
+
+static stw_status_t sq_policy_add(void *be, stw_policy_row_t *p)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_POLICY_ADD, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, p->name);
+  if (rc == STW_OK) rc = bind_int(b, &q, 2, p->effect);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, p->subject);
+  if (rc == STW_OK) rc = bind_text(b, &q, 4, p->target);
+  if (rc == STW_OK) rc = bind_text(b, &q, 5, p->path);
+  if (rc == STW_OK) rc = bind_int(b, &q, 6, p->methods);
+  if (rc == STW_OK) rc = bind_text(b, &q, 7, p->conditions);
+  if (rc == STW_OK) rc = bind_int(b, &q, 8, p->created_at);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  if (rc == STW_OK)
+    p->id = sqlite3_last_insert_rowid(b->db);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_policy_get(void *be, int64_t id, stw_policy_row_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_POLICY_GET, &q);
+  if (rc == STW_OK)
+    rc = bind_int(b, &q, 1, id);
+  if (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    rc = r == SQLITE_ROW ? row_to_policy(q.s, out) : r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
+  }
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_policy_list(void *be, stw_policy_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_POLICY_LIST, &q);
+  while (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    if (r == SQLITE_DONE)
+      break;
+    if (r != SQLITE_ROW) {
+      rc = map_rc(b, r);
+      break;
+    }
+    stw_policy_row_t p;
+    if ((rc = row_to_policy(q.s, &p)) == STW_OK)
+      rc = cb(&p, ctx);
+  }
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_policy_remove(void *be, int64_t id)
+{
+  return delete_by(be, Q_POLICY_REMOVE, NULL, id);
+}
+
+static stw_status_t row_to_context(sqlite3_stmt *s, stw_context_row_t *c)
+{
+  stw_status_t rc;
+  memset(c, 0, sizeof(*c));
+  c->updated_at = sqlite3_column_int64(s, 3);
+  if ((rc = col_text(s, 0, c->scope, sizeof(c->scope))) != STW_OK ||
+      (rc = col_text(s, 1, c->name, sizeof(c->name))) != STW_OK ||
+      (rc = col_text(s, 2, c->value, sizeof(c->value))) != STW_OK)
+    return rc;
+  return STW_OK;
+}
+
+static stw_status_t sq_context_set(void *be, const stw_context_row_t *c)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_CONTEXT_SET, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, c->scope);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, c->name);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, c->value);
+  if (rc == STW_OK) rc = bind_int(b, &q, 4, c->updated_at);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_context_get(void *be, const char *scope, const char *name, stw_context_row_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_CONTEXT_GET, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, scope);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, name);
+  if (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    rc = r == SQLITE_ROW ? row_to_context(q.s, out) : r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
+  }
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_context_list(void *be, stw_context_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_CONTEXT_LIST, &q);
+  while (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    if (r == SQLITE_DONE)
+      break;
+    if (r != SQLITE_ROW) {
+      rc = map_rc(b, r);
+      break;
+    }
+    stw_context_row_t c;
+    if ((rc = row_to_context(q.s, &c)) == STW_OK)
+      rc = cb(&c, ctx);
+  }
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_context_delete(void *be, const char *scope, const char *name)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int changes = 0;
+  stw_status_t rc = query_open(b, Q_CONTEXT_DELETE, &q);
+  if (rc == STW_OK && (rc = bind_text(b, &q, 1, scope)) == STW_OK && (rc = bind_text(b, &q, 2, name)) == STW_OK)
+    rc = query_exec(b, &q, &changes);
+  query_close(&q);
+  return rc == STW_OK && changes == 0 ? STW_ERR_NOT_FOUND : rc;
+}
+
+static stw_status_t row_to_token(sqlite3_stmt *s, stw_token_row_t *t)
+{
+  stw_status_t rc;
+  memset(t, 0, sizeof(*t));
+  t->iat = sqlite3_column_int64(s, 5);
+  t->exp = sqlite3_column_int64(s, 6);
+  t->revoked = sqlite3_column_int(s, 7) != 0;
+  t->revoked_at = sqlite3_column_int64(s, 8);
+  t->revoke_seq = (uint64_t)sqlite3_column_int64(s, 9);
+  if ((rc = col_text(s, 0, t->cti, sizeof(t->cti))) != STW_OK ||
+      (rc = col_text(s, 1, t->subject_id, sizeof(t->subject_id))) != STW_OK ||
+      (rc = col_text(s, 2, t->audience_id, sizeof(t->audience_id))) != STW_OK ||
+      (rc = col_text(s, 3, t->scope, sizeof(t->scope))) != STW_OK ||
+      (rc = col_text(s, 4, t->policy_ids, sizeof(t->policy_ids))) != STW_OK ||
+      (rc = col_text(s, 10, t->reason, sizeof(t->reason))) != STW_OK)
+    return rc;
+  return STW_OK;
+}
+
+static stw_status_t sq_token_put(void *be, const stw_token_row_t *t)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_TOKEN_PUT, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, t->cti);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, t->subject_id);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, t->audience_id);
+  if (rc == STW_OK) rc = bind_text(b, &q, 4, t->scope);
+  if (rc == STW_OK) rc = bind_text(b, &q, 5, t->policy_ids);
+  if (rc == STW_OK) rc = bind_int(b, &q, 6, t->iat);
+  if (rc == STW_OK) rc = bind_int(b, &q, 7, t->exp);
+  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_token_get(void *be, const char *cti, stw_token_row_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_TOKEN_GET, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, cti);
+  if (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    rc = r == SQLITE_ROW ? row_to_token(q.s, out) : r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
+  }
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_token_list(void *be, bool live_only, bool revoked_only, int64_t now, stw_token_cb cb,
+                                  void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int qid = revoked_only ? Q_TOKEN_LIST_REVOKED : live_only ? Q_TOKEN_LIST_LIVE : Q_TOKEN_LIST_ALL;
+  stw_status_t rc = query_open(b, qid, &q);
+  if (rc == STW_OK)
+    rc = bind_int(b, &q, 1, now);
+  /* Rows are copied one at a time: a token row is big, keep it off the stack frame of callers. */
+  stw_token_row_t *t = rc == STW_OK ? malloc(sizeof(*t)) : NULL;
+  if (rc == STW_OK && t == NULL)
+    rc = STW_ERR_NOMEM;
+  while (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    if (r == SQLITE_DONE)
+      break;
+    if (r != SQLITE_ROW) {
+      rc = map_rc(b, r);
+      break;
+    }
+    if ((rc = row_to_token(q.s, t)) == STW_OK)
+      rc = cb(t, ctx);
+  }
+  free(t);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_token_revoke(void *be, const char *cti, int64_t now, const char *reason, uint64_t seq)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int changes = 0;
+  stw_status_t rc = query_open(b, Q_TOKEN_REVOKE, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, cti);
+  if (rc == STW_OK) rc = bind_int(b, &q, 2, now);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, reason);
+  if (rc == STW_OK) rc = bind_int(b, &q, 4, (int64_t)seq);
+  if (rc == STW_OK) rc = query_exec(b, &q, &changes);
+  query_close(&q);
+  return rc == STW_OK && changes == 0 ? STW_ERR_NOT_FOUND : rc;
+}
+
+static stw_status_t sq_revocation_seq(void *be, uint64_t *seq)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_REVOCATION_SEQ, &q);
+  if (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    if (r == SQLITE_ROW)
+      *seq = (uint64_t)sqlite3_column_int64(q.s, 0);
+    else
+      rc = map_rc(b, r);
+  }
+  query_close(&q);
+  return rc;
+}
+
 const stw_store_ops_t stw__sqlite_ops = {
   .name = "sqlite",
   .close = sq_close,
@@ -1455,4 +1778,17 @@ const stw_store_ops_t stw__sqlite_ops = {
   .attr_set = sq_attr_set,
   .attr_delete = sq_attr_delete,
   .attr_list = sq_attr_list,
+  .policy_add = sq_policy_add,
+  .policy_get = sq_policy_get,
+  .policy_list = sq_policy_list,
+  .policy_remove = sq_policy_remove,
+  .context_set = sq_context_set,
+  .context_get = sq_context_get,
+  .context_list = sq_context_list,
+  .context_delete = sq_context_delete,
+  .token_put = sq_token_put,
+  .token_get = sq_token_get,
+  .token_list = sq_token_list,
+  .token_revoke = sq_token_revoke,
+  .revocation_seq = sq_revocation_seq,
 };

@@ -924,3 +924,232 @@ stw_status_t stw_store_attr_list(stw_store_t *st, const char *device_id, stw_att
     return rc;
   return st->ops->attr_list(st->be, device_id, cb, ctx);
 }
+
+/* ---- authorization: policies ------------------------------------------------ */
+
+stw_status_t stw_store_policy_add(stw_store_t *st, stw_policy_row_t *p)
+{
+  bool own = false;
+  stw_status_t rc = STW_ERR_INVALID;
+  if (st == NULL || p == NULL)
+    goto out;
+  if (p->effect != STW_EFFECT_PERMIT && p->effect != STW_EFFECT_DENY)
+    goto out;
+  if ((rc = CHECK_FIELD(p->name, true)) != STW_OK || (rc = CHECK_FIELD(p->subject, false)) != STW_OK ||
+      (rc = CHECK_FIELD(p->target, false)) != STW_OK || (rc = CHECK_FIELD(p->path, false)) != STW_OK ||
+      (rc = CHECK_FIELD(p->conditions, true)) != STW_OK)
+    goto out;
+  if (p->methods == 0 || p->methods > 127u) {
+    rc = STW_ERR_INVALID;
+    goto out;
+  }
+  if (p->created_at == 0)
+    p->created_at = stw_now();
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    goto out;
+  rc = write_leave(st, own, st->ops->policy_add(st->be, p));
+out:
+  return rc;
+}
+
+stw_status_t stw_store_policy_get(stw_store_t *st, int64_t id, stw_policy_row_t *out)
+{
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  return st->ops->policy_get(st->be, id, out);
+}
+
+stw_status_t stw_store_policy_list(stw_store_t *st, stw_policy_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->policy_list(st->be, cb, ctx);
+}
+
+stw_status_t stw_store_policy_remove(stw_store_t *st, int64_t id)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->policy_remove(st->be, id));
+}
+
+/* ---- authorization: context attributes --------------------------------------- */
+
+stw_status_t stw_store_context_set(stw_store_t *st, const stw_context_row_t *c)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || c == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = CHECK_FIELD(c->scope, true)) != STW_OK || (rc = CHECK_FIELD(c->name, false)) != STW_OK ||
+      (rc = CHECK_FIELD(c->value, true)) != STW_OK)
+    return rc;
+  stw_context_row_t row = *c;
+  if (row.updated_at == 0)
+    row.updated_at = stw_now();
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->context_set(st->be, &row));
+}
+
+stw_status_t stw_store_context_get(stw_store_t *st, const char *scope, const char *name, stw_context_row_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(scope, STW_TEXT_MAX, true)) != STW_OK || (rc = check_str(name, STW_TEXT_MAX, false)) != STW_OK)
+    return rc;
+  return st->ops->context_get(st->be, scope, name, out);
+}
+
+stw_status_t stw_store_context_list(stw_store_t *st, stw_context_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->context_list(st->be, cb, ctx);
+}
+
+stw_status_t stw_store_context_delete(stw_store_t *st, const char *scope, const char *name)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(scope, STW_TEXT_MAX, true)) != STW_OK || (rc = check_str(name, STW_TEXT_MAX, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->context_delete(st->be, scope, name));
+}
+
+/* ---- authorization: issued tokens ------------------------------------------- */
+
+stw_status_t stw_store_token_put(stw_store_t *st, const stw_token_row_t *t)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || t == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = CHECK_FIELD(t->cti, false)) != STW_OK || (rc = CHECK_FIELD(t->subject_id, false)) != STW_OK ||
+      (rc = CHECK_FIELD(t->audience_id, false)) != STW_OK || (rc = CHECK_FIELD(t->scope, false)) != STW_OK ||
+      (rc = CHECK_FIELD(t->policy_ids, true)) != STW_OK)
+    return rc;
+  if (t->exp <= t->iat)
+    return STW_ERR_INVALID;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->token_put(st->be, t));
+}
+
+stw_status_t stw_store_token_get(stw_store_t *st, const char *cti, stw_token_row_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(cti, STW_CTI_HEX, false)) != STW_OK)
+    return rc;
+  return st->ops->token_get(st->be, cti, out);
+}
+
+stw_status_t stw_store_token_list(stw_store_t *st, bool live_only, int64_t now, stw_token_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->token_list(st->be, live_only, false, now, cb, ctx);
+}
+
+stw_status_t stw_store_token_revoked_list(stw_store_t *st, int64_t now, stw_token_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->token_list(st->be, false, true, now, cb, ctx);
+}
+
+stw_status_t stw_store_revocation_seq(stw_store_t *st, uint64_t *seq)
+{
+  if (st == NULL || seq == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->revocation_seq(st->be, seq);
+}
+
+/* Reads the tail of the revocation sequence and writes the next number in
+ * one write transaction, so two revokers never share a number. */
+stw_status_t stw_store_token_revoke(stw_store_t *st, const char *cti, int64_t now, const char *reason, uint64_t *seq)
+{
+  bool own = false;
+  uint64_t last = 0;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(cti, STW_CTI_HEX, false)) != STW_OK || (rc = check_str(reason, STW_TEXT_MAX, true)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  rc = st->ops->revocation_seq(st->be, &last);
+  if (rc == STW_OK)
+    rc = st->ops->token_revoke(st->be, cti, now, reason, last + 1);
+  rc = write_leave(st, own, rc);
+  if (rc == STW_OK && seq != NULL)
+    *seq = last + 1;
+  return rc;
+}
+
+typedef struct {
+  const char *device_id;
+  char (*ctis)[STW_CTI_HEX];
+  size_t n, cap;
+  stw_status_t status;
+} device_tokens_t;
+
+static stw_status_t collect_device_token(const stw_token_row_t *t, void *arg)
+{
+  device_tokens_t *dt = arg;
+  if (strcmp(t->subject_id, dt->device_id) != 0 && strcmp(t->audience_id, dt->device_id) != 0)
+    return STW_OK;
+  if (dt->n == dt->cap) {
+    size_t cap = dt->cap ? dt->cap * 2 : 16;
+    void *p = realloc(dt->ctis, cap * sizeof(*dt->ctis));
+    if (p == NULL)
+      return STW_ERR_NOMEM;
+    dt->ctis = p;
+    dt->cap = cap;
+  }
+  memcpy(dt->ctis[dt->n++], t->cti, STW_CTI_HEX);
+  return STW_OK;
+}
+
+stw_status_t stw_store_token_revoke_device(stw_store_t *st, const char *device_id, int64_t now, const char *reason,
+                                           uint64_t *count)
+{
+  bool own = false;
+  device_tokens_t dt = { .device_id = device_id };
+  stw_status_t rc;
+  if (count != NULL)
+    *count = 0;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK || (rc = check_str(reason, STW_TEXT_MAX, true)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  /* Collect first, then write: no updates under a running SELECT. */
+  rc = st->ops->token_list(st->be, true, false, now, collect_device_token, &dt);
+  for (size_t i = 0; rc == STW_OK && i < dt.n; i++) {
+    uint64_t last = 0;
+    rc = st->ops->revocation_seq(st->be, &last);
+    if (rc == STW_OK)
+      rc = st->ops->token_revoke(st->be, dt.ctis[i], now, reason, last + 1);
+  }
+  rc = write_leave(st, own, rc);
+  if (rc == STW_OK && count != NULL)
+    *count = dt.n;
+  free(dt.ctis);
+  return rc;
+}

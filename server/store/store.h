@@ -245,4 +245,81 @@ typedef stw_status_t (*stw_attr_cb)(const stw_attr_row_t *a, void *ctx);
 /** A device's attributes in name order. */
 stw_status_t stw_store_attr_list(stw_store_t *st, const char *device_id, stw_attr_cb cb, void *ctx);
 
+/* ---- authorization (DCapBAC): policies, context, issued tokens ------------ */
+#define STW_POLICY_PART_MAX 512    /* subject, target, path, conditions of a policy (canonical text) */
+#define STW_TOKEN_SCOPE_MAX 4096   /* a token's scope as text: "/p GET,PUT;/q GET" */
+#define STW_CTI_HEX 33             /* token id, 16 bytes as 32 hex + NUL */
+
+typedef enum { STW_EFFECT_PERMIT = 0, STW_EFFECT_DENY = 1 } stw_effect_t;
+
+/** One policy rule, in the parts server/authz/policy.c writes and reads back. */
+typedef struct {
+  int64_t id;                             /**< assigned by the store; never reused */
+  char name[STW_TEXT_MAX];                /**< optional label, "" for none */
+  stw_effect_t effect;
+  char subject[STW_POLICY_PART_MAX];      /**< "*" or "role=utility,owner=alice" */
+  char target[STW_POLICY_PART_MAX];       /**< "*", a name pattern "meter-*", or "[model=meter]" */
+  char path[STW_POLICY_PART_MAX];         /**< "/consumption", "/config/" "*" */
+  unsigned methods;                       /**< STW_AIF_* bits */
+  char conditions[STW_POLICY_PART_MAX];   /**< "home.occupied==false and time 08:00-17:00", "" for none */
+  int64_t created_at;
+} stw_policy_row_t;
+/** Add a policy; sets p->id (and created_at if 0). */
+stw_status_t stw_store_policy_add(stw_store_t *st, stw_policy_row_t *p);
+stw_status_t stw_store_policy_get(stw_store_t *st, int64_t id, stw_policy_row_t *out);
+typedef stw_status_t (*stw_policy_cb)(const stw_policy_row_t *p, void *ctx);
+/** Policies in id order. */
+stw_status_t stw_store_policy_list(stw_store_t *st, stw_policy_cb cb, void *ctx);
+/** STW_ERR_NOT_FOUND if absent. */
+stw_status_t stw_store_policy_remove(stw_store_t *st, int64_t id);
+
+/** A context attribute: scope "" (the whole domain), "owner:<o>", "place:<p>"
+ *  or "device:<id>"; name "home.occupied"; value "true". */
+typedef struct {
+  char scope[STW_TEXT_MAX];
+  char name[STW_TEXT_MAX];
+  char value[STW_RD_VALUE_MAX];
+  int64_t updated_at;
+} stw_context_row_t;
+/** Insert or replace (updated_at set to now if 0). */
+stw_status_t stw_store_context_set(stw_store_t *st, const stw_context_row_t *c);
+/** STW_ERR_NOT_FOUND if absent. */
+stw_status_t stw_store_context_get(stw_store_t *st, const char *scope, const char *name, stw_context_row_t *out);
+typedef stw_status_t (*stw_context_cb)(const stw_context_row_t *c, void *ctx);
+/** Every context attribute in (scope, name) order. */
+stw_status_t stw_store_context_list(stw_store_t *st, stw_context_cb cb, void *ctx);
+stw_status_t stw_store_context_delete(stw_store_t *st, const char *scope, const char *name);
+
+/** An access token the domain issued. */
+typedef struct {
+  char cti[STW_CTI_HEX];                  /**< hex of the 16-byte CWT id */
+  char subject_id[STW_ID_HEX];            /**< the client device (sub) */
+  char audience_id[STW_ID_HEX];           /**< the resource server device (aud) */
+  char scope[STW_TOKEN_SCOPE_MAX];        /**< what was granted, "/p GET,PUT;/q GET" */
+  char policy_ids[STW_TEXT_MAX];          /**< the permit rules it rests on, "3,7" */
+  int64_t iat;
+  int64_t exp;
+  bool revoked;
+  int64_t revoked_at;
+  uint64_t revoke_seq;                    /**< position in the revocation list, 0 if live */
+  char reason[STW_TEXT_MAX];              /**< why it was revoked */
+} stw_token_row_t;
+/** Record an issued token (revoked fields are ignored). STW_ERR_EXISTS on a cti collision. */
+stw_status_t stw_store_token_put(stw_store_t *st, const stw_token_row_t *t);
+stw_status_t stw_store_token_get(stw_store_t *st, const char *cti, stw_token_row_t *out);
+typedef stw_status_t (*stw_token_cb)(const stw_token_row_t *t, void *ctx);
+/** Tokens in (iat, cti) order; live_only: not revoked and exp > now. */
+stw_status_t stw_store_token_list(stw_store_t *st, bool live_only, int64_t now, stw_token_cb cb, void *ctx);
+/** Revoke one token: it gets the next revocation sequence number (*seq if
+ *  not NULL). STW_ERR_NOT_FOUND if there is no such token or it is revoked already. */
+stw_status_t stw_store_token_revoke(stw_store_t *st, const char *cti, int64_t now, const char *reason, uint64_t *seq);
+/** Revoke every live token a device holds or is the audience of (decommission,
+ *  issue 6); *count: how many. */
+stw_status_t stw_store_token_revoke_device(stw_store_t *st, const char *device_id, int64_t now, const char *reason,
+                                           uint64_t *count);
+/** Revoked tokens not yet expired at now, in revocation order (the list devices observe). */
+stw_status_t stw_store_token_revoked_list(stw_store_t *st, int64_t now, stw_token_cb cb, void *ctx);
+/** The latest revocation sequence number (0: nothing ever revoked). */
+stw_status_t stw_store_revocation_seq(stw_store_t *st, uint64_t *seq);
+
 #endif

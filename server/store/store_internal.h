@@ -87,6 +87,23 @@ typedef struct stw_store_ops {
   stw_status_t (*attr_set)(void *be, const char *device_id, const stw_attr_row_t *a);
   stw_status_t (*attr_delete)(void *be, const char *device_id, const char *name);
   stw_status_t (*attr_list)(void *be, const char *device_id, stw_attr_cb cb, void *ctx);
+  stw_status_t (*policy_add)(void *be, stw_policy_row_t *p);
+  stw_status_t (*policy_get)(void *be, int64_t id, stw_policy_row_t *out);
+  stw_status_t (*policy_list)(void *be, stw_policy_cb cb, void *ctx);
+  stw_status_t (*policy_remove)(void *be, int64_t id);
+
+  stw_status_t (*context_set)(void *be, const stw_context_row_t *c);
+  stw_status_t (*context_get)(void *be, const char *scope, const char *name, stw_context_row_t *out);
+  stw_status_t (*context_list)(void *be, stw_context_cb cb, void *ctx);
+  stw_status_t (*context_delete)(void *be, const char *scope, const char *name);
+
+  stw_status_t (*token_put)(void *be, const stw_token_row_t *t);
+  stw_status_t (*token_get)(void *be, const char *cti, stw_token_row_t *out);
+  /* live_only: revoked = 0 and exp > now; revoked_only: revoked = 1 and exp > now, in seq order */
+  stw_status_t (*token_list)(void *be, bool live_only, bool revoked_only, int64_t now, stw_token_cb cb, void *ctx);
+  /* STW_ERR_NOT_FOUND unless a live row was changed */
+  stw_status_t (*token_revoke)(void *be, const char *cti, int64_t now, const char *reason, uint64_t seq);
+  stw_status_t (*revocation_seq)(void *be, uint64_t *seq);
 } stw_store_ops_t;
 
 struct stw_store {

@@ -126,7 +126,7 @@ static void append_audit(stw_store_t *st, const char *action, const char *detail
 static void test_open_new_store(void **state)
 {
   fx_t *fx = *state;
-  assert_int_equal(stw_store_schema_version(fx->st), 2);
+  assert_int_equal(stw_store_schema_version(fx->st), 3);
   struct stat sb;
   assert_int_equal(stat(fx->path, &sb), 0);
   assert_int_equal(sb.st_mode & 0777, 0600);  /* it holds PSKs */
@@ -147,14 +147,14 @@ static void test_reopen_does_not_rerun_migrations(void **state)
   snprintf(url, sizeof(url), "sqlite:%s", fx->path);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(stw_store_open(url, &fx->st), STW_OK);
-    assert_int_equal(stw_store_schema_version(fx->st), 2);
+    assert_int_equal(stw_store_schema_version(fx->st), 3);
     stw_store_close(fx->st);
     fx->st = NULL;
   }
   sqlite3 *db = raw_open(fx);
   /* One row per step ever applied: none ran twice. */
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_version"), 2);
-  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), 2);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_version"), 3);
+  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), 3);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM devices"), 1);
   sqlite3_close(db);
   assert_int_equal(stw_store_open(fx->path, &fx->st), STW_OK);

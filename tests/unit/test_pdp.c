@@ -1,0 +1,327 @@
+/* The PDP: ACE token requests (every error path), scope intersection, deny
+ * overrides permit, issuance (a CWT the domain key verifies, with the right
+ * sub/aud/scope/cnf), rs_cnf, and the record the writer keeps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/context.h"
+#include "authz/pdp.h"
+#include "cose.h"
+#include "testutil.h"
+
+typedef struct {
+  char *dir;
+  stw_domain_t *domain;
+  stw_store_t *st;
+  stw_identity_t util, meter, psk;
+  uint8_t util_spki[STW_SPKI_MAX];
+  size_t util_spki_len;
+} fx_t;
+
+/* An enrolled X.509 device: LDevID from the domain CA, row, attributes. */
+static void enroll(fx_t *fx, const char *name, const char *model, const char *attr, const char *value,
+                   stw_identity_t *who, uint8_t *spki_out, size_t *spki_len_out)
+{
+  stw_key_t *key = NULL;
+  uint8_t spki[STW_SPKI_MAX], id[STW_DEVICE_ID_LEN];
+  size_t spki_len = sizeof(spki);
+  char hex[STW_ID_HEX];
+  assert_int_equal(stw_key_generate(&key), STW_OK);
+  assert_int_equal(stw_key_spki(key, spki, &spki_len), STW_OK);
+  assert_int_equal(stw_device_id_from_spki(spki, spki_len, id), STW_OK);
+  stw_device_id_hex(id, hex);
+  stw_cert_template_t t = { .common_name = name, .organization = fx->domain->name, .serial_number = hex,
+                            .not_before = stw_now() - 60, .not_after = stw_now() + 86400, .client_auth = true };
+  stw_buf_t der;
+  stw_buf_init(&der, STW_CERT_MAX);
+  char serial[2 * STW_SERIAL_MAX + 1];
+  assert_int_equal(stw_cert_issue(fx->domain->ca_key, fx->domain->ca_der.data, fx->domain->ca_der.len, spki, spki_len,
+                                  &t, &der, serial),
+                   STW_OK);
+  stw_device_t d;
+  memset(&d, 0, sizeof(d));
+  snprintf(d.id, sizeof(d.id), "%s", hex);
+  snprintf(d.name, sizeof(d.name), "%s", name);
+  snprintf(d.model, sizeof(d.model), "%s", model);
+  snprintf(d.manufacturer, sizeof(d.manufacturer), "acme");
+  d.state = STW_STATE_COMMISSIONED;
+  d.ldevid = der.data;
+  d.ldevid_len = der.len;
+  snprintf(d.ldevid_serial, sizeof(d.ldevid_serial), "%s", serial);
+  assert_int_equal(stw_store_device_put(fx->st, &d), STW_OK);
+  if (attr != NULL) {
+    stw_attr_row_t a = { 0 };
+    snprintf(a.name, sizeof(a.name), "%s", attr);
+    snprintf(a.value, sizeof(a.value), "%s", value);
+    snprintf(a.authority, sizeof(a.authority), "%s", fx->domain->name);
+    assert_int_equal(stw_store_attr_set(fx->st, hex, &a), STW_OK);
+  }
+  stw_peer_t peer = { .kind = STW_PEER_CERT, .der = der.data, .der_len = der.len };
+  stw_ca_t *ca = NULL;
+  assert_int_equal(stw_ca_new(fx->domain->ca_der.data, fx->domain->ca_der.len, fx->domain->ca_key, &ca), STW_OK);
+  assert_int_equal(stw_identify_peer(fx->st, fx->domain, ca, &peer, who), STW_OK);
+  assert_true(who->authenticated);
+  stw_ca_free(ca);
+  if (spki_out != NULL) {
+    memcpy(spki_out, spki, spki_len);
+    *spki_len_out = spki_len;
+  }
+  stw_buf_free(&der, false);
+  stw_key_free(key);
+}
+
+static int setup(void **state)
+{
+  fx_t *fx = calloc(1, sizeof(*fx));
+  fx->dir = stw_test_tmpdir("pdp");
+  assert_int_equal(stw_domain_open(fx->dir, "home", &fx->domain), STW_OK);
+  assert_int_equal(stw_store_open(fx->domain->store_url, &fx->st), STW_OK);
+  enroll(fx, "util-1", "reader", "role", "utility", &fx->util, fx->util_spki, &fx->util_spki_len);
+  enroll(fx, "meter-1", "meter", "place", "flat-3", &fx->meter, NULL, NULL);
+  *state = fx;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fx_t *fx = *state;
+  stw_store_close(fx->st);
+  stw_domain_close(fx->domain);
+  stw_test_rmtree(fx->dir);
+  free(fx->dir);
+  free(fx);
+  return 0;
+}
+
+/* {5: audience, 9: h'AIF', ? 4: req_cnf} */
+static void build_request(stw_buf_t *b, const char *aud, const char *const *paths, const unsigned *methods, size_t n,
+                          const uint8_t *x, const uint8_t *y)
+{
+  stw_buf_t aif;
+  stw_buf_init(&aif, 4096);
+  assert_int_equal(stw_cbor_put(&aif, STW_CBOR_ARRAY, n), STW_OK);
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(stw_cbor_put(&aif, STW_CBOR_ARRAY, 2), STW_OK);
+    assert_int_equal(stw_cbor_put_bytes(&aif, STW_CBOR_TSTR, paths[i], strlen(paths[i])), STW_OK);
+    assert_int_equal(stw_cbor_put(&aif, STW_CBOR_UINT, methods[i]), STW_OK);
+  }
+  stw_buf_init(b, 4096);
+  assert_int_equal(stw_cbor_put(b, STW_CBOR_MAP, x ? 3 : 2), STW_OK);
+  assert_int_equal(stw_cbor_put_int(b, STW_ACE_AUDIENCE), STW_OK);
+  assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_TSTR, aud, strlen(aud)), STW_OK);
+  assert_int_equal(stw_cbor_put_int(b, STW_ACE_SCOPE), STW_OK);
+  assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_BSTR, aif.data, aif.len), STW_OK);
+  if (x) {
+    assert_int_equal(stw_cbor_put_int(b, STW_ACE_REQ_CNF), STW_OK);
+    assert_int_equal(stw_cbor_put(b, STW_CBOR_MAP, 1), STW_OK);
+    assert_int_equal(stw_cbor_put_int(b, 1), STW_OK);
+    assert_int_equal(stw_cbor_put(b, STW_CBOR_MAP, 4), STW_OK);
+    assert_int_equal(stw_cbor_put_int(b, 1), STW_OK);
+    assert_int_equal(stw_cbor_put_int(b, 2), STW_OK);
+    assert_int_equal(stw_cbor_put_int(b, -1), STW_OK);
+    assert_int_equal(stw_cbor_put_int(b, 1), STW_OK);
+    assert_int_equal(stw_cbor_put_int(b, -2), STW_OK);
+    assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_BSTR, x, 32), STW_OK);
+    assert_int_equal(stw_cbor_put_int(b, -3), STW_OK);
+    assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_BSTR, y, 32), STW_OK);
+  }
+  stw_buf_free(&aif, false);
+}
+
+static void add_rule(fx_t *fx, const char *text)
+{
+  char why[128] = "";
+  stw_status_t st = stw_authz_policy_add(fx->st, fx->domain, text, NULL, "admin", stw_now(), NULL, NULL, why, sizeof(why));
+  if (st != STW_OK)
+    fail_msg("%s: %s", text, why);
+}
+
+static void decide(fx_t *fx, const stw_identity_t *client, const stw_buf_t *req, stw_pdp_outcome_t *o)
+{
+  stw_pdp_t pdp = { .store = fx->st, .domain = fx->domain };
+  stw_pdp_outcome_init(o);
+  assert_int_equal(stw_pdp_decide(&pdp, client, req->data, req->len, stw_now(), o), STW_OK);
+}
+
+static void test_issue_and_verify(void **state)
+{
+  fx_t *fx = *state;
+  add_rule(fx, "permit role=utility -> meter-*:/consumption GET if home.occupied==false");
+  add_rule(fx, "permit role=utility -> [model=meter]:/status GET,PUT");
+  add_rule(fx, "deny * -> *:/status PUT");
+  stw_context_row_t c = { .scope = "place:flat-3", .name = "home.occupied", .value = "false" };
+  assert_int_equal(stw_context_set(fx->st, fx->domain, &c, "admin", stw_now(), NULL), STW_OK);
+
+  uint8_t x[32], y[32];
+  assert_int_equal(stw_spki_to_xy(fx->util_spki, fx->util_spki_len, x, y), STW_OK);
+  const char *paths[] = { "/consumption", "/status", "/other" };
+  const unsigned methods[] = { STW_AIF_GET, STW_AIF_GET | STW_AIF_PUT, STW_AIF_GET };
+  stw_buf_t req;
+  build_request(&req, "meter-1", paths, methods, 3, x, y);
+  stw_pdp_outcome_t o;
+  decide(fx, &fx->util, &req, &o);
+  assert_int_equal(o.error, STW_ACE_OK);
+  assert_int_equal(o.coap_code, 201);
+  /* Scope intersection: /status loses PUT (deny wins), /other is dropped. */
+  assert_string_equal(o.row.scope, "/consumption GET;/status GET");
+  assert_string_equal(o.row.policy_ids, "1,2");
+  assert_string_equal(o.row.audience_id, fx->meter.device_id);
+  assert_true(o.has_rs_cnf);
+
+  /* The CWT verifies with the domain key and says what was decided. */
+  uint8_t dspki[STW_SPKI_MAX];
+  size_t dlen = sizeof(dspki);
+  assert_int_equal(stw_key_spki(fx->domain->ca_key, dspki, &dlen), STW_OK);
+  stw_cose_sign1_t msg;
+  assert_int_equal(stw_cose_sign1_verify(o.token.data, o.token.len, dspki, dlen, NULL, 0, &msg), STW_OK);
+  stw_cwt_t claims;
+  assert_int_equal(stw_cwt_parse_claims(msg.payload, msg.payload_len, &claims), STW_OK);
+  assert_int_equal(claims.sub_len, 32);
+  assert_memory_equal(claims.sub, fx->util.device_id, 32);
+  assert_int_equal(claims.aud_len, 7);
+  assert_memory_equal(claims.aud, "meter-1", 7);
+  assert_int_equal(claims.exp - claims.iat, STW_TOKEN_LIFETIME_DEFAULT);
+  assert_int_equal(claims.cnf_kind, STW_PEP_CNF_KEY);
+  assert_memory_equal(claims.cnf_x, x, 32);
+  assert_true(stw_aif_allows(&claims, "/consumption", 12, STW_AIF_GET));
+  assert_false(stw_aif_allows(&claims, "/status", 7, STW_AIF_PUT));
+
+  /* Recorded with its audit record. */
+  assert_int_equal(stw_pdp_apply(fx->st, &o), STW_OK);
+  stw_token_row_t row;
+  assert_int_equal(stw_store_token_get(fx->st, o.row.cti, &row), STW_OK);
+  assert_false(row.revoked);
+
+  stw_buf_t resp;
+  assert_int_equal(stw_pdp_encode_response(&o, &resp), STW_OK);
+  assert_true(resp.len > o.token.len);
+  assert_int_equal(resp.data[0], 0xa4);  /* map of 4: token, expires_in, scope, rs_cnf */
+  stw_buf_free(&resp, false);
+  stw_pdp_outcome_clear(&o);
+  stw_buf_free(&req, false);
+}
+
+static void expect_error(fx_t *fx, const stw_identity_t *client, const stw_buf_t *req, stw_ace_error_t err,
+                         unsigned code)
+{
+  stw_pdp_outcome_t o;
+  decide(fx, client, req, &o);
+  assert_int_equal(o.error, err);
+  assert_int_equal(o.coap_code, code);
+  assert_true(o.diag[0] != '\0');
+  stw_buf_t resp;
+  assert_int_equal(stw_pdp_encode_response(&o, &resp), STW_OK);
+  assert_int_equal(resp.data[0], 0xa2);  /* {30: error, 31: description} */
+  assert_int_equal(resp.data[1], 0x18);
+  assert_int_equal(resp.data[2], 30);
+  assert_int_equal(resp.data[3], err);
+  stw_buf_free(&resp, false);
+  assert_int_equal(stw_pdp_apply(fx->st, &o), STW_OK);  /* the refusal is audited */
+  stw_pdp_outcome_clear(&o);
+}
+
+static void test_errors(void **state)
+{
+  fx_t *fx = *state;
+  add_rule(fx, "permit role=utility -> meter-*:/consumption GET");
+  const char *paths[] = { "/consumption" };
+  const unsigned get[] = { STW_AIF_GET };
+  stw_buf_t req;
+
+  /* Default deny: a path no rule names, and an unknown audience look the same. */
+  const char *other[] = { "/valve" };
+  build_request(&req, "meter-1", other, get, 1, NULL, NULL);
+  expect_error(fx, &fx->util, &req, STW_ACE_INVALID_SCOPE, 403);
+  stw_buf_free(&req, false);
+  build_request(&req, "nobody-7", paths, get, 1, NULL, NULL);
+  expect_error(fx, &fx->util, &req, STW_ACE_INVALID_SCOPE, 403);
+  stw_buf_free(&req, false);
+
+  /* A subject without the role. */
+  build_request(&req, "meter-1", paths, get, 1, NULL, NULL);
+  expect_error(fx, &fx->meter, &req, STW_ACE_INVALID_SCOPE, 403);
+
+  /* Unauthenticated. */
+  stw_identity_t nobody;
+  memset(&nobody, 0, sizeof(nobody));
+  expect_error(fx, &nobody, &req, STW_ACE_INVALID_CLIENT, 401);
+
+  /* A PSK device: nothing to bind a token to. */
+  stw_identity_t psk = fx->util;
+  psk.spki_len = 0;
+  expect_error(fx, &psk, &req, STW_ACE_UNAUTHORIZED_CLIENT, 401);
+  stw_buf_free(&req, false);
+
+  /* req_cnf for another key. */
+  uint8_t x[32], y[32];
+  assert_int_equal(stw_spki_to_xy(fx->meter.spki, fx->meter.spki_len, x, y), STW_OK);
+  build_request(&req, "meter-1", paths, get, 1, x, y);
+  expect_error(fx, &fx->util, &req, STW_ACE_UNSUPPORTED_POP_KEY, 400);
+  stw_buf_free(&req, false);
+
+  /* Malformed: not CBOR, no scope, wildcard path, dot segment. */
+  stw_buf_t junk = { (uint8_t *)"\xff\x00", 2, 2, 2 };
+  expect_error(fx, &fx->util, &junk, STW_ACE_INVALID_REQUEST, 400);
+  const char *star[] = { "/a/*" };
+  build_request(&req, "meter-1", star, get, 1, NULL, NULL);
+  expect_error(fx, &fx->util, &req, STW_ACE_INVALID_REQUEST, 400);
+  stw_buf_free(&req, false);
+  const char *dots[] = { "/a/../b" };
+  build_request(&req, "meter-1", dots, get, 1, NULL, NULL);
+  expect_error(fx, &fx->util, &req, STW_ACE_INVALID_REQUEST, 400);
+  stw_buf_free(&req, false);
+}
+
+static void test_request_parser(void **state)
+{
+  (void)state;
+  stw_token_request_t r;
+  /* {5: "m", 9: [["/a", 1]]} — the AIF inline is accepted too. */
+  const uint8_t inline_aif[] = { 0xa2, 0x05, 0x61, 'm', 0x09, 0x81, 0x82, 0x62, '/', 'a', 0x01 };
+  assert_int_equal(stw_token_request_parse(inline_aif, sizeof(inline_aif), &r), STW_OK);
+  assert_string_equal(r.audience, "m");
+  assert_int_equal(r.scope.n, 1);
+  /* The audience twice. */
+  const uint8_t twice[] = { 0xa3, 0x05, 0x61, 'm', 0x05, 0x61, 'n', 0x09, 0x81, 0x82, 0x62, '/', 'a', 0x01 };
+  assert_int_equal(stw_token_request_parse(twice, sizeof(twice), &r), STW_ERR_MALFORMED);
+  /* Trailing bytes. */
+  const uint8_t trailing[] = { 0xa2, 0x05, 0x61, 'm', 0x09, 0x81, 0x82, 0x62, '/', 'a', 0x01, 0x00 };
+  assert_int_equal(stw_token_request_parse(trailing, sizeof(trailing), &r), STW_ERR_MALFORMED);
+  /* grant_type other than client_credentials. */
+  const uint8_t grant[] = { 0xa3, 0x05, 0x61, 'm', 0x09, 0x81, 0x82, 0x62, '/', 'a', 0x01, 0x18, 33, 0x01 };
+  assert_int_equal(stw_token_request_parse(grant, sizeof(grant), &r), STW_ERR_UNSUPPORTED);
+  /* Methods beyond iPATCH. */
+  const uint8_t dyn[] = { 0xa2, 0x05, 0x61, 'm', 0x09, 0x81, 0x82, 0x62, '/', 'a', 0x18, 0x80 };
+  assert_int_equal(stw_token_request_parse(dyn, sizeof(dyn), &r), STW_ERR_MALFORMED);
+  uint8_t big[STW_TOKEN_REQUEST_MAX + 1];
+  memset(big, 0, sizeof(big));
+  assert_int_equal(stw_token_request_parse(big, sizeof(big), &r), STW_ERR_TOO_LARGE);
+}
+
+static void test_scope_text_round_trip(void **state)
+{
+  (void)state;
+  stw_aif_t s;
+  assert_int_equal(stw_scope_parse_text("/a GET,PUT;/b/c DELETE", &s), STW_OK);
+  char text[256];
+  stw_scope_format(&s, text, sizeof(text));
+  assert_string_equal(text, "/a GET,PUT;/b/c DELETE");
+  assert_int_equal(stw_scope_parse_text("/a", &s), STW_ERR_MALFORMED);
+  assert_int_equal(stw_scope_parse_text("/a GOT", &s), STW_ERR_MALFORMED);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_issue_and_verify, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+    cmocka_unit_test(test_request_parser),
+    cmocka_unit_test(test_scope_text_round_trip),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
