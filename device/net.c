@@ -151,13 +151,19 @@ static int remember_server_key(const char *cn, const uint8_t *der, size_t len, c
       return 0;
     memcpy(op->server_spki, der, len);
     op->server_spki_len = len;
-    return 1;
+  } else {
+    stw_cert_info_t info;
+    if (stw_cert_parse(der, len, &info) != STW_OK)
+      return 0;
+    memcpy(op->server_spki, info.spki, info.spki_len);
+    op->server_spki_len = info.spki_len;
   }
-  stw_cert_info_t info;
-  if (stw_cert_parse(der, len, &info) != STW_OK)
+  /* A peer named in advance (a token's rs_cnf): nothing is sent to any
+   * other key, not even the first request. */
+  if (op->expected_spki_len > 0 &&
+      (op->expected_spki_len != op->server_spki_len ||
+       memcmp(op->expected_spki, op->server_spki, op->server_spki_len) != 0))
     return 0;
-  memcpy(op->server_spki, info.spki, info.spki_len);
-  op->server_spki_len = info.spki_len;
   return 1;
 }
 

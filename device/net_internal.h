@@ -31,6 +31,8 @@ struct stw_op {
   void *done_arg;
   uint8_t server_spki[STW_SPKI_MAX];   /* the key the DTLS server proved */
   size_t server_spki_len;
+  uint8_t expected_spki[STW_SPKI_MAX]; /* when set, the handshake fails for any other server key */
+  size_t expected_spki_len;
   char location[128];                  /* Location-Path of the last answer, "rd/4f2a" ("" if none) */
   void *flow;                          /* the flow's own state */
   void (*flow_free)(void *flow);

@@ -1,0 +1,350 @@
+/* The smart object's CoAP server: DTLS with the device's LDevID key as a raw
+ * public key (RFC 7250), /authz-info for access tokens, and every other
+ * request checked by the device's own PEP before its handler runs. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <coap3/coap.h>
+
+#include "dev_internal.h"
+#include "pep.h"
+#include "steward/thing.h"
+
+#define RESOURCES_MAX 16
+#define CF_CWT 61  /* application/cwt: what a client posts to /authz-info */
+
+typedef struct thing_peer {
+  struct thing_peer *next, *prev;
+  uint8_t spki[STW_SPKI_MAX];
+  size_t spki_len;
+} thing_peer_t;
+
+typedef struct {
+  char path[STW_AIF_PATH_MAX + 1];   /* with its leading '/' */
+  stw_thing_handler_t handler;
+  void *arg;
+} thing_resource_t;
+
+struct stw_thing {
+  coap_context_t *ctx;
+  stw_dev_t *dev;
+  stw_pep_t pep;
+  bool pep_ready;
+  uint16_t port;
+  thing_peer_t peers;              /* sentinel: per-session peer keys */
+  thing_resource_t res[RESOURCES_MAX];
+  size_t n_res;
+};
+
+static stw_thing_t *thing_of(coap_session_t *session)
+{
+  return coap_get_app_data(coap_session_get_context(session));
+}
+
+/* The key the DTLS peer proved: a raw public key, or its certificate's. */
+static int remember_peer(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
+                         unsigned depth, int validated, void *arg)
+{
+  (void)validated;
+  (void)arg;
+  if (depth != 0)
+    return 1;
+  stw_thing_t *t = thing_of(session);
+  thing_peer_t *p = coap_session_get_app_data(session);
+  if (p == NULL) {
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+      return 0;
+    p->next = t->peers.next;
+    p->prev = &t->peers;
+    t->peers.next->prev = p;
+    t->peers.next = p;
+    coap_session_set_app_data(session, p);
+  }
+  p->spki_len = 0;
+  if (strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0) {
+    if (len > sizeof(p->spki))
+      return 0;
+    memcpy(p->spki, der, len);
+    p->spki_len = len;
+    return 1;
+  }
+  stw_cert_info_t info;
+  if (stw_cert_parse(der, len, &info) != STW_OK)
+    return 0;
+  memcpy(p->spki, info.spki, info.spki_len);
+  p->spki_len = info.spki_len;
+  return 1;
+}
+
+static void forget_peer(stw_thing_t *t, thing_peer_t *p)
+{
+  (void)t;
+  p->prev->next = p->next;
+  p->next->prev = p->prev;
+  free(p);
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+  if (event == COAP_EVENT_SERVER_SESSION_DEL) {
+    thing_peer_t *p = coap_session_get_app_data(session);
+    if (p != NULL)
+      forget_peer(thing_of(session), p);
+    coap_session_set_app_data(session, NULL);
+  }
+  return 0;
+}
+
+static void answer_error(coap_pdu_t *response, unsigned code, const char *diag)
+{
+  coap_pdu_set_code(response, (coap_pdu_code_t)code);
+  coap_add_data(response, strlen(diag), (const uint8_t *)diag);
+}
+
+/* POST /authz-info (RFC 9200 5.10.1): check the token, keep it. */
+static void handle_authz_info(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                              const coap_string_t *query, coap_pdu_t *response)
+{
+  (void)resource;
+  (void)query;
+  stw_thing_t *t = thing_of(session);
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *body = NULL;
+  if (!coap_get_data_large(request, &len, &body, &offset, &total) || len == 0) {
+    answer_error(response, COAP_RESPONSE_CODE(400), "invalid_request: no token");
+    return;
+  }
+  if (total > STW_PEP_TOKEN_MAX || len > STW_PEP_TOKEN_MAX) {
+    answer_error(response, COAP_RESPONSE_CODE(413), "token over the size limit");
+    return;
+  }
+  stw_pep_token_t tok;
+  int64_t now = stw_now();
+  stw_status_t st = stw_pep_check_token(&t->pep, body, len, now, &tok);
+  if (st == STW_OK)
+    st = stw_pep_store_token(&t->pep, &tok, now);
+  if (st != STW_OK) {
+    char diag[96];
+    snprintf(diag, sizeof(diag), "invalid token: %s", stw_status_str(st));
+    answer_error(response, st == STW_ERR_TOO_LARGE ? COAP_RESPONSE_CODE(413) : COAP_RESPONSE_CODE(401), diag);
+    return;
+  }
+  coap_pdu_set_code(response, COAP_RESPONSE_CODE(201));
+}
+
+static unsigned method_bit(coap_pdu_code_t code)
+{
+  switch (code) {
+  case COAP_REQUEST_CODE_GET: return STW_AIF_GET;
+  case COAP_REQUEST_CODE_POST: return STW_AIF_POST;
+  case COAP_REQUEST_CODE_PUT: return STW_AIF_PUT;
+  case COAP_REQUEST_CODE_DELETE: return STW_AIF_DELETE;
+  case COAP_REQUEST_CODE_FETCH: return STW_AIF_FETCH;
+  case COAP_REQUEST_CODE_PATCH: return STW_AIF_PATCH;
+  case COAP_REQUEST_CODE_IPATCH: return STW_AIF_IPATCH;
+  default: return 0;
+  }
+}
+
+/* Every application resource: the PEP first, then the handler. */
+static void handle_protected(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                             const coap_string_t *query, coap_pdu_t *response)
+{
+  (void)query;
+  stw_thing_t *t = thing_of(session);
+  thing_resource_t *r = coap_resource_get_userdata(resource);
+  thing_peer_t *p = coap_session_get_app_data(session);
+  unsigned method = method_bit(coap_pdu_get_code(request));
+  if (p == NULL || p->spki_len == 0) {
+    answer_error(response, COAP_RESPONSE_CODE(401), "unauthorized_client: authenticate your key over DTLS");
+    return;
+  }
+  stw_status_t st = stw_pep_authorize_stored(&t->pep, p->spki, p->spki_len, r->path, strlen(r->path), method,
+                                             stw_now());
+  if (st == STW_ERR_FORBIDDEN) {
+    answer_error(response, COAP_RESPONSE_CODE(403), "insufficient_scope");
+    return;
+  }
+  if (st != STW_OK) {
+    answer_error(response, COAP_RESPONSE_CODE(401), "unauthorized_client: no valid token for this key");
+    return;
+  }
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *body = NULL;
+  if (!coap_get_data_large(request, &len, &body, &offset, &total))
+    body = NULL, len = 0;
+  uint8_t out[STW_THING_ANSWER_MAX];
+  size_t out_len = 0;
+  unsigned code = r->handler(r->arg, method, r->path, body, len, out, sizeof(out), &out_len);
+  coap_pdu_set_code(response, (coap_pdu_code_t)code);
+  if (out_len > 0 && out_len <= sizeof(out))
+    coap_add_data(response, out_len, out);
+}
+
+static stw_status_t parse_listen(const char *listen, coap_address_t *addr)
+{
+  char host[128];
+  const char *colon = strrchr(listen, ':');
+  if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
+    return STW_ERR_INVALID;
+  memcpy(host, listen, (size_t)(colon - listen));
+  host[colon - listen] = '\0';
+  char *end = NULL;
+  long port = strtol(colon + 1, &end, 10);
+  if (end == colon + 1 || *end != '\0' || port < 0 || port > 65535)
+    return STW_ERR_INVALID;
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
+  struct addrinfo *res = NULL;
+  if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
+    return STW_ERR_INVALID;
+  coap_address_init(addr);
+  addr->size = res->ai_addrlen;
+  memcpy(&addr->addr, res->ai_addr, res->ai_addrlen);
+  if (res->ai_family == AF_INET)
+    addr->addr.sin.sin_port = htons((uint16_t)port);
+  else
+    addr->addr.sin6.sin6_port = htons((uint16_t)port);
+  freeaddrinfo(res);
+  return STW_OK;
+}
+
+static uint16_t bound_port(coap_endpoint_t *ep)
+{
+  const char *text = coap_endpoint_str(ep);
+  const char *space = strchr(text, ' ');
+  size_t n = space ? (size_t)(space - text) : strlen(text);
+  const char *colon = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (text[i] == ':')
+      colon = text + i;
+  long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+  return port > 0 && port <= 65535 ? (uint16_t)port : 0;
+}
+
+stw_status_t stw_thing_new(stw_dev_t *dev, const char *listen, uint32_t skew_seconds, stw_thing_t **out)
+{
+  *out = NULL;
+  if (!dev->has_op_cert || dev->domain_ca_der.len == 0)
+    return STW_ERR_STATE;
+  stw_thing_t *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return STW_ERR_NOMEM;
+  t->dev = dev;
+  t->peers.next = t->peers.prev = &t->peers;
+  stw_cert_info_t ca;
+  coap_address_t addr;
+  stw_status_t st = stw_cert_parse(dev->domain_ca_der.data, dev->domain_ca_der.len, &ca);
+  if (st != STW_OK)
+    goto out;
+  /* Tokens for this device name it by its assigned name. */
+  if ((st = stw_pep_init(&t->pep, ca.spki, ca.spki_len, dev->name, skew_seconds)) != STW_OK)
+    goto out;
+  t->pep_ready = true;
+  coap_startup();
+  st = STW_ERR_NETWORK;
+  if ((t->ctx = coap_new_context(NULL)) == NULL)
+    goto out;
+  coap_set_app_data(t->ctx, t);
+  coap_context_set_block_mode(t->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+  coap_register_event_handler(t->ctx, on_event);
+  coap_dtls_pki_t pki;
+  memset(&pki, 0, sizeof(pki));
+  pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+  pki.verify_peer_cert = 0;  /* the PEP decides, from the key the peer proved */
+  pki.is_rpk_not_cert = 1;
+  pki.validate_cn_call_back = remember_peer;
+  pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+  pki.pki_key.key.pem_buf.public_cert = dev->op_key_pem.data;
+  pki.pki_key.key.pem_buf.public_cert_len = dev->op_key_pem.len;
+  pki.pki_key.key.pem_buf.private_key = dev->op_key_pem.data;
+  pki.pki_key.key.pem_buf.private_key_len = dev->op_key_pem.len;
+  if (!coap_context_set_pki(t->ctx, &pki))
+    goto out;
+  if ((st = parse_listen(listen, &addr)) != STW_OK)
+    goto out;
+  coap_endpoint_t *ep = coap_new_endpoint(t->ctx, &addr, COAP_PROTO_DTLS);
+  st = STW_ERR_NETWORK;
+  if (ep == NULL)
+    goto out;
+  t->port = bound_port(ep);
+  coap_resource_t *authz = coap_resource_init(coap_make_str_const("authz-info"), 0);
+  if (authz == NULL)
+    goto out;
+  coap_register_request_handler(authz, COAP_REQUEST_POST, handle_authz_info);
+  coap_add_attr(authz, coap_make_str_const("rt"), coap_make_str_const("\"ace.ai\""), 0);
+  coap_add_resource(t->ctx, authz);
+  st = STW_OK;
+out:
+  if (st != STW_OK) {
+    stw_thing_free(t);
+    t = NULL;
+  }
+  *out = t;
+  return st;
+}
+
+stw_status_t stw_thing_resource(stw_thing_t *t, const char *path, stw_thing_handler_t handler, void *arg)
+{
+  if (t->n_res >= RESOURCES_MAX || path[0] == '\0' || path[0] == '/' || strlen(path) >= STW_AIF_PATH_MAX)
+    return STW_ERR_INVALID;
+  thing_resource_t *r = &t->res[t->n_res];
+  snprintf(r->path, sizeof(r->path), "/%s", path);
+  r->handler = handler;
+  r->arg = arg;
+  coap_resource_t *res = coap_resource_init(coap_make_str_const(path), 0);
+  if (res == NULL)
+    return STW_ERR_NOMEM;
+  coap_register_request_handler(res, COAP_REQUEST_GET, handle_protected);
+  coap_register_request_handler(res, COAP_REQUEST_POST, handle_protected);
+  coap_register_request_handler(res, COAP_REQUEST_PUT, handle_protected);
+  coap_register_request_handler(res, COAP_REQUEST_DELETE, handle_protected);
+  coap_resource_set_userdata(res, r);
+  coap_add_resource(t->ctx, res);
+  t->n_res++;
+  return STW_OK;
+}
+
+void stw_thing_run(stw_thing_t *t, unsigned timeout_ms)
+{
+  coap_tick_t now;
+  coap_ticks(&now);
+  unsigned wait_ms = coap_io_prepare_epoll(t->ctx, now);
+  if (wait_ms == 0 || wait_ms > timeout_ms)
+    wait_ms = timeout_ms;
+  struct pollfd fd = { .fd = coap_context_get_coap_fd(t->ctx), .events = POLLIN };
+  poll(&fd, 1, (int)wait_ms);
+  coap_io_process(t->ctx, COAP_IO_NO_WAIT);
+}
+
+stw_status_t stw_thing_revoke(stw_thing_t *t, const uint8_t *cti, size_t len)
+{
+  return stw_pep_revoke(&t->pep, cti, len);
+}
+
+stw_pep_t *stw_thing_pep(stw_thing_t *t)
+{
+  return &t->pep;
+}
+
+uint16_t stw_thing_port(const stw_thing_t *t)
+{
+  return t->port;
+}
+
+void stw_thing_free(stw_thing_t *t)
+{
+  if (t == NULL)
+    return;
+  if (t->ctx != NULL)
+    coap_free_context(t->ctx);
+  while (t->peers.next != &t->peers)
+    forget_peer(t, t->peers.next);
+  if (t->pep_ready)
+    stw_pep_deinit(&t->pep);
+  free(t);
+}

@@ -1,0 +1,74 @@
+/* Steward device SDK — the smart object's own CoAP server, which enforces
+ * capability tokens itself (DCapBAC, ACE DTLS profile RFC 9202).
+ *
+ *   stw_thing_t *t;
+ *   stw_thing_new(dev, "0.0.0.0:5684", &t);          // DTLS with the LDevID key as a raw public key
+ *   stw_thing_resource(t, "consumption", read_meter, &meter);
+ *   for (;;) stw_thing_run(t, 1000);
+ *
+ * A client first POSTs the access token the domain issued it to /authz-info
+ * (2.01); after that, each request on a DTLS session whose key is the token's
+ * cnf key is checked against the token's scope before the handler runs.
+ * Refusals are 4.01 (no valid token for this key: unauthorized_client) and
+ * 4.03 (the token does not cover this method and path: insufficient_scope).
+ * Nothing is asked of the domain: the check uses the domain key the device
+ * pinned at bootstrap and its own clock. */
+#ifndef STEWARD_THING_H
+#define STEWARD_THING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "steward/authz.h"
+#include "steward/bootstrap.h"
+#include "steward/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct stw_thing stw_thing_t;
+
+#define STW_THING_ANSWER_MAX 1024  /**< largest answer a handler may give */
+
+/** A resource handler. method is one STW_AIF_* bit; the answer goes to
+ *  out (cap bytes); returns the CoAP code (e.g. 0x45 for 2.05). */
+typedef unsigned (*stw_thing_handler_t)(void *arg, unsigned method, const char *path, const uint8_t *body,
+                                        size_t len, uint8_t *out, size_t cap, size_t *out_len);
+
+/** Serve on listen ("127.0.0.1:0" picks a port) as the enrolled X.509 device
+ *  dev (which must outlive the thing). Its audience is its assigned name. */
+stw_status_t stw_thing_new(stw_dev_t *dev, const char *listen, uint32_t skew_seconds, stw_thing_t **out)
+    __attribute__((warn_unused_result));
+void stw_thing_free(stw_thing_t *t);
+uint16_t stw_thing_port(const stw_thing_t *t);
+/** Offer a resource at path ("consumption", "config/limits"). */
+stw_status_t stw_thing_resource(stw_thing_t *t, const char *path, stw_thing_handler_t handler, void *arg)
+    __attribute__((warn_unused_result));
+/** Handle network I/O for up to timeout_ms. */
+void stw_thing_run(stw_thing_t *t, unsigned timeout_ms);
+/** Drop a token at once and refuse it from now on (a revocation list entry). */
+stw_status_t stw_thing_revoke(stw_thing_t *t, const uint8_t *cti, size_t len) __attribute__((warn_unused_result));
+/** The enforcement point, for inspection and tests. */
+stw_pep_t *stw_thing_pep(stw_thing_t *t);
+
+/* ---- the client side: calling another device with a token -------------- */
+
+/**
+ * Call a resource on another device (rs_uri "coaps://host:port") over DTLS
+ * with this device's LDevID key. The DTLS handshake fails unless the other
+ * device proves rs_spki (the rs_cnf of the token answer, DER SPKI): nothing,
+ * not even the token, goes to any other key. If token is not NULL it is
+ * posted to /authz-info first (tokens stay at the device for the key they
+ * name, so later calls may pass NULL). method is one STW_AIF_* bit.
+ * @param[out] answer  the answer body (malloc'd, NUL-terminated; caller frees), may be NULL
+ * @retval STW_ERR_UNAUTHENTICATED (4.01) / STW_ERR_FORBIDDEN (4.03) the device's PEP refused
+ */
+stw_status_t stw_thing_call(stw_dev_t *dev, const char *rs_uri, const uint8_t *rs_spki, size_t rs_spki_len,
+                            const uint8_t *token, size_t token_len, unsigned method, const char *path,
+                            const uint8_t *body, size_t len, uint8_t **answer, size_t *answer_len,
+                            stw_bootstrap_report_t *report) __attribute__((warn_unused_result));
+
+#ifdef __cplusplus
+}
+#endif
+#endif
