@@ -55,15 +55,29 @@ stw_status_t stw_identify_peer(stw_store_t *store, const stw_domain_t *domain, c
   memset(&d, 0, sizeof(d));
   stw_status_t st = STW_OK;
   if (peer->kind == STW_PEER_CERT) {
-    stw_cert_info_t info;
-    if (stw_ca_verify_issued(domain_ca, peer->der, peer->der_len, stw_now()) != STW_OK ||
-        stw_cert_parse(peer->der, peer->der_len, &info) != STW_OK)
+    /* The signature check once per session (the memo lives with it); what
+     * it proves about this certificate stays true. */
+    stw_peer_memo_t local, *memo = peer->memo ? peer->memo : &local;
+    if (memo == &local || !memo->checked) {
+      stw_cert_info_t info;
+      memset(memo, 0, sizeof(*memo));
+      memo->checked = true;
+      memo->valid = stw_ca_verify_issued(domain_ca, peer->der, peer->der_len, stw_now()) == STW_OK &&
+                    stw_cert_parse(peer->der, peer->der_len, &info) == STW_OK;
+      if (memo->valid) {
+        snprintf(memo->device_id, sizeof(memo->device_id), "%.32s", info.serial_number);
+        snprintf(memo->serial_hex, sizeof(memo->serial_hex), "%s", info.serial_hex);
+      }
+    }
+    if (!memo->valid)
       return STW_OK; /* not an LDevID of ours: unauthenticated */
-    snprintf(id, sizeof(id), "%.32s", info.serial_number);
+    snprintf(id, sizeof(id), "%s", memo->device_id);
     if (stw_store_device_get(store, id, &d) != STW_OK)
       return STW_OK;
-    /* Only the current LDevID counts: a superseded one was replaced for a reason. */
-    if (strcmp(d.ldevid_serial, info.serial_hex) != 0 || !device_may_act(&d))
+    /* Only the current LDevID counts: a superseded one was replaced for a
+     * reason. Read from the store on every request, so a renewal or a
+     * decommission reaches live sessions at once. */
+    if (strcmp(d.ldevid_serial, memo->serial_hex) != 0 || !device_may_act(&d))
       goto out;
   } else if (peer->kind == STW_PEER_PSK) {
     stw_psk_t psk;

@@ -110,9 +110,15 @@ static bool is_list_attr(const char *name)
 
 static stw_status_t index_value(stw_rd_res_t *r, const char *name, const char *value, size_t len)
 {
-  if (r->n_attrs >= STW_RD_ATTRS_MAX)
-    return STW_ERR_TOO_LARGE;
   if (len >= sizeof(r->attrs[0].value))
+    return STW_ERR_TOO_LARGE;
+  /* Each (name, value) once per resource: an exact-value lookup then reads
+   * the index in order and stops at a full page, with no grouping. */
+  for (size_t i = 0; i < r->n_attrs; i++)
+    if (strcmp(r->attrs[i].name, name) == 0 && strlen(r->attrs[i].value) == len &&
+        memcmp(r->attrs[i].value, value, len) == 0)
+      return STW_OK;
+  if (r->n_attrs >= STW_RD_ATTRS_MAX)
     return STW_ERR_TOO_LARGE;
   snprintf(r->attrs[r->n_attrs].name, sizeof(r->attrs[0].name), "%s", name);
   memcpy(r->attrs[r->n_attrs].value, value, len);

@@ -287,7 +287,7 @@ static const char *const sql_text[Q_COUNT] = {
   [Q_RD_RES_ATTR] = "SELECT " RD_REG_COLUMNS ", s.link, s.vis FROM rd_res_attr a"
                     " JOIN rd_res s ON s.reg_id = a.reg_id AND s.pos = a.pos JOIN rd_reg r ON r.id = a.reg_id"
                     " WHERE a.name = ?4 AND a.value = ?2 AND r.expires_at > ?1"
-                    " GROUP BY a.reg_id, a.pos ORDER BY a.ep, a.pos",
+                    " ORDER BY a.ep, a.pos",
   [Q_RD_RES_ATTR_RANGE] = "SELECT " RD_REG_COLUMNS ", s.link, s.vis FROM rd_res_attr a"
                           " JOIN rd_res s ON s.reg_id = a.reg_id AND s.pos = a.pos JOIN rd_reg r ON r.id = a.reg_id"
                           " WHERE a.name = ?4 AND a.value >= ?2 AND a.value < ?3 AND r.expires_at > ?1"
