@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "authz/authz_coap.h"
 #include "coap/server.h"
 #include "domain/domain.h"
 #include "enroll/est_coap.h"
@@ -21,6 +22,7 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
   stw_est_t *est = NULL;
   stw_rd_t *rd = NULL;
   stw_rd_coap_t *rd_coap = NULL;
+  stw_authz_coap_t *authz = NULL;
 
   stw_status_t st = stw_domain_open(opts->data_dir, opts->domain_name, &domain);
   if (st != STW_OK) {
@@ -58,6 +60,10 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
     fprintf(log, "steward: cannot start the resource directory: %s\n", stw_status_str(st));
     goto out;
   }
+  if ((st = stw_authz_coap_register(server, store, domain->store_url, domain, committer, &authz)) != STW_OK) {
+    fprintf(log, "steward: cannot start authorization: %s\n", stw_status_str(st));
+    goto out;
+  }
 
   char host[256];
   const char *colon = strrchr(cfg.listen, ':');
@@ -70,10 +76,14 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
   fflush(stdout);
 
   st = stw_coap_server_run(server, stop);
+  /* The watcher submits jobs: stop it before the last drain. */
+  stw_authz_coap_free(authz);
+  authz = NULL;
   /* Every answer that was promised gets committed before we go. */
   stw_committer_drain(committer);
   stw_committer_dispatch(committer);
 out:
+  stw_authz_coap_free(authz);
   stw_coap_server_free(server);
   stw_est_free(est);
   stw_rd_coap_free(rd_coap);

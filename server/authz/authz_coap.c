@@ -1,0 +1,488 @@
+#include "authz/authz_coap.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authz/context.h"
+#include "authz/pdp.h"
+#include "coap/identity.h"
+
+#define CONTEXT_BODY_MAX 512
+#define REVOKED_MAX_ENTRIES 4096   /* the list answer carries at most this many (block-wise) */
+
+struct stw_authz_coap {
+  stw_pdp_t pdp;
+  stw_store_t *store;
+  const stw_domain_t *domain;
+  stw_ca_t *ca;
+  stw_committer_t *committer;
+  coap_resource_t *revoked;
+  uint64_t notified_seq;           /* event loop thread only */
+  /* The watcher: another process (the CLI) may revoke; look now and then. */
+  char store_url[1100];
+  pthread_t watcher;
+  bool watcher_running;
+  atomic_bool stop;
+  atomic_bool notify_queued;
+};
+
+static void release_body(coap_session_t *session, void *p)
+{
+  (void)session;
+  free(p);
+}
+
+static int content_format_of(const coap_pdu_t *pdu, int dflt)
+{
+  coap_opt_iterator_t it;
+  coap_opt_t *opt = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
+  if (opt == NULL)
+    return dflt;
+  return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+}
+
+static void identify(stw_authz_coap_t *t, coap_session_t *session, stw_identity_t *who)
+{
+  stw_peer_t peer;
+  stw_coap_peer(session, &peer);
+  if (stw_identify_peer(t->store, t->domain, t->ca, &peer, who) != STW_OK)
+    who->authenticated = false;
+}
+
+/* Tell observers of /revoked when the sequence moved (event loop thread). */
+static void notify_if_changed(stw_authz_coap_t *t)
+{
+  uint64_t seq = 0;
+  if (stw_store_revocation_seq(t->store, &seq) == STW_OK && seq != t->notified_seq) {
+    t->notified_seq = seq;
+    coap_resource_notify_observers(t->revoked, NULL);
+  }
+}
+
+/* ---- POST /token ----------------------------------------------------------------- */
+
+typedef struct {
+  stw_authz_coap_t *t;
+  stw_pdp_outcome_t o;
+  stw_deferred_t *deferred;
+} token_job_t;
+
+static stw_status_t token_apply(stw_store_t *st, void *arg)
+{
+  token_job_t *job = arg;
+  return stw_pdp_apply(st, &job->o);
+}
+
+static unsigned coap_code_of(unsigned code)
+{
+  return COAP_RESPONSE_CODE(code);
+}
+
+static void token_done(void *arg, stw_status_t status)
+{
+  token_job_t *job = arg;
+  stw_buf_t body;
+  if (status != STW_OK) {
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(500), STW_CF_TEXT, NULL, 0,
+                        "store failure; nothing was recorded, retry");
+  } else if (stw_pdp_encode_response(&job->o, &body) != STW_OK) {
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(500), STW_CF_TEXT, NULL, 0, "cannot encode the answer");
+  } else {
+    stw_deferred_answer(job->deferred, coap_code_of(job->o.coap_code), STW_CF_ACE_CBOR, body.data, body.len, NULL);
+    stw_buf_free(&body, false);
+  }
+  stw_pdp_outcome_clear(&job->o);
+  free(job);
+}
+
+static void handle_token(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                         const coap_string_t *query, coap_pdu_t *response)
+{
+  (void)query;
+  if (stw_deferred_resume(resource, session, request, response))
+    return;
+  stw_authz_coap_t *t = coap_resource_get_userdata(resource);
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *data = NULL;
+  if (!coap_get_data_large(request, &len, &data, &offset, &total)) {
+    data = NULL;
+    len = total = 0;
+  }
+  if (total > STW_TOKEN_REQUEST_MAX || len > STW_TOKEN_REQUEST_MAX) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(413), "token request over 1024 bytes");
+    return;
+  }
+  int cf = content_format_of(request, STW_CF_ACE_CBOR);
+  if (cf != STW_CF_ACE_CBOR && cf != STW_CF_CBOR) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(415), "send application/ace+cbor (19)");
+    return;
+  }
+  token_job_t *job = calloc(1, sizeof(*job));
+  stw_identity_t *who = calloc(1, sizeof(*who));
+  if (job == NULL || who == NULL) {
+    free(job);
+    free(who);
+    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+    return;
+  }
+  job->t = t;
+  stw_pdp_outcome_init(&job->o);
+  identify(t, session, who);
+  stw_status_t st = stw_pdp_decide(&t->pdp, who, data, len, stw_now(), &job->o);
+  free(who);
+  if (st != STW_OK) {
+    stw_pdp_outcome_clear(&job->o);
+    free(job);
+    stw_coap_error(response, COAP_RESPONSE_CODE(500), "token issuance failed");
+    return;
+  }
+  job->deferred = stw_defer(session, request);
+  if (job->deferred == NULL) {
+    stw_pdp_outcome_clear(&job->o);
+    free(job);
+    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+    return;
+  }
+  if (stw_committer_submit(t->committer, token_apply, token_done, job) != STW_OK) {
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
+    stw_pdp_outcome_clear(&job->o);
+    free(job);
+  }
+}
+
+/* ---- GET /revoked ---------------------------------------------------------------- */
+
+typedef struct {
+  stw_buf_t items;
+  size_t n;
+} revoked_ctx_t;
+
+static stw_status_t put_revoked(const stw_token_row_t *row, void *arg)
+{
+  revoked_ctx_t *r = arg;
+  uint8_t cti[16];
+  if (r->n >= REVOKED_MAX_ENTRIES)
+    return STW_ERR_TOO_LARGE;
+  if (stw_hex_decode(row->cti, strlen(row->cti), cti, sizeof(cti)) != STW_OK)
+    return STW_OK;  /* not one of ours */
+  stw_status_t st = stw_cbor_put(&r->items, STW_CBOR_ARRAY, 2);
+  if (st == STW_OK)
+    st = stw_cbor_put_bytes(&r->items, STW_CBOR_BSTR, cti, sizeof(cti));
+  if (st == STW_OK)
+    st = stw_cbor_put_int(&r->items, row->exp);
+  if (st == STW_OK)
+    r->n++;
+  return st;
+}
+
+/* {1: seq, 2: [[cti, exp], ...]}: revoked tokens that have not expired yet. */
+static stw_status_t encode_revoked(stw_store_t *store, stw_buf_t *out)
+{
+  revoked_ctx_t r = { 0 };
+  uint64_t seq = 0;
+  stw_buf_init(&r.items, 1u << 20);
+  stw_buf_init(out, 1u << 20);
+  stw_status_t st = stw_store_revocation_seq(store, &seq);
+  if (st == STW_OK)
+    st = stw_store_token_revoked_list(store, stw_now(), put_revoked, &r);
+  if (st == STW_OK && (st = stw_cbor_put(out, STW_CBOR_MAP, 2)) == STW_OK && (st = stw_cbor_put_int(out, 1)) == STW_OK &&
+      (st = stw_cbor_put(out, STW_CBOR_UINT, seq)) == STW_OK && (st = stw_cbor_put_int(out, 2)) == STW_OK &&
+      (st = stw_cbor_put(out, STW_CBOR_ARRAY, r.n)) == STW_OK && r.items.len > 0)
+    st = stw_buf_append(out, r.items.data, r.items.len);
+  stw_buf_free(&r.items, false);
+  if (st != STW_OK)
+    stw_buf_free(out, false);
+  return st;
+}
+
+static void handle_revoked(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                           const coap_string_t *query, coap_pdu_t *response)
+{
+  (void)query;
+  stw_authz_coap_t *t = coap_resource_get_userdata(resource);
+  stw_identity_t *who = calloc(1, sizeof(*who));
+  if (who == NULL) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+    return;
+  }
+  identify(t, session, who);
+  bool ok = who->authenticated;
+  free(who);
+  if (!ok) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(401), "not an enrolled device of this domain");
+    return;
+  }
+  stw_buf_t out;
+  if (encode_revoked(t->store, &out) != STW_OK) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(500), "cannot read the revocation list");
+    return;
+  }
+  coap_pdu_set_code(response, COAP_RESPONSE_CODE(205));
+  coap_add_data_large_response(resource, session, request, response, NULL, STW_CF_CBOR, -1, 0, out.len, out.data,
+                               release_body, out.data);
+}
+
+/* ---- POST /context ---------------------------------------------------------------- */
+
+typedef struct {
+  stw_authz_coap_t *t;
+  stw_context_row_t row;
+  char actor[STW_TEXT_MAX];
+  uint64_t revoked;
+  stw_deferred_t *deferred;
+} context_job_t;
+
+static stw_status_t context_apply(stw_store_t *st, void *arg)
+{
+  context_job_t *job = arg;
+  return stw_context_set(st, job->t->domain, &job->row, job->actor, stw_now(), &job->revoked);
+}
+
+static void context_done(void *arg, stw_status_t status)
+{
+  context_job_t *job = arg;
+  if (status != STW_OK)
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(500), STW_CF_TEXT, NULL, 0,
+                        "store failure; nothing was recorded, retry");
+  else
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(204), STW_CF_TEXT, NULL, 0, NULL);
+  if (status == STW_OK && job->revoked > 0)
+    notify_if_changed(job->t);
+  free(job);
+}
+
+/* May the device publish this attribute? Its "publishes" attribute lists the
+ * names, separated by spaces or commas. */
+static bool may_publish(const stw_identity_t *who, const char *name)
+{
+  size_t n = strlen(name);
+  for (size_t i = 0; i < who->n_attrs; i++) {
+    if (strcmp(who->attrs[i].name, "publishes") != 0)
+      continue;
+    const char *p = who->attrs[i].value;
+    while (*p) {
+      size_t len = strcspn(p, " ,");
+      if (len == n && memcmp(p, name, n) == 0)
+        return true;
+      p += len;
+      p += strspn(p, " ,");
+    }
+  }
+  return false;
+}
+
+static const char *identity_attr(const stw_identity_t *who, const char *name)
+{
+  for (size_t i = 0; i < who->n_attrs; i++)
+    if (strcmp(who->attrs[i].name, name) == 0)
+      return who->attrs[i].value;
+  return NULL;
+}
+
+/* {1: name tstr, 2: value tstr} */
+static stw_status_t parse_context_body(const uint8_t *data, size_t len, stw_context_row_t *row)
+{
+  stw_cbor_reader_t r;
+  size_t n;
+  stw_status_t st;
+  bool have_name = false, have_value = false;
+  stw_cbor_reader_init(&r, data, len);
+  if ((st = stw_cbor_read_map(&r, &n)) != STW_OK)
+    return st;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t key;
+    const char *s;
+    size_t slen;
+    if ((st = stw_cbor_read_uint(&r, &key)) != STW_OK || (st = stw_cbor_read_tstr(&r, &s, &slen)) != STW_OK)
+      return st;
+    char *field = key == 1 ? row->name : key == 2 ? row->value : NULL;
+    size_t cap = key == 1 ? sizeof(row->name) : sizeof(row->value);
+    bool *seen = key == 1 ? &have_name : &have_value;
+    if (field == NULL || *seen || slen >= cap || memchr(s, '\0', slen) != NULL)
+      return STW_ERR_MALFORMED;
+    memcpy(field, s, slen);
+    field[slen] = '\0';
+    *seen = true;
+  }
+  if ((st = stw_cbor_expect_end(&r)) != STW_OK)
+    return st;
+  return have_name && have_value && row->name[0] ? STW_OK : STW_ERR_MALFORMED;
+}
+
+static void handle_context(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                           const coap_string_t *query, coap_pdu_t *response)
+{
+  (void)query;
+  if (stw_deferred_resume(resource, session, request, response))
+    return;
+  stw_authz_coap_t *t = coap_resource_get_userdata(resource);
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *data = NULL;
+  if (!coap_get_data_large(request, &len, &data, &offset, &total)) {
+    data = NULL;
+    len = total = 0;
+  }
+  if (total > CONTEXT_BODY_MAX || len > CONTEXT_BODY_MAX) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(413), "context body over 512 bytes");
+    return;
+  }
+  context_job_t *job = calloc(1, sizeof(*job));
+  stw_identity_t *who = calloc(1, sizeof(*who));
+  if (job == NULL || who == NULL) {
+    free(job);
+    free(who);
+    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+    return;
+  }
+  job->t = t;
+  identify(t, session, who);
+  if (!who->authenticated) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(401), "not an enrolled device of this domain");
+    goto drop;
+  }
+  if (data == NULL || parse_context_body(data, len, &job->row) != STW_OK) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(400), "expected CBOR {1: name, 2: value}");
+    goto drop;
+  }
+  if (!may_publish(who, job->row.name)) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(403), "this device may not publish that attribute");
+    goto drop;
+  }
+  /* The attribute belongs to where the device is: its place, else its owner, else itself. */
+  const char *place = identity_attr(who, "place");
+  const char *owner = identity_attr(who, "owner");
+  if (place != NULL && place[0])
+    snprintf(job->row.scope, sizeof(job->row.scope), "place:%.56s", place);
+  else if (owner != NULL && owner[0])
+    snprintf(job->row.scope, sizeof(job->row.scope), "owner:%.56s", owner);
+  else
+    snprintf(job->row.scope, sizeof(job->row.scope), "device:%s", who->device_id);
+  snprintf(job->actor, sizeof(job->actor), "device:%s", who->device_id);
+  free(who);
+  who = NULL;
+  job->deferred = stw_defer(session, request);
+  if (job->deferred == NULL) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+    goto drop;
+  }
+  if (stw_committer_submit(t->committer, context_apply, context_done, job) != STW_OK) {
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
+    goto drop;
+  }
+  return;
+drop:
+  free(who);
+  free(job);
+}
+
+/* ---- the watcher ------------------------------------------------------------------- */
+
+static stw_status_t noop_apply(stw_store_t *st, void *arg)
+{
+  (void)st;
+  (void)arg;
+  return STW_OK;
+}
+
+static void watcher_done(void *arg, stw_status_t status)
+{
+  (void)status;
+  stw_authz_coap_t *t = arg;
+  atomic_store(&t->notify_queued, false);
+  notify_if_changed(t);
+}
+
+/* Reads the sequence on its own connection; when it moved, wakes the event
+ * loop through the committer (the only thread-safe way in), whose callback
+ * notifies observers. */
+static void *watch(void *arg)
+{
+  stw_authz_coap_t *t = arg;
+  stw_store_t *st = NULL;
+  uint64_t last = 0;
+  if (stw_store_open(t->store_url, &st) != STW_OK)
+    return NULL;
+  (void)stw_store_revocation_seq(st, &last);
+  while (!atomic_load(&t->stop)) {
+    struct timespec ts = { 0, STW_REVOKED_POLL_MS * 1000000L };
+    nanosleep(&ts, NULL);
+    uint64_t seq = 0;
+    if (stw_store_revocation_seq(st, &seq) != STW_OK || seq == last)
+      continue;
+    last = seq;
+    if (!atomic_exchange(&t->notify_queued, true) &&
+        stw_committer_submit(t->committer, noop_apply, watcher_done, t) != STW_OK)
+      atomic_store(&t->notify_queued, false);
+  }
+  stw_store_close(st);
+  return NULL;
+}
+
+/* ---- registration ------------------------------------------------------------------- */
+
+static coap_resource_t *add(stw_coap_server_t *server, stw_authz_coap_t *t, const char *path, coap_request_t method,
+                            coap_method_handler_t handler, const char *rt, const char *ct)
+{
+  coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
+  if (r == NULL)
+    return NULL;
+  coap_register_request_handler(r, method, handler);
+  coap_resource_set_userdata(r, t);
+  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
+  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
+  coap_add_resource(stw_coap_server_context(server), r);
+  return r;
+}
+
+stw_status_t stw_authz_coap_register(stw_coap_server_t *server, stw_store_t *store, const char *store_url,
+                                     const stw_domain_t *domain, stw_committer_t *committer, stw_authz_coap_t **out)
+{
+  *out = NULL;
+  stw_authz_coap_t *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return STW_ERR_NOMEM;
+  t->store = store;
+  t->domain = domain;
+  t->committer = committer;
+  t->pdp.store = store;
+  t->pdp.domain = domain;
+  snprintf(t->store_url, sizeof(t->store_url), "%s", store_url);
+  atomic_init(&t->stop, false);
+  atomic_init(&t->notify_queued, false);
+  stw_status_t st = stw_ca_new(domain->ca_der.data, domain->ca_der.len, domain->ca_key, &t->ca);
+  if (st != STW_OK) {
+    free(t);
+    return st;
+  }
+  (void)stw_store_revocation_seq(store, &t->notified_seq);
+  if (add(server, t, "token", COAP_REQUEST_POST, handle_token, "\"ace.as.token\"", "19") == NULL ||
+      (t->revoked = add(server, t, "revoked", COAP_REQUEST_GET, handle_revoked, "\"ace.trl\"", "60")) == NULL ||
+      add(server, t, "context", COAP_REQUEST_POST, handle_context, "\"steward.context\"", "60") == NULL) {
+    stw_ca_free(t->ca);
+    free(t);
+    return STW_ERR_NOMEM;
+  }
+  coap_resource_set_get_observable(t->revoked, 1);
+  if (pthread_create(&t->watcher, NULL, watch, t) == 0)
+    t->watcher_running = true;
+  *out = t;
+  return STW_OK;
+}
+
+void stw_authz_coap_free(stw_authz_coap_t *t)
+{
+  if (t == NULL)
+    return;
+  atomic_store(&t->stop, true);
+  if (t->watcher_running)
+    pthread_join(t->watcher, NULL);
+  /* A wake-up it queued still points at t: run it now, not after free. */
+  stw_committer_drain(t->committer);
+  stw_committer_dispatch(t->committer);
+  stw_ca_free(t->ca);
+  free(t);
+}
