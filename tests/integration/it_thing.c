@@ -11,7 +11,9 @@
 #include "cwt.h"
 #include "harness.h"
 #include "testutil.h"
+#include "authz/context.h"
 #include "steward/thing.h"
+#include "steward/token.h"
 
 typedef struct {
   it_world_t w;
@@ -246,6 +248,50 @@ static void impostor_meter_gets_nothing(void **state)
   stw_buf_free(&tok, false);
 }
 
+static void token_from_the_domain(void **state)
+{
+  fixture_t *f = *state;
+  printf("  the domain's PDP issues a token by policy; the meter accepts it; the thief is refused a token\n");
+  stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
+  assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
+  char rule[256], why[256];
+  snprintf(rule, sizeof(rule), "permit role=utility -> %s:/consumption GET", stw_dev_name(f->meter.dev));
+  int64_t id = 0;
+  uint64_t revoked = 0;
+  assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, "meter-read", "admin", stw_now(), &id,
+                                        &revoked, why, sizeof(why)),
+                   STW_OK);
+  stw_token_t tok;
+  stw_bootstrap_report_t rep;
+  stw_status_t st = stw_token_request(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption",
+                                      STW_AIF_GET, &tok, &rep);
+  printf("      utility asks for GET /consumption: %s (%u.%02u), %zu-byte token, expires in %lld s\n",
+         stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31, tok.token_len, (long long)tok.expires_in);
+  assert_int_equal(st, STW_OK);
+  assert_true(tok.token_len > 0 && tok.rs_spki_len > 0);
+  uint8_t *answer = NULL;
+  st = stw_thing_call(f->utility.dev, f->uri, tok.rs_spki, tok.rs_spki_len, tok.token, tok.token_len, STW_AIF_GET,
+                      "/consumption", NULL, 0, &answer, NULL, &rep);
+  printf("      with it, GET /consumption at the meter: %s\n", st == STW_OK ? (char *)answer : rep.reason);
+  assert_int_equal(st, STW_OK);
+  assert_string_equal((char *)answer, "1234.5 kWh");
+  free(answer);
+  stw_token_clear(&tok);
+
+  /* More than the rules permit is not granted; the thief has no role at all. */
+  st = stw_token_request(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption", STW_AIF_PUT, &tok,
+                         &rep);
+  printf("      utility asks for PUT: %s (%u.%02u) %s\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31,
+         rep.reason);
+  assert_int_not_equal(st, STW_OK);
+  assert_true(rep.coap_code == IT_COAP(4, 0) || rep.coap_code == IT_COAP(4, 3));
+  st = stw_token_request(f->thief.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption", STW_AIF_GET, &tok,
+                         &rep);
+  printf("      the thief asks for GET: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
+  assert_int_not_equal(st, STW_OK);
+  assert_true((rep.coap_code >> 5) == 4);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -254,6 +300,7 @@ int main(void)
     cmocka_unit_test(bad_tokens_are_refused),
     cmocka_unit_test(revoked_token_stops_at_once),
     cmocka_unit_test(impostor_meter_gets_nothing),
+    cmocka_unit_test(token_from_the_domain),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

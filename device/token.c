@@ -1,0 +1,201 @@
+/* The client side of the ACE token endpoint: the request in CBOR, the
+ * answer read with the bounded, allocation-free CBOR reader. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbor_reader.h"
+#include "cwt.h"
+#include "net_internal.h"
+#include "steward/token.h"
+
+#define CF_ACE_CBOR 19
+#define ANSWER_MAX 4096
+#define REQUEST_MAX 512
+
+/* ACE parameters (RFC 9200 8.10, RFC 9201) */
+enum { ACE_ACCESS_TOKEN = 1, ACE_EXPIRES_IN = 2, ACE_AUDIENCE = 5, ACE_SCOPE = 9, ACE_ERROR = 30, ACE_RS_CNF = 41 };
+
+static stw_status_t put(stw_buf_t *b, stw_cbor_type_t major, uint64_t arg)
+{
+  uint8_t head[STW_CBOR_HEAD_MAX];
+  size_t n = stw_cbor_put_head(major, arg, head);
+  return n ? stw_buf_append(b, head, n) : STW_ERR_INVALID;
+}
+
+static stw_status_t put_string(stw_buf_t *b, stw_cbor_type_t major, const void *p, size_t n)
+{
+  stw_status_t st = put(b, major, n);
+  return st == STW_OK ? stw_buf_append(b, p, n) : st;
+}
+
+/* {5: audience, 9: [[path, methods]]} */
+static stw_status_t encode_request(const char *audience, const char *path, unsigned methods, stw_buf_t *b)
+{
+  stw_status_t st = put(b, STW_CBOR_MAP, 2);
+  if (st == STW_OK)
+    st = put(b, STW_CBOR_UINT, ACE_AUDIENCE);
+  if (st == STW_OK)
+    st = put_string(b, STW_CBOR_TSTR, audience, strlen(audience));
+  if (st == STW_OK)
+    st = put(b, STW_CBOR_UINT, ACE_SCOPE);
+  if (st == STW_OK)
+    st = put(b, STW_CBOR_ARRAY, 1);
+  if (st == STW_OK)
+    st = put(b, STW_CBOR_ARRAY, 2);
+  if (st == STW_OK)
+    st = put_string(b, STW_CBOR_TSTR, path, strlen(path));
+  if (st == STW_OK)
+    st = put(b, STW_CBOR_UINT, methods);
+  return st;
+}
+
+/* rs_cnf: {1: COSE_Key {1: 2, -1: 1, -2: x, -3: y}} */
+static stw_status_t read_rs_cnf(stw_cbor_reader_t *r, stw_token_t *out)
+{
+  size_t n = 0, m = 0;
+  int64_t k = 0;
+  if (stw_cbor_read_map(r, &n) != STW_OK || n != 1 || stw_cbor_read_int(r, &k) != STW_OK || k != 1 ||
+      stw_cbor_read_map(r, &m) != STW_OK || m > 8)
+    return STW_ERR_MALFORMED;
+  const uint8_t *x = NULL, *y = NULL;
+  size_t xl = 0, yl = 0;
+  int64_t kty = 0, crv = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (stw_cbor_read_int(r, &k) != STW_OK)
+      return STW_ERR_MALFORMED;
+    stw_status_t st;
+    if (k == 1)
+      st = stw_cbor_read_int(r, &kty);
+    else if (k == -1)
+      st = stw_cbor_read_int(r, &crv);
+    else if (k == -2)
+      st = stw_cbor_read_bstr(r, &x, &xl);
+    else if (k == -3)
+      st = stw_cbor_read_bstr(r, &y, &yl);
+    else
+      st = stw_cbor_skip(r);
+    if (st != STW_OK)
+      return STW_ERR_MALFORMED;
+  }
+  if (kty != 2 || crv != 1 || xl != 32 || yl != 32)
+    return STW_ERR_UNSUPPORTED;
+  out->rs_spki_len = sizeof(out->rs_spki);
+  return stw_spki_from_xy(x, y, out->rs_spki, &out->rs_spki_len);
+}
+
+static stw_status_t read_scope(const uint8_t *p, size_t len, stw_aif_t *scope)
+{
+  stw_cbor_reader_t r;
+  size_t n = 0;
+  stw_cbor_reader_init(&r, p, len);
+  if (stw_cbor_read_array(&r, &n) != STW_OK || n > STW_AIF_ENTRIES_MAX)
+    return STW_ERR_MALFORMED;
+  for (size_t i = 0; i < n; i++) {
+    size_t two = 0;
+    const char *path = NULL;
+    size_t plen = 0;
+    uint64_t methods = 0;
+    if (stw_cbor_read_array(&r, &two) != STW_OK || two != 2 || stw_cbor_read_tstr(&r, &path, &plen) != STW_OK ||
+        stw_cbor_read_uint(&r, &methods) != STW_OK ||
+        stw_aif_add(scope, path, plen, (unsigned)(methods & STW_AIF_METHODS_ALL)) != STW_OK)
+      return STW_ERR_MALFORMED;
+  }
+  return stw_cbor_expect_end(&r);
+}
+
+static const char *ace_error_name(int64_t e)
+{
+  switch (e) {
+  case 1: return "invalid_request";
+  case 2: return "invalid_client";
+  case 3: return "invalid_grant";
+  case 4: return "unauthorized_client";
+  case 5: return "unsupported_grant_type";
+  case 6: return "invalid_scope";
+  case 7: return "unsupported_pop_key";
+  default: return "error";
+  }
+}
+
+/* {1: token, 2: expires_in, 9: scope bstr, 41: rs_cnf} or {30: error, 31: text} */
+static stw_status_t parse_answer(const uint8_t *p, size_t len, stw_token_t *out)
+{
+  stw_cbor_reader_t r;
+  size_t n = 0;
+  stw_cbor_reader_init(&r, p, len);
+  if (stw_cbor_read_map(&r, &n) != STW_OK || n > 16)
+    return STW_ERR_MALFORMED;
+  const uint8_t *token = NULL;
+  size_t token_len = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t key = 0;
+    stw_status_t st = stw_cbor_read_int(&r, &key);
+    if (st != STW_OK)
+      return STW_ERR_MALFORMED;
+    if (key == ACE_ACCESS_TOKEN) {
+      st = stw_cbor_read_bstr(&r, &token, &token_len);
+    } else if (key == ACE_EXPIRES_IN) {
+      st = stw_cbor_read_int(&r, &out->expires_in);
+    } else if (key == ACE_SCOPE) {
+      const uint8_t *s = NULL;
+      size_t sl = 0;
+      st = stw_cbor_read_bstr(&r, &s, &sl);
+      if (st == STW_OK)
+        st = read_scope(s, sl, &out->granted);
+    } else if (key == ACE_RS_CNF) {
+      st = read_rs_cnf(&r, out);
+    } else if (key == ACE_ERROR) {
+      int64_t e = 0;
+      st = stw_cbor_read_int(&r, &e);
+      snprintf(out->error, sizeof(out->error), "%s", ace_error_name(e));
+    } else {
+      st = stw_cbor_skip(&r);
+    }
+    if (st != STW_OK)
+      return STW_ERR_MALFORMED;
+  }
+  if (stw_cbor_expect_end(&r) != STW_OK)
+    return STW_ERR_MALFORMED;
+  if (token == NULL || token_len == 0 || token_len > STW_PEP_TOKEN_MAX || out->rs_spki_len == 0)
+    return STW_ERR_MALFORMED;
+  out->token = malloc(token_len);
+  if (out->token == NULL)
+    return STW_ERR_NOMEM;
+  memcpy(out->token, token, token_len);
+  out->token_len = token_len;
+  return STW_OK;
+}
+
+stw_status_t stw_token_request(stw_dev_t *dev, const char *as_uri, const char *audience, const char *path,
+                               unsigned methods, stw_token_t *out, stw_bootstrap_report_t *report)
+{
+  memset(out, 0, sizeof(*out));
+  if (audience == NULL || path == NULL || path[0] != '/' || strlen(audience) > 255 ||
+      strlen(path) > STW_AIF_PATH_MAX || methods == 0 || (methods & ~STW_AIF_METHODS_ALL) != 0)
+    return STW_ERR_INVALID;
+  stw_buf_t req;
+  stw_buf_init(&req, REQUEST_MAX);
+  uint8_t *answer = NULL;
+  size_t answer_len = 0;
+  stw_status_t st = encode_request(audience, path, methods, &req);
+  if (st == STW_OK)
+    st = stw__request_run(dev, as_uri, COAP_REQUEST_CODE_POST, "token", CF_ACE_CBOR, CF_ACE_CBOR, req.data, req.len,
+                          ANSWER_MAX, &answer, &answer_len, NULL, report);
+  if (st == STW_OK) {
+    st = parse_answer(answer, answer_len, out);
+    if (st != STW_OK)
+      stw_token_clear(out);
+  }
+  stw_buf_free(&req, false);
+  free(answer);
+  return st;
+}
+
+void stw_token_clear(stw_token_t *t)
+{
+  if (t == NULL)
+    return;
+  free(t->token);
+  memset(t, 0, sizeof(*t));
+}
