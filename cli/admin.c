@@ -6,14 +6,19 @@
 
 #include "cli.h"
 #include "domain/domain.h"
+#include "authz/context.h"
+#include "authz/pdp.h"
+#include "authz/policy.h"
 #include "enroll/enroll.h"
 #include "store/store.h"
 
 static const char *const admin_options[] = { "--data", "--name", "--device", "--model", "--manufacturer",
                                              "--name-prefix", "--state", "--verify", "--since", "--authority", "--ep",
-                                             "--help", NULL };
+                                             "--help", "--label", "--subject", "--audience", "--path", "--method",
+                                             "--scope", "--live", NULL };
 static const char *const with_value[] = { "--data", "--name", "--device", "--model", "--manufacturer",
-                                          "--name-prefix", "--state", "--since", "--authority", "--ep", NULL };
+                                          "--name-prefix", "--state", "--since", "--authority", "--ep", "--label", "--subject",
+                                          "--audience", "--path", "--method", "--scope", NULL };
 
 static void usage(FILE *to)
 {
@@ -33,7 +38,16 @@ static void usage(FILE *to)
     "                                             set one (authority: who attests it; default the domain)\n"
     "  device attr ID rm NAME                     remove one\n"
     "  rd [--ep PATTERN]                          registrations in the resource directory (PATTERN may end in *)\n"
-    "  audit [--since SEQ] [--verify]             the hash-chained audit log; --verify checks it\n");
+    "  audit [--since SEQ] [--verify]             the hash-chained audit log; --verify checks it\n"
+    "  policy add \"RULE\" [--label L]              add an authorization rule (docs/authorization.md), e.g.\n"
+    "      \"permit role=utility -> meter-*:/consumption GET if home.occupied==false\"\n"
+    "  policy list | policy rm ID                 the rules; removing one revokes the tokens it carried\n"
+    "  policy explain --subject ID --audience ID --path P --method M\n"
+    "                                             which rule decides that request now, and why\n"
+    "  context set NAME=VALUE [--scope S]         set a context attribute (S: place:P, owner:O, device:ID;\n"
+    "                                             default the whole domain); revokes what it now denies\n"
+    "  context list                               the context attributes\n"
+    "  tokens [--live]                            issued access tokens (--live: unexpired, unrevoked)\n");
 }
 
 typedef struct {
@@ -493,6 +507,184 @@ static int rd_cmd(admin_t *a, int argc, char **argv)
   return 0;
 }
 
+/* ---- authorization: policies, context, tokens ---------------------------------------- */
+
+static stw_status_t print_policy(const stw_policy_row_t *row, void *ctx)
+{
+  (void)ctx;
+  stw_policy_t p;
+  char text[STW_POLICY_TEXT_MAX + 256];
+  if (stw_policy_from_row(row, &p) == STW_OK)
+    stw_policy_format(&p, text, sizeof(text));
+  else
+    snprintf(text, sizeof(text), "(unreadable rule)");
+  printf("%-6lld  %-16s  %s\n", (long long)row->id, row->name[0] ? row->name : "-", text);
+  return STW_OK;
+}
+
+static int policy_explain(admin_t *a, int argc, char **argv)
+{
+  const char *subject = cli_opt(argc, argv, "--subject");
+  const char *audience = cli_opt(argc, argv, "--audience");
+  const char *path = cli_opt(argc, argv, "--path");
+  const char *method = cli_opt(argc, argv, "--method");
+  unsigned bit = method ? stw_method_bit(method, strlen(method)) : 0;
+  if (subject == NULL || audience == NULL || path == NULL || bit == 0 || path[0] != '/') {
+    fprintf(stderr, "steward: policy explain --subject ID --audience ID --path /P --method GET|POST|PUT|DELETE|...\n");
+    return 2;
+  }
+  stw_identity_t *who = calloc(2, sizeof(*who));
+  stw_policy_t *rules = NULL;
+  size_t n = 0;
+  stw_buf_t out = { 0 };
+  int rc = 1;
+  if (who == NULL)
+    goto out;
+  stw_status_t st;
+  if ((st = stw_identify_device(a->store, a->domain, subject, &who[0])) != STW_OK) {
+    rc = cli_fail(subject, st);
+    goto out;
+  }
+  if ((st = stw_identify_device(a->store, a->domain, audience, &who[1])) != STW_OK) {
+    rc = cli_fail(audience, st);
+    goto out;
+  }
+  if ((st = stw_pdp_load_rules(a->store, &rules, &n)) != STW_OK) {
+    rc = cli_fail("policies", st);
+    goto out;
+  }
+  stw_context_reader_t reader = { .store = a->store, .audience = &who[1] };
+  stw_policy_request_t r = { .path = path, .method = bit, .now = stw_now(), .read_context = stw_context_read,
+                             .context_arg = &reader };
+  stw_pdp_party(&who[0], &r.subject);
+  stw_pdp_party(&who[1], &r.audience);
+  if ((st = stw_policy_explain(rules, n, &r, &out)) != STW_OK) {
+    rc = cli_fail("explain", st);
+    goto out;
+  }
+  fputs((const char *)out.data, stdout);
+  rc = 0;
+out:
+  stw_buf_free(&out, false);
+  free(rules);
+  free(who);
+  return rc;
+}
+
+static int policy_cmd(admin_t *a, int argc, char **argv)
+{
+  const char *sub = cli_arg(argc, argv, 1, with_value);
+  const char *arg = cli_arg(argc, argv, 2, with_value);
+  stw_status_t st;
+  if (sub != NULL && strcmp(sub, "list") == 0) {
+    printf("%-6s  %-16s  %s\n", "ID", "LABEL", "RULE");
+    st = stw_store_policy_list(a->store, print_policy, NULL);
+    return st == STW_OK ? 0 : cli_fail("policies", st);
+  }
+  if (sub != NULL && strcmp(sub, "explain") == 0)
+    return policy_explain(a, argc, argv);
+  if (sub != NULL && strcmp(sub, "add") == 0 && arg != NULL) {
+    char why[256] = "";
+    int64_t id = 0;
+    uint64_t revoked = 0;
+    const char *label = cli_opt(argc, argv, "--label");
+    if (label != NULL && strlen(label) >= STW_TEXT_MAX) {
+      fprintf(stderr, "steward: label too long\n");
+      return 2;
+    }
+    st = stw_authz_policy_add(a->store, a->domain, arg, label, "admin", stw_now(), &id, &revoked, why, sizeof(why));
+    if (st == STW_ERR_MALFORMED || st == STW_ERR_TOO_LARGE) {
+      fprintf(stderr, "steward: rule refused: %s\n", why[0] ? why : stw_status_str(st));
+      return 2;
+    }
+    if (st != STW_OK)
+      return cli_fail("policy add", st);
+    printf("policy %lld added; %llu token(s) revoked\n", (long long)id, (unsigned long long)revoked);
+    return 0;
+  }
+  if (sub != NULL && strcmp(sub, "rm") == 0 && arg != NULL) {
+    uint64_t id = 0, revoked = 0;
+    if (!cli_parse_u64(arg, &id) || id > INT64_MAX) {
+      fprintf(stderr, "steward: policy rm wants a rule id\n");
+      return 2;
+    }
+    st = stw_authz_policy_remove(a->store, a->domain, (int64_t)id, "admin", stw_now(), &revoked);
+    if (st != STW_OK)
+      return cli_fail(arg, st);
+    printf("policy %s removed; %llu token(s) revoked\n", arg, (unsigned long long)revoked);
+    return 0;
+  }
+  usage(stderr);
+  return 2;
+}
+
+static stw_status_t print_context(const stw_context_row_t *c, void *ctx)
+{
+  (void)ctx;
+  char at[32];
+  format_time(c->updated_at, at, sizeof(at));
+  printf("%-24s  %-24s  %-20s  %s\n", c->scope[0] ? c->scope : "(domain)", c->name, c->value, at);
+  return STW_OK;
+}
+
+static int context_cmd(admin_t *a, int argc, char **argv)
+{
+  const char *sub = cli_arg(argc, argv, 1, with_value);
+  const char *arg = cli_arg(argc, argv, 2, with_value);
+  if (sub != NULL && strcmp(sub, "list") == 0) {
+    printf("%-24s  %-24s  %-20s  %s\n", "SCOPE", "NAME", "VALUE", "UPDATED");
+    stw_status_t st = stw_store_context_list(a->store, print_context, NULL);
+    return st == STW_OK ? 0 : cli_fail("context", st);
+  }
+  if (sub == NULL || strcmp(sub, "set") != 0 || arg == NULL) {
+    usage(stderr);
+    return 2;
+  }
+  stw_context_row_t row;
+  memset(&row, 0, sizeof(row));
+  const char *eq = strchr(arg, '=');
+  size_t name_len = eq ? (size_t)(eq - arg) : 0;
+  const char *scope = cli_opt(argc, argv, "--scope");
+  if (eq == NULL || name_len == 0 || name_len >= sizeof(row.name) || strlen(eq + 1) >= sizeof(row.value) ||
+      (scope != NULL && strlen(scope) >= sizeof(row.scope))) {
+    fprintf(stderr, "steward: context set wants NAME=VALUE (and a short --scope)\n");
+    return 2;
+  }
+  memcpy(row.name, arg, name_len);
+  snprintf(row.value, sizeof(row.value), "%s", eq + 1);
+  snprintf(row.scope, sizeof(row.scope), "%s", scope ? scope : "");
+  if (!stw_context_scope_valid(row.scope)) {
+    fprintf(stderr, "steward: --scope is place:P, owner:O or device:<32 hex>\n");
+    return 2;
+  }
+  uint64_t revoked = 0;
+  stw_status_t st = stw_context_set(a->store, a->domain, &row, "admin", stw_now(), &revoked);
+  if (st != STW_OK)
+    return cli_fail("context set", st);
+  printf("%s %s=%s; %llu token(s) revoked\n", row.scope[0] ? row.scope : "(domain)", row.name, row.value,
+         (unsigned long long)revoked);
+  return 0;
+}
+
+static stw_status_t print_token(const stw_token_row_t *t, void *ctx)
+{
+  int64_t now = *(const int64_t *)ctx;
+  char exp[32];
+  format_time(t->exp, exp, sizeof(exp));
+  const char *state = t->revoked ? "revoked" : t->exp <= now ? "expired" : "live";
+  printf("%-32s  %-32s  %-32s  %-20s  %-8s  %s%s%s\n", t->cti, t->subject_id, t->audience_id, exp, state, t->scope,
+         t->revoked ? "  # " : "", t->revoked ? t->reason : "");
+  return STW_OK;
+}
+
+static int tokens_cmd(admin_t *a, int argc, char **argv)
+{
+  int64_t now = stw_now();
+  printf("%-32s  %-32s  %-32s  %-20s  %-8s  %s\n", "CTI", "SUBJECT", "AUDIENCE", "EXPIRES", "STATE", "SCOPE");
+  stw_status_t st = stw_store_token_list(a->store, cli_flag(argc, argv, "--live"), now, print_token, &now);
+  return st == STW_OK ? 0 : cli_fail("tokens", st);
+}
+
 int cmd_admin(int argc, char **argv)
 {
   if (cli_flag(argc, argv, "--help")) {
@@ -531,6 +723,12 @@ int cmd_admin(int argc, char **argv)
     rc = rd_cmd(&a, argc, argv);
   } else if (strcmp(cmd, "audit") == 0) {
     rc = audit_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "policy") == 0) {
+    rc = policy_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "context") == 0) {
+    rc = context_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "tokens") == 0) {
+    rc = tokens_cmd(&a, argc, argv);
   } else {
     usage(stderr);
     rc = 2;
