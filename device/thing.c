@@ -10,6 +10,7 @@
 
 #include <coap3/coap.h>
 
+#include "cbor_reader.h"
 #include "dev_internal.h"
 #include "pep.h"
 #include "steward/thing.h"
@@ -29,7 +30,20 @@ typedef struct {
   void *arg;
 } thing_resource_t;
 
+/* The observation of the domain's revocation list: a client context of its
+ * own (libcoap keeps PKI settings per context, and the server side speaks
+ * with a raw key). */
+typedef struct {
+  coap_context_t *ctx;
+  coap_session_t *session;
+  uint8_t server_spki[STW_SPKI_MAX];
+  size_t server_spki_len;
+  bool verified;                    /* the domain's key checked against the pinned CA */
+  uint64_t seq;
+} revocation_watch_t;
+
 struct stw_thing {
+  revocation_watch_t watch;
   coap_context_t *ctx;
   stw_dev_t *dev;
   stw_pep_t pep;
@@ -316,9 +330,202 @@ void stw_thing_run(stw_thing_t *t, unsigned timeout_ms)
   unsigned wait_ms = coap_io_prepare_epoll(t->ctx, now);
   if (wait_ms == 0 || wait_ms > timeout_ms)
     wait_ms = timeout_ms;
-  struct pollfd fd = { .fd = coap_context_get_coap_fd(t->ctx), .events = POLLIN };
-  poll(&fd, 1, (int)wait_ms);
+  if (t->watch.ctx != NULL) {
+    unsigned w = coap_io_prepare_epoll(t->watch.ctx, now);
+    if (w > 0 && w < wait_ms)
+      wait_ms = w;
+  }
+  struct pollfd fds[2] = {
+    { .fd = coap_context_get_coap_fd(t->ctx), .events = POLLIN },
+    { .fd = t->watch.ctx ? coap_context_get_coap_fd(t->watch.ctx) : -1, .events = POLLIN },
+  };
+  poll(fds, t->watch.ctx ? 2 : 1, (int)wait_ms);
   coap_io_process(t->ctx, COAP_IO_NO_WAIT);
+  if (t->watch.ctx != NULL)
+    coap_io_process(t->watch.ctx, COAP_IO_NO_WAIT);
+}
+
+/* ---- the revocation list ---------------------------------------------------------- */
+
+static stw_thing_t *watcher_of(coap_session_t *session)
+{
+  return coap_get_app_data(coap_session_get_context(session));
+}
+
+static int remember_domain_key(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
+                               unsigned depth, int validated, void *arg)
+{
+  (void)validated;
+  (void)arg;
+  stw_thing_t *t = watcher_of(session);
+  if (depth != 0)
+    return 1;
+  if (strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0 && len <= sizeof(t->watch.server_spki)) {
+    memcpy(t->watch.server_spki, der, len);
+    t->watch.server_spki_len = len;
+    return 1;
+  }
+  return 0;  /* the domain daemon speaks with a raw key */
+}
+
+typedef struct {
+  const uint8_t *want;
+  size_t want_len;
+  uint8_t cert[STW_CERT_MAX];
+  size_t cert_len;
+} key_cert_t;
+
+static stw_status_t find_key_cert(const uint8_t *der, size_t len, void *arg)
+{
+  key_cert_t *k = arg;
+  stw_cert_info_t info;
+  if (len <= sizeof(k->cert) && stw_cert_parse(der, len, &info) == STW_OK && info.spki_len == k->want_len &&
+      memcmp(info.spki, k->want, k->want_len) == 0) {
+    memcpy(k->cert, der, len);
+    k->cert_len = len;
+  }
+  return STW_OK;
+}
+
+static stw_status_t send_get(coap_session_t *session, const char *path, int accept, bool observe)
+{
+  coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, coap_new_message_id(session),
+                                  coap_session_max_pdu_size(session));
+  if (pdu == NULL)
+    return STW_ERR_NOMEM;
+  uint8_t token[8], buf[4];
+  size_t token_len = 0;
+  coap_session_new_token(session, &token_len, token);
+  coap_add_token(pdu, token_len, token);
+  if (observe)
+    coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), COAP_OBSERVE_ESTABLISH), buf);
+  for (const char *seg = path; *seg;) {
+    const char *slash = strchr(seg, '/');
+    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+    coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
+    seg += n;
+    if (*seg == '/')
+      seg++;
+  }
+  if (accept >= 0)
+    coap_add_option(pdu, COAP_OPTION_ACCEPT, coap_encode_var_safe(buf, sizeof(buf), (unsigned)accept), buf);
+  return coap_send(session, pdu) == COAP_INVALID_MID ? STW_ERR_NETWORK : STW_OK;
+}
+
+/* {1: seq, 2: [[cti, exp], ...]}: drop every listed token. */
+static void apply_revocations(stw_thing_t *t, const uint8_t *p, size_t len)
+{
+  stw_cbor_reader_t r;
+  size_t n = 0;
+  stw_cbor_reader_init(&r, p, len);
+  if (stw_cbor_read_map(&r, &n) != STW_OK || n > 4)
+    return;
+  uint64_t seq = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t key = 0;
+    if (stw_cbor_read_uint(&r, &key) != STW_OK)
+      return;
+    if (key == 1) {
+      if (stw_cbor_read_uint(&r, &seq) != STW_OK)
+        return;
+    } else if (key == 2) {
+      size_t items = 0;
+      if (stw_cbor_read_array(&r, &items) != STW_OK)
+        return;
+      for (size_t j = 0; j < items; j++) {
+        size_t two = 0;
+        const uint8_t *cti = NULL;
+        size_t cti_len = 0;
+        int64_t exp = 0;
+        if (stw_cbor_read_array(&r, &two) != STW_OK || two != 2 || stw_cbor_read_bstr(&r, &cti, &cti_len) != STW_OK ||
+            stw_cbor_read_int(&r, &exp) != STW_OK)
+          return;
+        /* A full list refuses loudly (BUSY) rather than forget an older
+         * revocation; the next notification tries again. */
+        if (!stw_pep_is_revoked(&t->pep, cti, cti_len) &&
+            stw_pep_revoke_until(&t->pep, cti, cti_len, exp) != STW_OK)
+          return;
+      }
+    } else if (stw_cbor_skip(&r) != STW_OK) {
+      return;
+    }
+  }
+  if (seq > t->watch.seq)
+    t->watch.seq = seq;
+}
+
+static coap_response_t on_watch_answer(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
+                                       const coap_mid_t mid)
+{
+  (void)sent;
+  (void)mid;
+  stw_thing_t *t = watcher_of(session);
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *data = NULL;
+  if (!coap_get_data_large(received, &len, &data, &offset, &total))
+    data = NULL, len = 0;
+  if ((coap_pdu_get_code(received) >> 5) != 2)
+    return COAP_RESPONSE_OK;
+  if (!t->watch.verified) {
+    /* The answer to /crts: is the key this session proved certified by the
+     * domain CA this device pinned at bootstrap? Only then observe. */
+    key_cert_t k = { .want = t->watch.server_spki, .want_len = t->watch.server_spki_len };
+    if (t->watch.server_spki_len == 0 || stw_pkcs7_certs_decode(data, len, find_key_cert, &k) != STW_OK ||
+        k.cert_len == 0 ||
+        stw_cert_verify_issued_by(k.cert, k.cert_len, t->dev->domain_ca_der.data, t->dev->domain_ca_der.len,
+                                  stw_now()) != STW_OK)
+      return COAP_RESPONSE_OK;  /* not the domain: never observed */
+    t->watch.verified = true;
+    if (send_get(session, "revoked", -1, true) != STW_OK)
+      t->watch.verified = false;
+    return COAP_RESPONSE_OK;
+  }
+  apply_revocations(t, data, len);
+  return COAP_RESPONSE_OK;
+}
+
+stw_status_t stw_thing_watch_revocations(stw_thing_t *t, const char *domain_uri)
+{
+  if (t->watch.ctx != NULL)
+    return STW_ERR_STATE;
+  coap_uri_t uri;
+  if (coap_split_uri((const uint8_t *)domain_uri, strlen(domain_uri), &uri) < 0 || uri.scheme != COAP_URI_SCHEME_COAPS)
+    return STW_ERR_INVALID;
+  char host[128];
+  if (uri.host.length == 0 || uri.host.length >= sizeof(host))
+    return STW_ERR_INVALID;
+  memcpy(host, uri.host.s, uri.host.length);
+  host[uri.host.length] = '\0';
+  char listen[160];
+  snprintf(listen, sizeof(listen), "%s:%u", host, uri.port ? uri.port : COAPS_DEFAULT_PORT);
+  coap_address_t addr;
+  stw_status_t st = parse_listen(listen, &addr);
+  if (st != STW_OK)
+    return st;
+  t->watch.ctx = coap_new_context(NULL);
+  if (t->watch.ctx == NULL)
+    return STW_ERR_NETWORK;
+  coap_set_app_data(t->watch.ctx, t);
+  coap_context_set_block_mode(t->watch.ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+  coap_register_response_handler(t->watch.ctx, on_watch_answer);
+  coap_dtls_pki_t pki;
+  memset(&pki, 0, sizeof(pki));
+  pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+  pki.validate_cn_call_back = remember_domain_key;
+  pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+  pki.pki_key.key.pem_buf.public_cert = t->dev->op_cert_pem.data;
+  pki.pki_key.key.pem_buf.public_cert_len = t->dev->op_cert_pem.len;
+  pki.pki_key.key.pem_buf.private_key = t->dev->op_key_pem.data;
+  pki.pki_key.key.pem_buf.private_key_len = t->dev->op_key_pem.len;
+  t->watch.session = coap_new_client_session_pki(t->watch.ctx, NULL, &addr, COAP_PROTO_DTLS, &pki);
+  if (t->watch.session == NULL)
+    return STW_ERR_NETWORK;
+  return send_get(t->watch.session, ".well-known/est/crts", 281, false);
+}
+
+uint64_t stw_thing_revocation_seq(const stw_thing_t *t)
+{
+  return t->watch.seq;
 }
 
 stw_status_t stw_thing_revoke(stw_thing_t *t, const uint8_t *cti, size_t len)
@@ -340,6 +547,10 @@ void stw_thing_free(stw_thing_t *t)
 {
   if (t == NULL)
     return;
+  if (t->watch.session != NULL)
+    coap_session_release(t->watch.session);
+  if (t->watch.ctx != NULL)
+    coap_free_context(t->watch.ctx);
   if (t->ctx != NULL)
     coap_free_context(t->ctx);
   while (t->peers.next != &t->peers)

@@ -46,6 +46,13 @@ stw_status_t stw_thing_resource(stw_thing_t *t, const char *path, stw_thing_hand
     __attribute__((warn_unused_result));
 /** Handle network I/O for up to timeout_ms. */
 void stw_thing_run(stw_thing_t *t, unsigned timeout_ms);
+/** Observe the domain's token revocation list (GET /revoked with Observe,
+ *  over DTLS with this device's LDevID, after checking the domain's key
+ *  against the pinned domain CA): every revoked token id is dropped at once,
+ *  within one notification. Driven by stw_thing_run(). */
+stw_status_t stw_thing_watch_revocations(stw_thing_t *t, const char *domain_uri) __attribute__((warn_unused_result));
+/** Revocation list updates applied so far (the list's sequence number). */
+uint64_t stw_thing_revocation_seq(const stw_thing_t *t);
 /** Drop a token at once and refuse it from now on (a revocation list entry). */
 stw_status_t stw_thing_revoke(stw_thing_t *t, const uint8_t *cti, size_t len) __attribute__((warn_unused_result));
 /** The enforcement point, for inspection and tests. */

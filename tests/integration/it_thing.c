@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cwt.h"
 #include "harness.h"
@@ -65,6 +66,7 @@ static int setup(void **state)
   assert_int_equal(stw_thing_new(f->meter.dev, "127.0.0.1:0", 30, &f->thing), STW_OK);
   assert_int_equal(stw_thing_resource(f->thing, "consumption", read_consumption, f), STW_OK);
   assert_int_equal(stw_thing_resource(f->thing, "config", read_consumption, f), STW_OK);
+  assert_int_equal(stw_thing_watch_revocations(f->thing, f->d.uri), STW_OK);
   snprintf(f->uri, sizeof(f->uri), "coaps://127.0.0.1:%u", stw_thing_port(f->thing));
   assert_int_equal(pthread_create(&f->loop, NULL, serve, f), 0);
   printf("    meter %s serves at %s\n", stw_dev_name(f->meter.dev), f->uri);
@@ -290,6 +292,84 @@ static void token_from_the_domain(void **state)
   printf("      the thief asks for GET: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
   assert_int_not_equal(st, STW_OK);
   assert_true((rep.coap_code >> 5) == 4);
+  /* The rule goes; so do the tokens it alone permitted (revoked with it). */
+  assert_int_equal(stw_authz_policy_remove(f->w.store, f->w.domain, id, "admin", stw_now(), &revoked), STW_OK);
+  printf("      rule removed: %llu token(s) revoked with it\n", (unsigned long long)revoked);
+  assert_true(revoked >= 1);
+}
+
+static void set_occupied(fixture_t *f, const char *value)
+{
+  stw_context_row_t c;
+  memset(&c, 0, sizeof(c));
+  snprintf(c.name, sizeof(c.name), "home.occupied");
+  snprintf(c.value, sizeof(c.value), "%s", value);
+  uint64_t revoked = 0;
+  assert_int_equal(stw_context_set(f->w.store, f->w.domain, &c, "admin", stw_now(), &revoked), STW_OK);
+  printf("      home.occupied=%s: %llu live token(s) revoked by the context manager\n", value,
+         (unsigned long long)revoked);
+}
+
+static stw_status_t read_meter(fixture_t *f, stw_bootstrap_report_t *rep, bool fresh_token)
+{
+  stw_token_t tok;
+  memset(&tok, 0, sizeof(tok));
+  if (fresh_token) {
+    stw_status_t st = stw_token_request(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption",
+                                        STW_AIF_GET, &tok, rep);
+    if (st != STW_OK)
+      return st;
+  }
+  uint8_t spki[STW_SPKI_MAX];
+  size_t spki_len = 0;
+  ldevid_spki(f->w.store, f->meter.dev, spki, &spki_len);
+  stw_status_t st = stw_thing_call(f->utility.dev, f->uri, spki, spki_len, tok.token, tok.token_len, STW_AIF_GET,
+                                   "/consumption", NULL, 0, NULL, NULL, rep);
+  stw_token_clear(&tok);
+  return st;
+}
+
+/* The smart-meter story: the utility may read while the home is empty. */
+static void context_change_revokes(void **state)
+{
+  fixture_t *f = *state;
+  printf("  the utility reads the meter while nobody is home; someone arrives: the token is revoked and the\n"
+         "  next read refused within one notification; they leave: a new token works\n");
+  stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
+  assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
+  char rule[256], why[256];
+  snprintf(rule, sizeof(rule), "permit role=utility -> %s:/consumption GET if home.occupied==false",
+           stw_dev_name(f->meter.dev));
+  int64_t id = 0;
+  uint64_t revoked = 0;
+  assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, "privacy-at-home", "admin", stw_now(), &id,
+                                        &revoked, why, sizeof(why)),
+                   STW_OK);
+  set_occupied(f, "false");
+  stw_bootstrap_report_t rep;
+  assert_int_equal(read_meter(f, &rep, true), STW_OK);
+  printf("      empty home: read ok\n");
+
+  uint64_t seq = stw_thing_revocation_seq(f->thing);
+  set_occupied(f, "true");
+  /* The meter hears of it through its observation of /revoked. */
+  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->thing) == seq; i++)
+    usleep(50000);
+  printf("      the meter's revocation list moved from %llu to %llu\n", (unsigned long long)seq,
+         (unsigned long long)stw_thing_revocation_seq(f->thing));
+  assert_true(stw_thing_revocation_seq(f->thing) > seq);
+  stw_status_t st = read_meter(f, &rep, false);
+  printf("      someone home, same token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
+  assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
+  st = read_meter(f, &rep, true);
+  printf("      someone home, asking for a new token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5,
+         rep.coap_code & 31);
+  assert_int_not_equal(st, STW_OK);
+
+  set_occupied(f, "false");
+  st = read_meter(f, &rep, true);
+  printf("      they left, a new token: %s\n", stw_status_str(st));
+  assert_int_equal(st, STW_OK);
 }
 
 int main(void)
@@ -301,6 +381,7 @@ int main(void)
     cmocka_unit_test(revoked_token_stops_at_once),
     cmocka_unit_test(impostor_meter_gets_nothing),
     cmocka_unit_test(token_from_the_domain),
+    cmocka_unit_test(context_change_revokes),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
