@@ -69,6 +69,7 @@ typedef struct {
   size_t why_cap;
 } lexer_t;
 
+__attribute__((format(printf, 3, 4)))
 static stw_status_t fail(lexer_t *lx, stw_status_t st, const char *fmt, ...)
 {
   if (lx->why != NULL && lx->why_cap > 0) {
@@ -583,6 +584,7 @@ void stw_policy_decide(const stw_policy_t *rules, size_t n, const stw_policy_req
   snprintf(out->why, sizeof(out->why), "no rule permits it (default deny)");
 }
 
+__attribute__((format(printf, 2, 3)))
 static stw_status_t append_line(stw_buf_t *b, const char *fmt, ...)
 {
   char line[STW_POLICY_TEXT_MAX + 512];
