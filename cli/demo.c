@@ -1,10 +1,12 @@
 /* steward demo: the first lifecycle step, told as it happens, on a temporary
  * SQLite store with the real daemon and the real device SDK. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -14,6 +16,9 @@
 #include "spawn.h"
 #include "steward/bootstrap.h"
 #include "steward/discovery.h"
+#include "steward/thing.h"
+#include "steward/token.h"
+#include "authz/context.h"
 #include "steward/device.h"
 #include "store/store.h"
 
@@ -208,6 +213,167 @@ out:
   return st;
 }
 
+typedef struct {
+  stw_thing_t *thing;
+  volatile bool stop;
+} meter_loop_t;
+
+static unsigned meter_answer(void *arg, unsigned method, const char *path, const uint8_t *body, size_t len,
+                             uint8_t *out, size_t cap, size_t *out_len)
+{
+  (void)arg;
+  (void)body;
+  (void)len;
+  if (method == STW_AIF_GET)
+    *out_len = (size_t)snprintf((char *)out, cap, "%s", strcmp(path, "/consumption") == 0 ? "3.2 kWh today" : "limit=16A");
+  else
+    *out_len = (size_t)snprintf((char *)out, cap, "configuration written");
+  return method == STW_AIF_GET ? 0x45 : 0x44; /* 2.05, 2.04 */
+}
+
+static void *meter_loop(void *arg)
+{
+  meter_loop_t *m = arg;
+  while (!m->stop)
+    stw_thing_run(m->thing, 20);
+  return NULL;
+}
+
+static stw_status_t set_context(stw_store_t *store, const stw_domain_t *home, const char *name, const char *value)
+{
+  stw_context_row_t c;
+  memset(&c, 0, sizeof(c));
+  snprintf(c.name, sizeof(c.name), "%s", name);
+  snprintf(c.value, sizeof(c.value), "%s", value);
+  uint64_t revoked = 0;
+  stw_status_t st = stw_context_set(store, home, &c, "admin", stw_now(), &revoked);
+  if (st == STW_OK)
+    say("context", "%s = %s%s", name, value, revoked ? ": the context manager revokes the tokens it no longer allows" : "");
+  return st;
+}
+
+/* Ask the domain for a token, then use it at the meter, and say what happened. */
+static stw_status_t use_meter(stw_dev_t *who, const char *label, const char *uri, stw_dev_t *meter,
+                              const char *meter_uri, unsigned method, const char *path, stw_token_t *keep)
+{
+  stw_token_t tok;
+  stw_bootstrap_report_t r;
+  stw_status_t st = stw_token_request(who, uri, stw_dev_name(meter), path, method, &tok, &r);
+  const char *verb = method == STW_AIF_GET ? "GET" : "PUT";
+  if (st != STW_OK) {
+    say("authz", "%s asks the domain for %s %s: refused %u.%02u (the PDP's rules)", label, verb, path, r.coap_code >> 5,
+        r.coap_code & 0x1f);
+    return st;
+  }
+  uint8_t *answer = NULL;
+  st = stw_thing_call(who, meter_uri, tok.rs_spki, tok.rs_spki_len, tok.token, tok.token_len, method, path,
+                      (const uint8_t *)"16A", 3, &answer, NULL, &r);
+  say("authz", "%s gets a %zu-byte token for %s %s and uses it at the meter: %s", label, tok.token_len, verb, path,
+      st == STW_OK ? (const char *)answer : r.reason);
+  free(answer);
+  if (keep != NULL && st == STW_OK)
+    *keep = tok;
+  else
+    stw_token_clear(&tok);
+  return st;
+}
+
+/* The smart-meter story, and a maintenance window. */
+static stw_status_t dcapbac_story(stw_store_t *store, const stw_domain_t *home, demo_device_t *thermo, const char *uri)
+{
+  stw_dev_t *meter = NULL, *utility = NULL, *maint = NULL;
+  stw_thing_t *thing = NULL;
+  meter_loop_t loop = { 0 };
+  pthread_t tid;
+  bool running = false;
+  stw_token_t held;
+  memset(&held, 0, sizeof(held));
+  char rule[256], why[256], meter_uri[64];
+  int64_t id = 0;
+  uint64_t revoked = 0;
+  printf("\n");
+  stw_status_t st = stw_dev_open(thermo[0].dir, &meter);
+  if (st == STW_OK)
+    st = stw_dev_open(thermo[3].dir, &utility);
+  if (st == STW_OK)
+    st = stw_dev_open(thermo[4].dir, &maint);
+  if (st == STW_OK)
+    st = set_attr(store, home, thermo[3].imprint.id, "role", "utility");
+  if (st == STW_OK)
+    st = stw_thing_new(meter, "127.0.0.1:0", 60, &thing);
+  if (st == STW_OK)
+    st = stw_thing_resource(thing, "consumption", meter_answer, NULL);
+  if (st == STW_OK)
+    st = stw_thing_resource(thing, "config", meter_answer, NULL);
+  if (st == STW_OK)
+    st = stw_thing_watch_revocations(thing, uri);
+  if (st != STW_OK)
+    goto out;
+  loop.thing = thing;
+  if (pthread_create(&tid, NULL, meter_loop, &loop) != 0) {
+    st = STW_ERR_NOMEM;
+    goto out;
+  }
+  running = true;
+  snprintf(meter_uri, sizeof(meter_uri), "coaps://127.0.0.1:%u", stw_thing_port(thing));
+  say("device", "thermostat #1 is also the home's meter %s: it serves /consumption and /config at %s and checks "
+      "every token itself (its own PEP, the domain key it pinned, no call home)", stw_dev_name(meter), meter_uri);
+  snprintf(rule, sizeof(rule), "permit role=utility -> %s:/consumption GET if home.occupied==false",
+           stw_dev_name(meter));
+  if ((st = stw_authz_policy_add(store, home, rule, "share-consumption", "admin", stw_now(), &id, &revoked, why,
+                                 sizeof(why))) != STW_OK)
+    goto out;
+  say("policy", "%s", rule);
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  snprintf(rule, sizeof(rule), "permit role=maintainer -> %s:/config PUT if time %02d:00-%02d:59", stw_dev_name(meter),
+           tm.tm_hour, tm.tm_hour);
+  if ((st = stw_authz_policy_add(store, home, rule, "maintenance-window", "admin", stw_now(), &id, &revoked, why,
+                                 sizeof(why))) != STW_OK)
+    goto out;
+  say("policy", "%s   (the window is UTC, open now)", rule);
+
+  if ((st = set_context(store, home, "home.occupied", "false")) != STW_OK)
+    goto out;
+  if (use_meter(utility, "the utility (#4)", uri, meter, meter_uri, STW_AIF_GET, "/consumption", &held) != STW_OK) {
+    st = STW_ERR_FORBIDDEN;
+    goto out;
+  }
+  use_meter(utility, "the utility (#4)", uri, meter, meter_uri, STW_AIF_PUT, "/config", NULL);
+  use_meter(maint, "the maintainer (#5)", uri, meter, meter_uri, STW_AIF_PUT, "/config", NULL);
+
+  uint64_t seq = stw_thing_revocation_seq(thing);
+  if ((st = set_context(store, home, "home.occupied", "true")) != STW_OK)
+    goto out;
+  for (int i = 0; i < 100 && stw_thing_revocation_seq(thing) == seq; i++)
+    usleep(50000);
+  say("device", "the meter hears it from the revocation list it observes (list now at %llu) and drops the token",
+      (unsigned long long)stw_thing_revocation_seq(thing));
+  stw_bootstrap_report_t r;
+  uint8_t *answer = NULL;
+  stw_status_t again = stw_thing_call(utility, meter_uri, held.rs_spki, held.rs_spki_len, NULL, 0, STW_AIF_GET,
+                                      "/consumption", NULL, 0, &answer, NULL, &r);
+  say("authz", "the utility reads again with the same token: %s", again == STW_OK ? "accepted (unexpected!)" : r.reason);
+  free(answer);
+  use_meter(utility, "the utility (#4)", uri, meter, meter_uri, STW_AIF_GET, "/consumption", NULL);
+  if ((st = set_context(store, home, "home.occupied", "false")) != STW_OK)
+    goto out;
+  use_meter(utility, "the utility (#4)", uri, meter, meter_uri, STW_AIF_GET, "/consumption", NULL);
+  st = again == STW_OK ? STW_ERR_TAMPERED : STW_OK;
+out:
+  if (running) {
+    loop.stop = true;
+    pthread_join(tid, NULL);
+  }
+  stw_token_clear(&held);
+  stw_thing_free(thing);
+  stw_dev_close(meter);
+  stw_dev_close(utility);
+  stw_dev_close(maint);
+  return st;
+}
+
 static int run_demo(const char *root)
 {
   stw_factory_t *acme = NULL, *rogue = NULL;
@@ -317,7 +483,11 @@ static int run_demo(const char *root)
   if ((st = discovery_story(store, home, thermo, &tag, daemon.uri)) != STW_OK)
     goto fail;
 
-  /* 7. What the owner sees. */
+  /* 7. Capability tokens the devices enforce themselves, and context. */
+  if ((st = dcapbac_story(store, home, thermo, daemon.uri)) != STW_OK)
+    goto fail;
+
+  /* 8. What the owner sees. */
   printf("\n");
   say("owner", "steward admin devices:");
   cli_print_devices(store, -1);
@@ -336,7 +506,8 @@ static int run_demo(const char *root)
 
   bool as_expected = enrolled == THERMOS + 1 && !rogue_in && !foreign_in && st == STW_OK && exit_code == 0;
   printf("\n%s: %d devices enrolled, 2 refused with their reasons, %d registered and discovered by role, "
-         "the audit chain verified.\n", as_expected ? "demo complete" : "demo FAILED", enrolled, THERMOS);
+         "tokens enforced by the meter and revoked by context, the audit chain verified.\n",
+         as_expected ? "demo complete" : "demo FAILED", enrolled, THERMOS);
   rc = as_expected ? 0 : 1;
   goto out;
 fail:
