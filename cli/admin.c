@@ -10,6 +10,7 @@
 #include "authz/pdp.h"
 #include "authz/policy.h"
 #include "enroll/enroll.h"
+#include "lifecycle/decommission.h"
 #include "store/store.h"
 
 static const char *const admin_options[] = { "--data", "--name", "--device", "--model", "--manufacturer",
@@ -39,6 +40,7 @@ static void usage(FILE *to)
     "  device attr ID rm NAME                     remove one\n"
     "  rd [--ep PATTERN]                          registrations in the resource directory (PATTERN may end in *)\n"
     "  audit [--since SEQ] [--verify]             the hash-chained audit log; --verify checks it\n"
+    "  decommission ID                            retire a device: revoke its tokens, remove its directory entry\n"
     "  policy add \"RULE\" [--label L]              add an authorization rule (docs/authorization.md), e.g.\n"
     "      \"permit role=utility -> meter-*:/consumption GET if home.occupied==false\"\n"
     "  policy list | policy rm ID                 the rules; removing one revokes the tokens it carried\n"
@@ -677,6 +679,26 @@ static stw_status_t print_token(const stw_token_row_t *t, void *ctx)
   return STW_OK;
 }
 
+static int decommission_cmd(admin_t *a, int argc, char **argv)
+{
+  const char *id = cli_arg(argc, argv, 1, with_value);
+  if (id == NULL) {
+    usage(stderr);
+    return 2;
+  }
+  stw_decommission_t out;
+  stw_status_t st = stw_decommission(a->store, id, "admin", "decommissioned by the operator", &out);
+  if (st == STW_ERR_STATE) {
+    fprintf(stderr, "steward: %s is already decommissioned\n", id);
+    return 1;
+  }
+  if (st != STW_OK)
+    return cli_fail(id, st);
+  printf("decommissioned %s (was %s): %llu tokens revoked, directory entry %s\n", id, stw_state_name(out.was),
+         (unsigned long long)out.tokens_revoked, out.registration_removed ? "removed" : "none");
+  return 0;
+}
+
 static int tokens_cmd(admin_t *a, int argc, char **argv)
 {
   int64_t now = stw_now();
@@ -727,6 +749,8 @@ int cmd_admin(int argc, char **argv)
     rc = policy_cmd(&a, argc, argv);
   } else if (strcmp(cmd, "context") == 0) {
     rc = context_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "decommission") == 0) {
+    rc = decommission_cmd(&a, argc, argv);
   } else if (strcmp(cmd, "tokens") == 0) {
     rc = tokens_cmd(&a, argc, argv);
   } else {

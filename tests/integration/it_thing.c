@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "testutil.h"
 #include "authz/context.h"
+#include "lifecycle/decommission.h"
 #include "steward/thing.h"
 #include "steward/token.h"
 
@@ -372,6 +373,32 @@ static void context_change_revokes(void **state)
   assert_int_equal(st, STW_OK);
 }
 
+static void decommission_revokes_everything(void **state)
+{
+  fixture_t *f = *state;
+  printf("  decommissioning the utility: its tokens are revoked, the meter drops them, no new token is issued\n");
+  stw_bootstrap_report_t rep;
+  assert_int_equal(read_meter(f, &rep, true), STW_OK);
+  uint64_t seq = stw_thing_revocation_seq(f->thing);
+  stw_decommission_t out;
+  assert_int_equal(stw_decommission(f->w.store, stw_dev_id(f->utility.dev), "admin", "test", &out), STW_OK);
+  printf("      decommissioned (was %s): %llu token(s) revoked\n", stw_state_name(out.was),
+         (unsigned long long)out.tokens_revoked);
+  assert_true(out.tokens_revoked >= 1);
+  assert_int_equal(it_device_state(f->w.store, stw_dev_id(f->utility.dev)), STW_STATE_DECOMMISSIONED);
+  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->thing) == seq; i++)
+    usleep(50000);
+  assert_true(stw_thing_revocation_seq(f->thing) > seq);
+  stw_status_t st = read_meter(f, &rep, false);
+  printf("      the meter, same token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
+  assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
+  st = read_meter(f, &rep, true);
+  printf("      a new token for a decommissioned device: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5,
+         rep.coap_code & 31);
+  assert_int_not_equal(st, STW_OK);
+  assert_int_equal(stw_decommission(f->w.store, stw_dev_id(f->utility.dev), "admin", "again", &out), STW_ERR_STATE);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -382,6 +409,7 @@ int main(void)
     cmocka_unit_test(impostor_meter_gets_nothing),
     cmocka_unit_test(token_from_the_domain),
     cmocka_unit_test(context_change_revokes),
+    cmocka_unit_test(decommission_revokes_everything),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,45 @@
+#include "decommission.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+stw_status_t stw_decommission(stw_store_t *st, const char *device_id, const char *actor, const char *reason,
+                              stw_decommission_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  stw_device_t d;
+  stw_status_t rc = stw_store_device_get(st, device_id, &d);
+  if (rc != STW_OK)
+    return rc;
+  out->was = d.state;
+  stw_device_clear(&d);
+  if ((rc = stw_store_begin(st)) != STW_OK)
+    return rc;
+  stw_state_t next;
+  rc = stw_store_transition(st, device_id, STW_EV_DECOMMISSION, actor, reason, &next);
+  if (rc == STW_OK)
+    rc = stw_store_token_revoke_device(st, device_id, stw_now(), "decommissioned", &out->tokens_revoked);
+  stw_rd_reg_t reg;
+  memset(&reg, 0, sizeof(reg));
+  if (rc == STW_OK) {
+    stw_status_t found = stw_store_rd_get_by_device(st, device_id, &reg);
+    if (found == STW_OK) {
+      rc = stw_store_rd_delete(st, reg.id);
+      out->registration_removed = rc == STW_OK;
+    } else if (found != STW_ERR_NOT_FOUND) {
+      rc = found;
+    }
+    stw_rd_reg_clear(&reg);
+  }
+  if (rc == STW_OK) {
+    char detail[STW_REASON_MAX];
+    snprintf(detail, sizeof(detail), "%llu tokens revoked, directory entry %s",
+             (unsigned long long)out->tokens_revoked, out->registration_removed ? "removed" : "none");
+    rc = stw_store_audit_event(st, actor, "decommission", device_id, "ok", detail);
+  }
+  if (rc == STW_OK)
+    return stw_store_commit(st);
+  stw_store_rollback(st);
+  return rc;
+}
