@@ -14,13 +14,14 @@
 #include "testutil.h"
 #include "authz/context.h"
 #include "lifecycle/decommission.h"
+#include "steward/context.h"
 #include "steward/thing.h"
 #include "steward/token.h"
 
 typedef struct {
   it_world_t w;
   it_daemon_t d;
-  it_device_t meter, utility, thief;
+  it_device_t meter, utility, thief, sensor;
   stw_thing_t *thing;
   pthread_t loop;
   atomic_bool stop;
@@ -61,9 +62,12 @@ static int setup(void **state)
   assert_int_equal(it_device_new(&f->w, "meter-1", false, &f->meter), STW_OK);
   assert_int_equal(it_device_new(&f->w, "gateway-1", false, &f->utility), STW_OK);
   assert_int_equal(it_device_new(&f->w, "gateway-1", false, &f->thief), STW_OK);
+  assert_int_equal(it_allow_model(&f->w, "presence-1"), STW_OK);
+  assert_int_equal(it_device_new(&f->w, "presence-1", false, &f->sensor), STW_OK);
   assert_int_equal(stw_bootstrap(f->meter.dev, f->d.uri, &rep), STW_OK);
   assert_int_equal(stw_bootstrap(f->utility.dev, f->d.uri, &rep), STW_OK);
   assert_int_equal(stw_bootstrap(f->thief.dev, f->d.uri, &rep), STW_OK);
+  assert_int_equal(stw_bootstrap(f->sensor.dev, f->d.uri, &rep), STW_OK);
   assert_int_equal(stw_thing_new(f->meter.dev, "127.0.0.1:0", 30, &f->thing), STW_OK);
   assert_int_equal(stw_thing_resource(f->thing, "consumption", read_consumption, f), STW_OK);
   assert_int_equal(stw_thing_resource(f->thing, "config", read_consumption, f), STW_OK);
@@ -85,6 +89,7 @@ static int teardown(void **state)
   it_device_free(&f->meter);
   it_device_free(&f->utility);
   it_device_free(&f->thief);
+  it_device_free(&f->sensor);
   it_world_free(&f->w);
   free(f);
   assert_int_equal(rc, 0);
@@ -373,6 +378,37 @@ static void context_change_revokes(void **state)
   assert_int_equal(st, STW_OK);
 }
 
+/* A presence sensor publishes the context itself (POST /context). */
+static void sensor_publishes_context(void **state)
+{
+  fixture_t *f = *state;
+  printf("  a presence sensor in the same place publishes home.occupied itself; a device not allowed to is refused\n");
+  stw_attr_row_t a = { .name = "place", .value = "home-7", .authority = "home.example" };
+  assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->meter.dev), &a), STW_OK);
+  assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->sensor.dev), &a), STW_OK);
+  stw_attr_row_t p = { .name = "publishes", .value = "home.occupied", .authority = "home.example" };
+  assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->sensor.dev), &p), STW_OK);
+  stw_bootstrap_report_t rep;
+  assert_int_equal(stw_context_publish(f->sensor.dev, f->d.uri, "home.occupied", "false", &rep), STW_OK);
+  assert_int_equal(read_meter(f, &rep, true), STW_OK);
+  uint64_t seq = stw_thing_revocation_seq(f->thing);
+  stw_status_t st = stw_context_publish(f->sensor.dev, f->d.uri, "home.occupied", "true", &rep);
+  printf("      the sensor publishes home.occupied=true: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5,
+         rep.coap_code & 31);
+  assert_int_equal(st, STW_OK);
+  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->thing) == seq; i++)
+    usleep(50000);
+  assert_true(stw_thing_revocation_seq(f->thing) > seq);
+  st = read_meter(f, &rep, false);
+  printf("      the meter, same token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
+  assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
+  st = stw_context_publish(f->thief.dev, f->d.uri, "home.occupied", "false", &rep);
+  printf("      another device publishing it: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5,
+         rep.coap_code & 31);
+  assert_int_equal(st, STW_ERR_FORBIDDEN);
+  assert_int_equal(stw_context_publish(f->sensor.dev, f->d.uri, "home.occupied", "false", &rep), STW_OK);
+}
+
 static void decommission_revokes_everything(void **state)
 {
   fixture_t *f = *state;
@@ -409,6 +445,7 @@ int main(void)
     cmocka_unit_test(impostor_meter_gets_nothing),
     cmocka_unit_test(token_from_the_domain),
     cmocka_unit_test(context_change_revokes),
+    cmocka_unit_test(sensor_publishes_context),
     cmocka_unit_test(decommission_revokes_everything),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
