@@ -355,6 +355,7 @@ void stw_pdp_evaluate(const stw_policy_t *rules, size_t n, const stw_policy_part
 typedef struct {
   stw_policy_t *rules;
   size_t n;
+  size_t cap;
   stw_status_t status;
 } load_ctx_t;
 
@@ -363,6 +364,15 @@ static stw_status_t load_one(const stw_policy_row_t *row, void *arg)
   load_ctx_t *l = arg;
   if (l->n >= STW_PDP_RULES_MAX)
     return STW_ERR_TOO_LARGE;
+  /* Grow as rules come: a decision costs the rules there are, not the maximum. */
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 8;
+    stw_policy_t *more = realloc(l->rules, cap * sizeof(*more));
+    if (more == NULL)
+      return STW_ERR_NOMEM;
+    l->rules = more;
+    l->cap = cap;
+  }
   /* A row that no longer parses is skipped, never half-read: it cannot permit. */
   if (stw_policy_from_row(row, &l->rules[l->n]) == STW_OK)
     l->n++;
@@ -374,9 +384,6 @@ stw_status_t stw_pdp_load_rules(stw_store_t *st, stw_policy_t **rules, size_t *n
   load_ctx_t l = { 0 };
   *rules = NULL;
   *n = 0;
-  l.rules = calloc(STW_PDP_RULES_MAX, sizeof(*l.rules));
-  if (l.rules == NULL)
-    return STW_ERR_NOMEM;
   stw_status_t rc = stw_store_policy_list(st, load_one, &l);
   if (rc != STW_OK) {
     free(l.rules);
@@ -410,20 +417,6 @@ static stw_status_t refuse(stw_pdp_outcome_t *o, stw_ace_error_t e, unsigned cod
 }
 
 /* The audience by name (as assigned at bootstrap) or by device id. */
-typedef struct {
-  const char *name;
-  char id[STW_ID_HEX];
-} find_name_t;
-
-static stw_status_t find_by_name(const stw_device_t *d, void *arg)
-{
-  find_name_t *f = arg;
-  if (strcmp(d->name, f->name) != 0)
-    return STW_OK;
-  snprintf(f->id, sizeof(f->id), "%s", d->id);
-  return STW_ERR_EXISTS;  /* stop */
-}
-
 static stw_status_t find_audience(stw_store_t *st, const char *audience, char id[STW_ID_HEX])
 {
   stw_device_t d;
@@ -432,13 +425,9 @@ static stw_status_t find_audience(stw_store_t *st, const char *audience, char id
     stw_device_clear(&d);
     return STW_OK;
   }
-  find_name_t f = { .name = audience };
-  stw_status_t rc = stw_store_device_list(st, -1, find_by_name, &f);
-  if (rc == STW_ERR_EXISTS) {
-    snprintf(id, STW_ID_HEX, "%s", f.id);
-    return STW_OK;
-  }
-  return rc == STW_OK ? STW_ERR_NOT_FOUND : rc;
+  if (strlen(audience) >= STW_TEXT_MAX)
+    return STW_ERR_NOT_FOUND;
+  return stw_store_device_find_by_name(st, audience, id);
 }
 
 stw_status_t stw_pdp_decide(const stw_pdp_t *pdp, const stw_identity_t *client, const uint8_t *body, size_t len,

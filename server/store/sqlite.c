@@ -175,6 +175,9 @@ static const char *const migrations[] = {
   "  reason TEXT NOT NULL DEFAULT '');"
   "CREATE INDEX tokens_live ON tokens (revoked, exp);"
   "CREATE INDEX tokens_by_seq ON tokens (revoke_seq);",
+
+  /* 4: tokens name their audience by its assigned name: find it by index. */
+  "CREATE INDEX devices_by_name ON devices (name);",
 };
 #define SCHEMA_VERSION ((int)STW_ARRAY_LEN(migrations))
 
@@ -195,6 +198,7 @@ enum {
   Q_RD_EPS_ALL, Q_RD_EPS_EP, Q_RD_EPS_EP_RANGE, Q_RD_EPS_D, Q_RD_EPS_D_RANGE,
   Q_RD_RES_ALL, Q_RD_RES_EP, Q_RD_RES_EP_RANGE, Q_RD_RES_ATTR, Q_RD_RES_ATTR_RANGE,
   Q_ATTR_SET, Q_ATTR_DELETE, Q_ATTR_LIST,
+  Q_DEVICE_BY_NAME,
   Q_POLICY_ADD, Q_POLICY_GET, Q_POLICY_LIST, Q_POLICY_REMOVE,
   Q_CONTEXT_SET, Q_CONTEXT_GET, Q_CONTEXT_LIST, Q_CONTEXT_DELETE,
   Q_TOKEN_PUT, Q_TOKEN_GET, Q_TOKEN_LIST_ALL, Q_TOKEN_LIST_LIVE, Q_TOKEN_LIST_REVOKED,
@@ -296,6 +300,7 @@ static const char *const sql_text[Q_COUNT] = {
                  " ON CONFLICT (device_id, name) DO UPDATE SET value = excluded.value, authority = excluded.authority",
   [Q_ATTR_DELETE] = "DELETE FROM device_attr WHERE device_id = ?1 AND name = ?2",
   [Q_ATTR_LIST] = "SELECT name, value, authority FROM device_attr WHERE device_id = ?1 ORDER BY name",
+  [Q_DEVICE_BY_NAME] = "SELECT id FROM devices WHERE name = ?1 ORDER BY id LIMIT 1",
   [Q_POLICY_ADD] = "INSERT INTO policies (name, effect, subject, target, path, methods, conditions, created_at)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
   [Q_POLICY_GET] = "SELECT " POLICY_COLUMNS " FROM policies WHERE id = ?1",
@@ -1735,6 +1740,24 @@ static stw_status_t sq_revocation_seq(void *be, uint64_t *seq)
   return rc;
 }
 
+static stw_status_t sq_device_by_name(void *be, const char *name, char id[STW_ID_HEX])
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_DEVICE_BY_NAME, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, name);
+  if (rc == STW_OK) {
+    int r = sqlite3_step(q.s);
+    if (r == SQLITE_ROW)
+      rc = col_text(q.s, 0, id, STW_ID_HEX);
+    else
+      rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
+  }
+  query_close(&q);
+  return rc;
+}
+
 const stw_store_ops_t stw__sqlite_ops = {
   .name = "sqlite",
   .close = sq_close,
@@ -1778,6 +1801,7 @@ const stw_store_ops_t stw__sqlite_ops = {
   .attr_set = sq_attr_set,
   .attr_delete = sq_attr_delete,
   .attr_list = sq_attr_list,
+  .device_by_name = sq_device_by_name,
   .policy_add = sq_policy_add,
   .policy_get = sq_policy_get,
   .policy_list = sq_policy_list,

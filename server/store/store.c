@@ -1153,3 +1153,14 @@ stw_status_t stw_store_token_revoke_device(stw_store_t *st, const char *device_i
   free(dt.ctis);
   return rc;
 }
+
+stw_status_t stw_store_device_find_by_name(stw_store_t *st, const char *name, char id[STW_ID_HEX])
+{
+  stw_status_t rc;
+  if (st == NULL || id == NULL)
+    return STW_ERR_INVALID;
+  id[0] = '\0';
+  if ((rc = check_str(name, STW_TEXT_MAX, false)) != STW_OK)
+    return rc;
+  return st->ops->device_by_name(st->be, name, id);
+}

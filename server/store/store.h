@@ -103,6 +103,8 @@ void stw_device_clear(stw_device_t *d);
 stw_status_t stw_store_device_get(stw_store_t *st, const char *id, stw_device_t *out);
 /** Insert or replace the whole row. */
 stw_status_t stw_store_device_put(stw_store_t *st, const stw_device_t *d);
+/** The id of the device assigned name (indexed). STW_ERR_NOT_FOUND if none. */
+stw_status_t stw_store_device_find_by_name(stw_store_t *st, const char *name, char id[STW_ID_HEX]);
 typedef stw_status_t (*stw_device_cb)(const stw_device_t *d, void *ctx);
 /** Devices ordered by id; state < 0 lists all states. */
 stw_status_t stw_store_device_list(stw_store_t *st, int state, stw_device_cb cb, void *ctx);

@@ -87,6 +87,7 @@ typedef struct stw_store_ops {
   stw_status_t (*attr_set)(void *be, const char *device_id, const stw_attr_row_t *a);
   stw_status_t (*attr_delete)(void *be, const char *device_id, const char *name);
   stw_status_t (*attr_list)(void *be, const char *device_id, stw_attr_cb cb, void *ctx);
+  stw_status_t (*device_by_name)(void *be, const char *name, char id[STW_ID_HEX]);
   stw_status_t (*policy_add)(void *be, stw_policy_row_t *p);
   stw_status_t (*policy_get)(void *be, int64_t id, stw_policy_row_t *out);
   stw_status_t (*policy_list)(void *be, stw_policy_cb cb, void *ctx);

@@ -126,7 +126,7 @@ static void append_audit(stw_store_t *st, const char *action, const char *detail
 static void test_open_new_store(void **state)
 {
   fx_t *fx = *state;
-  assert_int_equal(stw_store_schema_version(fx->st), 3);
+  assert_int_equal(stw_store_schema_version(fx->st), 4);
   struct stat sb;
   assert_int_equal(stat(fx->path, &sb), 0);
   assert_int_equal(sb.st_mode & 0777, 0600);  /* it holds PSKs */
@@ -147,14 +147,14 @@ static void test_reopen_does_not_rerun_migrations(void **state)
   snprintf(url, sizeof(url), "sqlite:%s", fx->path);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(stw_store_open(url, &fx->st), STW_OK);
-    assert_int_equal(stw_store_schema_version(fx->st), 3);
+    assert_int_equal(stw_store_schema_version(fx->st), 4);
     stw_store_close(fx->st);
     fx->st = NULL;
   }
   sqlite3 *db = raw_open(fx);
   /* One row per step ever applied: none ran twice. */
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_version"), 3);
-  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), 3);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_version"), 4);
+  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), 4);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM devices"), 1);
   sqlite3_close(db);
   assert_int_equal(stw_store_open(fx->path, &fx->st), STW_OK);
@@ -390,6 +390,12 @@ static void test_device_list_and_count(void **state)
   put_device(fx->st, DEV_C, STW_STATE_OPERATIONAL);
   put_device(fx->st, DEV_A, STW_STATE_OPERATIONAL);
   put_device(fx->st, DEV_B, STW_STATE_QUARANTINED);
+
+  /* by assigned name, through its index */
+  char found[STW_ID_HEX];
+  assert_int_equal(stw_store_device_find_by_name(fx->st, "dev-bbbbbbbb", found), STW_OK);
+  assert_string_equal(found, DEV_B);
+  assert_int_equal(stw_store_device_find_by_name(fx->st, "dev-nobody", found), STW_ERR_NOT_FOUND);
 
   dev_seen_t all = { 0 };
   assert_int_equal(stw_store_device_list(fx->st, -1, dev_collect, &all), STW_OK);
