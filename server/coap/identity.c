@@ -36,7 +36,8 @@ static stw_status_t describe(stw_store_t *store, const stw_domain_t *domain, con
     add_attr(out, "model", d->model, d->manufacturer);
   if (d->manufacturer[0])
     add_attr(out, "manufacturer", d->manufacturer, d->manufacturer);
-  if (d->ldevid != NULL) {
+  /* The key: from the session when it was just checked, else from the row. */
+  if (out->spki_len == 0 && d->ldevid != NULL) {
     stw_cert_info_t info;
     if (stw_cert_parse(d->ldevid, d->ldevid_len, &info) == STW_OK && info.spki_len <= sizeof(out->spki)) {
       memcpy(out->spki, info.spki, info.spki_len);
@@ -64,9 +65,11 @@ stw_status_t stw_identify_peer(stw_store_t *store, const stw_domain_t *domain, c
       memo->checked = true;
       memo->valid = stw_ca_verify_issued(domain_ca, peer->der, peer->der_len, stw_now()) == STW_OK &&
                     stw_cert_parse(peer->der, peer->der_len, &info) == STW_OK;
-      if (memo->valid) {
+      if (memo->valid && info.spki_len <= sizeof(memo->spki)) {
         snprintf(memo->device_id, sizeof(memo->device_id), "%.32s", info.serial_number);
         snprintf(memo->serial_hex, sizeof(memo->serial_hex), "%s", info.serial_hex);
+        memcpy(memo->spki, info.spki, info.spki_len);
+        memo->spki_len = info.spki_len;
       }
     }
     if (!memo->valid)
@@ -79,6 +82,11 @@ stw_status_t stw_identify_peer(stw_store_t *store, const stw_domain_t *domain, c
      * decommission reaches live sessions at once. */
     if (strcmp(d.ldevid_serial, memo->serial_hex) != 0 || !device_may_act(&d))
       goto out;
+    /* The current LDevID is the one the session presented: same key. */
+    if (memo->spki_len <= sizeof(out->spki)) {
+      memcpy(out->spki, memo->spki, memo->spki_len);
+      out->spki_len = memo->spki_len;
+    }
   } else if (peer->kind == STW_PEER_PSK) {
     stw_psk_t psk;
     if (stw_store_psk_get(store, peer->psk_identity, &psk) != STW_OK)

@@ -23,6 +23,8 @@ typedef struct {
   bool valid;                /**< ... and it is an LDevID of this domain */
   char device_id[33];
   char serial_hex[41];
+  uint8_t spki[128];         /**< the certificate's public key (DER SPKI) */
+  size_t spki_len;
 } stw_peer_memo_t;
 
 typedef struct {
