@@ -30,6 +30,21 @@
 #define STW_CWT_CTI_MAX STW_PEP_CTI_MAX     /**< 16 */
 #define STW_CWT_KID_MAX STW_PEP_CNF_KID_MAX /**< 32: cnf {3: kid} */
 
+/* cnf {4: OSCORE_Input_Material} (RFC 9203 3.2.1, the ACE OSCORE profile).
+ * Not a stw_pep_cnf_kind_t: the DTLS PEP never matches a peer key to it. */
+#define STW_CWT_CNF_OSC 4
+#define STW_CWT_OSC_ID_MAX 16          /**< bytes of the material's id */
+#define STW_CWT_OSC_SALT_MAX 32        /**< bytes of salt */
+#define STW_CWT_OSC_CONTEXT_ID_MAX 32  /**< bytes of contextId */
+#define STW_CWT_OSC_SEALED_MAX 256     /**< bytes of the sealed Master Secret */
+/** Our tokens are signed, not encrypted, and travel to /authz-info in the
+ *  clear, so a token never carries the Master Secret itself (ms, 2): it
+ *  carries it sealed to the audience's LDevID key (lib/pki.h stw_seal with
+ *  info STW_CWT_OSC_SEAL_INFO) under this private-use label. A token with a
+ *  plain ms is refused (STW_ERR_UNSUPPORTED). */
+#define STW_CWT_OSC_MS_SEALED (-65537)
+#define STW_CWT_OSC_SEAL_INFO "steward ace-oscore ms"
+
 /** Which optional claims a claim set has (bits). */
 #define STW_CWT_HAS_ISS (1u << STW_CWT_ISS)
 #define STW_CWT_HAS_SUB (1u << STW_CWT_SUB)
@@ -60,6 +75,16 @@ typedef struct {
   uint8_t cnf_x[32], cnf_y[32];
   uint8_t cnf_kid[STW_CWT_KID_MAX];
   size_t cnf_kid_len;
+  /* cnf_kind STW_CWT_CNF_OSC: the OSCORE input material (copies) */
+  uint8_t osc_id[STW_CWT_OSC_ID_MAX];
+  size_t osc_id_len;
+  uint8_t osc_salt[STW_CWT_OSC_SALT_MAX];
+  size_t osc_salt_len;
+  bool osc_has_context_id;
+  uint8_t osc_context_id[STW_CWT_OSC_CONTEXT_ID_MAX];
+  size_t osc_context_id_len;
+  uint8_t osc_ms_sealed[STW_CWT_OSC_SEALED_MAX];
+  size_t osc_ms_sealed_len;
   stw_aif_t scope;
 } stw_cwt_t;
 
@@ -77,7 +102,10 @@ stw_status_t stw_aif_add(stw_aif_t *scope, const char *path, size_t path_len, un
  *  bytes into *out without allocating. Unknown claims are skipped; each
  *  known claim at most once and of its type; integer times only (no floats).
  *  cnf must be {1: COSE_Key} with kty EC2 (2), crv P-256 (1), 32-byte x and
- *  y, or {3: kid}. scope is an AIF array of [tstr path, uint methods]; method
+ *  y, or {3: kid}, or {4: OSCORE_Input_Material} with id (0), the sealed
+ *  Master Secret (STW_CWT_OSC_MS_SEALED), optionally version 1 (1), hkdf
+ *  HKDF SHA-256 (3: -10), alg AES-CCM-16-64-128 (4: 10), salt (5) and
+ *  contextId (6); other parameters are STW_ERR_UNSUPPORTED. scope is an AIF array of [tstr path, uint methods]; method
  *  bits above iPATCH (dynamic resources) are dropped, never granted.
  *  On failure *out is emptied.
  *  @retval STW_ERR_MALFORMED   not a claim set of that shape

@@ -21,6 +21,18 @@
 #define CNF_COSE_KEY 1
 #define CNF_ENCRYPTED_COSE_KEY 2
 #define CNF_KID 3
+#define CNF_OSC 4
+
+/* OSCORE_Input_Material labels (RFC 9203 3.2.1). */
+#define OSC_ID 0
+#define OSC_VERSION 1
+#define OSC_MS 2
+#define OSC_HKDF 3
+#define OSC_ALG 4
+#define OSC_SALT 5
+#define OSC_CONTEXT_ID 6
+#define OSC_HKDF_SHA256 (-10)
+#define OSC_ALG_AES_CCM_16_64_128 10
 
 void stw_cwt_init(stw_cwt_t *claims)
 {
@@ -149,7 +161,80 @@ static stw_status_t parse_cose_key(stw_cbor_reader_t *r, stw_cwt_t *out)
   return STW_OK;
 }
 
-/* cnf: a map with exactly one member, {1: COSE_Key} or {3: kid}. */
+/* A bstr of 1..max bytes (0..max when empty_ok) copied to dst. */
+static stw_status_t read_osc_bytes(stw_cbor_reader_t *r, uint8_t *dst, size_t max, bool empty_ok, size_t *len)
+{
+  const uint8_t *p;
+  size_t n;
+  stw_status_t st = stw_cbor_read_bstr(r, &p, &n);
+  if (st != STW_OK)
+    return st;
+  if (n == 0 && !empty_ok)
+    return STW_ERR_MALFORMED;
+  if (n > max)
+    return STW_ERR_TOO_LARGE;
+  if (n > 0)
+    memcpy(dst, p, n);
+  *len = n;
+  return STW_OK;
+}
+
+/* {4: OSCORE_Input_Material}: each label once; id and the sealed secret required. */
+static stw_status_t parse_osc(stw_cbor_reader_t *r, stw_cwt_t *out)
+{
+  size_t n;
+  stw_status_t st = stw_cbor_read_map(r, &n);
+  if (st != STW_OK)
+    return st;
+  if (n > 8)
+    return STW_ERR_MALFORMED;
+  unsigned seen = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t label, v;
+    if ((st = stw_cbor_read_int(r, &label)) != STW_OK)
+      return st;
+    unsigned bit = label == STW_CWT_OSC_MS_SEALED ? 1u << 7 : (label >= 0 && label <= 6) ? 1u << label : 0;
+    if (bit == 0)
+      return STW_ERR_UNSUPPORTED;  /* an input we would not apply */
+    if (seen & bit)
+      return STW_ERR_MALFORMED;
+    seen |= bit;
+    switch (label) {
+    case OSC_ID:
+      st = read_osc_bytes(r, out->osc_id, sizeof(out->osc_id), false, &out->osc_id_len);
+      break;
+    case OSC_VERSION:
+    case OSC_HKDF:
+    case OSC_ALG:
+      if ((st = stw_cbor_read_int(r, &v)) != STW_OK)
+        return st;
+      if ((label == OSC_VERSION && v != 1) || (label == OSC_HKDF && v != OSC_HKDF_SHA256) ||
+          (label == OSC_ALG && v != OSC_ALG_AES_CCM_16_64_128))
+        return STW_ERR_UNSUPPORTED;
+      break;
+    case OSC_MS:
+      return STW_ERR_UNSUPPORTED;  /* a Master Secret in the clear: never */
+    case OSC_SALT:
+      st = read_osc_bytes(r, out->osc_salt, sizeof(out->osc_salt), true, &out->osc_salt_len);
+      break;
+    case OSC_CONTEXT_ID:
+      st = read_osc_bytes(r, out->osc_context_id, sizeof(out->osc_context_id), true, &out->osc_context_id_len);
+      out->osc_has_context_id = st == STW_OK;
+      break;
+    default:
+      st = read_osc_bytes(r, out->osc_ms_sealed, sizeof(out->osc_ms_sealed), false, &out->osc_ms_sealed_len);
+      break;
+    }
+    if (st != STW_OK)
+      return st;
+  }
+  if ((seen & (1u << OSC_ID)) == 0 || (seen & (1u << 7)) == 0)
+    return STW_ERR_MALFORMED;
+  out->cnf_kind = STW_CWT_CNF_OSC;
+  return STW_OK;
+}
+
+/* cnf: a map with exactly one member, {1: COSE_Key}, {3: kid} or {4: osc}. */
 static stw_status_t parse_cnf(stw_cbor_reader_t *r, stw_cwt_t *out)
 {
   size_t n;
@@ -163,6 +248,8 @@ static stw_status_t parse_cnf(stw_cbor_reader_t *r, stw_cwt_t *out)
     return st;
   if (member == CNF_COSE_KEY)
     return parse_cose_key(r, out);
+  if (member == CNF_OSC)
+    return parse_osc(r, out);
   if (member == CNF_KID) {
     const uint8_t *kid;
     size_t kid_len;
