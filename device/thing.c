@@ -11,7 +11,10 @@
 #include <coap3/coap.h>
 
 #include "cbor_reader.h"
+#include "cose.h"
+#include "cwt.h"
 #include "dev_internal.h"
+#include "oscore.h"
 #include "pep.h"
 #include "steward/thing.h"
 
@@ -42,8 +45,18 @@ typedef struct {
   uint64_t seq;
 } revocation_watch_t;
 
+/* One client's OSCORE context and the token it was derived for. */
+typedef struct {
+  bool used;
+  stw_oscore_ctx_t ctx;
+  stw_pep_token_t tok;
+} osc_slot_t;
+
 struct stw_thing {
   revocation_watch_t watch;
+  coap_context_t *osc_ctx;         /* plain CoAP for the ACE OSCORE profile, NULL if off */
+  uint16_t osc_port;
+  osc_slot_t osc[STW_THING_OSCORE_CONTEXTS];
   coap_context_t *ctx;
   stw_dev_t *dev;
   stw_pep_t pep;
@@ -339,10 +352,344 @@ void stw_thing_run(stw_thing_t *t, unsigned timeout_ms)
     { .fd = coap_context_get_coap_fd(t->ctx), .events = POLLIN },
     { .fd = t->watch.ctx ? coap_context_get_coap_fd(t->watch.ctx) : -1, .events = POLLIN },
   };
-  poll(fds, t->watch.ctx ? 2 : 1, (int)wait_ms);
+  if (t->osc_ctx != NULL) {
+    unsigned w = coap_io_prepare_epoll(t->osc_ctx, now);
+    if (w > 0 && w < wait_ms)
+      wait_ms = w;
+  }
+  struct pollfd all[3] = { fds[0], fds[1], { .fd = t->osc_ctx ? coap_context_get_coap_fd(t->osc_ctx) : -1,
+                                             .events = POLLIN } };
+  poll(all, 3, (int)wait_ms);
   coap_io_process(t->ctx, COAP_IO_NO_WAIT);
+  if (t->osc_ctx != NULL)
+    coap_io_process(t->osc_ctx, COAP_IO_NO_WAIT);
   if (t->watch.ctx != NULL)
     coap_io_process(t->watch.ctx, COAP_IO_NO_WAIT);
+}
+
+/* ---- the ACE OSCORE profile (RFC 9203) over plain CoAP ----------------------------- */
+
+#define ACE_ACCESS_TOKEN 1
+#define ACE_NONCE1 40
+#define ACE_NONCE2 42
+#define ACE_CLIENT_RECIPIENTID 43
+#define ACE_SERVER_RECIPIENTID 44
+#define CF_ACE_CBOR 19
+#define OSC_NONCE_LEN 8
+#define OSC_NONCE_MAX 32
+#define COAP_OPTION_URI_PATH_NUMBER 11
+
+/* The Master Salt: bstr(salt) | bstr(N1) | bstr(N2), each CBOR-encoded (RFC 9203 4.3). */
+static size_t put_cbor_bstr(uint8_t *out, const uint8_t *p, size_t len)
+{
+  size_t n = stw_cbor_put_head(STW_CBOR_BSTR, len, out);
+  if (len > 0)
+    memcpy(out + n, p, len);
+  return n + len;
+}
+
+static void answer_cbor_error(coap_pdu_t *response, unsigned code, const char *diag)
+{
+  answer_error(response, code, diag);
+}
+
+/* A slot for a new context: a free one, else one whose token has expired. */
+static osc_slot_t *osc_free_slot(stw_thing_t *t, int64_t now)
+{
+  for (size_t i = 0; i < STW_THING_OSCORE_CONTEXTS; i++)
+    if (!t->osc[i].used)
+      return &t->osc[i];
+  for (size_t i = 0; i < STW_THING_OSCORE_CONTEXTS; i++)
+    if (now > t->osc[i].tok.expires + (int64_t)t->pep.skew || stw_pep_is_revoked(&t->pep, t->osc[i].tok.cti,
+                                                                                    t->osc[i].tok.cti_len)) {
+      stw_oscore_ctx_wipe(&t->osc[i].ctx);
+      t->osc[i].used = false;
+      return &t->osc[i];
+    }
+  return NULL;
+}
+
+/* The material of a token the PEP has verified: its claims again, for cnf osc. */
+static stw_status_t osc_material(const uint8_t *token, size_t len, stw_cwt_t *claims)
+{
+  stw_cose_sign1_t msg;
+  stw_status_t st = stw_cose_sign1_parse(token, len, &msg);
+  if (st != STW_OK)
+    return st;
+  if ((st = stw_cwt_parse_claims(msg.payload, msg.payload_len, claims)) != STW_OK)
+    return st;
+  return claims->cnf_kind == STW_CWT_CNF_OSC ? STW_OK : STW_ERR_UNAUTHENTICATED;
+}
+
+/* POST /authz-info, ACE OSCORE profile (RFC 9203 4.1-4.2). */
+static void handle_osc_authz_info(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                                  const coap_string_t *query, coap_pdu_t *response)
+{
+  (void)resource;
+  (void)query;
+  stw_thing_t *t = thing_of(session);
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *body = NULL;
+  if (!coap_get_data_large(request, &len, &body, &offset, &total) || len == 0 || len != total ||
+      len > STW_PEP_TOKEN_MAX + 128) {
+    answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
+    return;
+  }
+  const uint8_t *token = NULL, *n1 = NULL, *id1 = NULL;
+  size_t token_len = 0, n1_len = 0, id1_len = 0, n = 0;
+  stw_cbor_reader_t r;
+  stw_cbor_reader_init(&r, body, len);
+  if (stw_cbor_read_map(&r, &n) != STW_OK || n > 8) {
+    answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint64_t key = 0;
+    const uint8_t *v = NULL;
+    size_t vlen = 0;
+    if (stw_cbor_read_uint(&r, &key) != STW_OK) {
+      answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
+      return;
+    }
+    if (key == ACE_ACCESS_TOKEN || key == ACE_NONCE1 || key == ACE_CLIENT_RECIPIENTID) {
+      if (stw_cbor_read_bstr(&r, &v, &vlen) != STW_OK) {
+        answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
+        return;
+      }
+      if (key == ACE_ACCESS_TOKEN)
+        token = v, token_len = vlen;
+      else if (key == ACE_NONCE1)
+        n1 = v, n1_len = vlen;
+      else
+        id1 = v, id1_len = vlen;
+    } else if (stw_cbor_skip(&r) != STW_OK) {
+      answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
+      return;
+    }
+  }
+  if (token == NULL || n1 == NULL || n1_len == 0 || n1_len > OSC_NONCE_MAX || id1 == NULL ||
+      id1_len > STW_OSCORE_ID_MAX) {
+    answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request: access_token, nonce1, ace_client_recipientid");
+    return;
+  }
+  int64_t now = stw_now();
+  stw_pep_token_t tok;
+  stw_cwt_t claims;
+  stw_key_t *key = NULL;
+  uint8_t ms[64], salt[3 * (STW_CBOR_HEAD_MAX + OSC_NONCE_MAX)], n2[OSC_NONCE_LEN];
+  size_t ms_len = sizeof(ms);
+  stw_status_t st = stw_pep_check_token(&t->pep, token, token_len, now, &tok);
+  if (st == STW_OK)
+    st = osc_material(token, token_len, &claims);
+  if (st == STW_OK)
+    st = stw_key_import_pem(t->dev->op_key_pem.data, t->dev->op_key_pem.len, &key);
+  if (st == STW_OK)
+    st = stw_unseal(key, (const uint8_t *)STW_CWT_OSC_SEAL_INFO, sizeof(STW_CWT_OSC_SEAL_INFO) - 1,
+                    claims.osc_ms_sealed, claims.osc_ms_sealed_len, ms, &ms_len);
+  stw_key_free(key);
+  if (st != STW_OK) {
+    char diag[96];
+    snprintf(diag, sizeof(diag), "invalid token: %s", stw_status_str(st));
+    answer_error(response, COAP_RESPONSE_CODE(401), diag);
+    goto out;
+  }
+  osc_slot_t *slot = osc_free_slot(t, now);
+  if (slot == NULL) {
+    answer_error(response, COAP_RESPONSE_CODE(503), "too many OSCORE clients");
+    goto out;
+  }
+  /* Our Recipient ID: unique per slot, never the client's. */
+  uint8_t id2[2] = {0x5e, (uint8_t)(slot - t->osc)};
+  if (id1_len == 2 && memcmp(id1, id2, 2) == 0)
+    id2[0] = 0x5f;
+  if ((st = stw_random(n2, sizeof(n2))) != STW_OK) {
+    answer_error(response, COAP_RESPONSE_CODE(500), "no randomness");
+    goto out;
+  }
+  size_t salt_len = put_cbor_bstr(salt, claims.osc_salt, claims.osc_salt_len);
+  salt_len += put_cbor_bstr(salt + salt_len, n1, n1_len);
+  salt_len += put_cbor_bstr(salt + salt_len, n2, sizeof(n2));
+  stw_oscore_params_t params = {
+    .master_secret = ms, .master_secret_len = ms_len, .master_salt = salt, .master_salt_len = salt_len,
+    .sender_id = id1, .sender_id_len = id1_len, .recipient_id = id2, .recipient_id_len = sizeof(id2),
+    .has_id_context = claims.osc_has_context_id, .id_context = claims.osc_context_id,
+    .id_context_len = claims.osc_context_id_len,
+  };
+  if ((st = stw_oscore_ctx_derive(&slot->ctx, &params)) != STW_OK) {
+    answer_error(response, COAP_RESPONSE_CODE(400), "invalid_request: cannot derive a context");
+    goto out;
+  }
+  slot->tok = tok;
+  slot->used = true;
+  uint8_t answer[64];
+  size_t a = stw_cbor_put_head(STW_CBOR_MAP, 2, answer);
+  a += stw_cbor_put_head(STW_CBOR_UINT, ACE_NONCE2, answer + a);
+  a += put_cbor_bstr(answer + a, n2, sizeof(n2));
+  a += stw_cbor_put_head(STW_CBOR_UINT, ACE_SERVER_RECIPIENTID, answer + a);
+  a += put_cbor_bstr(answer + a, id2, sizeof(id2));
+  coap_pdu_set_code(response, COAP_RESPONSE_CODE(201));
+  uint8_t cf[4];
+  coap_add_option(response, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cf, sizeof(cf), CF_ACE_CBOR), cf);
+  coap_add_data(response, a, answer);
+out:
+  stw_wipe(ms, sizeof(ms));
+  stw_wipe(salt, sizeof(salt));
+}
+
+static unsigned method_of_code(uint8_t code)
+{
+  return code >= 1 && code <= 7 ? 1u << (code - 1) : 0;  /* GET 0.01 .. iPATCH 0.07 in AIF bit order */
+}
+
+/* The inner request's path from its Uri-Path options: "/a/b". */
+static stw_status_t inner_path(const stw_oscore_msg_t *msg, char *path, size_t cap, size_t *path_len)
+{
+  stw_oscore_opt_iter_t it = { .pos = msg->options, .end = msg->options + msg->options_len, .number = 0 };
+  size_t n = 0;
+  for (;;) {
+    uint16_t number;
+    const uint8_t *v;
+    size_t len;
+    stw_status_t st = stw_oscore_opt_next(&it, &number, &v, &len);
+    if (st == STW_ERR_NOT_FOUND)
+      break;
+    if (st != STW_OK)
+      return st;
+    if (number != COAP_OPTION_URI_PATH_NUMBER)
+      continue;
+    if (n + 1 + len >= cap || memchr(v, '\0', len) != NULL)
+      return STW_ERR_TOO_LARGE;
+    path[n++] = '/';
+    memcpy(path + n, v, len);
+    n += len;
+  }
+  if (n == 0)
+    path[n++] = '/';
+  path[n] = '\0';
+  *path_len = n;
+  return STW_OK;
+}
+
+/* Every OSCORE request: unprotect, the token's scope, the handler, protect. */
+static void handle_oscore(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                          const coap_string_t *query, coap_pdu_t *response)
+{
+  (void)resource;
+  (void)query;
+  stw_thing_t *t = thing_of(session);
+  coap_opt_iterator_t oi;
+  coap_opt_t *o = coap_check_option(request, COAP_OPTION_OSCORE, &oi);
+  if (o == NULL) {
+    answer_error(response, COAP_RESPONSE_CODE(401), "unauthorized_client: OSCORE only");
+    return;
+  }
+  stw_oscore_option_t opt;
+  uint8_t code = 0;
+  const char *diag = NULL;
+  stw_status_t st = stw_oscore_option_parse(coap_opt_value(o), coap_opt_length(o), &opt);
+  osc_slot_t *slot = NULL;
+  if (st == STW_OK) {
+    st = STW_ERR_NOT_FOUND;
+    for (size_t i = 0; i < STW_THING_OSCORE_CONTEXTS && slot == NULL; i++)
+      if (t->osc[i].used && opt.has_kid && stw_oscore_ctx_matches(&t->osc[i].ctx, &opt))
+        slot = &t->osc[i];
+  }
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *ct = NULL;
+  if (!coap_get_data_large(request, &len, &ct, &offset, &total))
+    ct = NULL, len = 0;
+  static uint8_t pt[STW_OSCORE_PLAINTEXT_MAX];
+  stw_oscore_msg_t msg;
+  stw_oscore_request_t binding;
+  if (slot != NULL)
+    st = len == total && len > 0 ? stw_oscore_unprotect_request(&slot->ctx, &opt, ct, len, pt, sizeof(pt), &msg,
+                                                                &binding)
+                                 : STW_ERR_MALFORMED;
+  if (st != STW_OK) {
+    if (!stw_oscore_error_reply(st, &code, &diag))
+      code = COAP_RESPONSE_CODE(401), diag = "Security context not found";
+    answer_error(response, code, diag);
+    return;
+  }
+  /* The request verified: everything from here is answered protected. */
+  char path[STW_AIF_PATH_MAX + 2];
+  size_t path_len = 0;
+  unsigned method = method_of_code(msg.code);
+  uint8_t out[STW_THING_ANSWER_MAX];
+  size_t out_len = 0;
+  unsigned inner = COAP_RESPONSE_CODE(401);
+  const char *text = "unauthorized_client: token expired or revoked";
+  int64_t now = stw_now();
+  if (inner_path(&msg, path, sizeof(path), &path_len) != STW_OK || method == 0) {
+    inner = COAP_RESPONSE_CODE(400), text = "bad request";
+  } else if (stw_pep_is_revoked(&t->pep, slot->tok.cti, slot->tok.cti_len) ||
+             now > slot->tok.expires + (int64_t)t->pep.skew || now < slot->tok.not_before - (int64_t)t->pep.skew) {
+    /* keep the 4.01 */
+  } else if (!stw_aif_scope_allows(&slot->tok.scope, path, path_len, method)) {
+    inner = COAP_RESPONSE_CODE(403), text = "insufficient_scope";
+  } else {
+    inner = COAP_RESPONSE_CODE(404), text = "not found";
+    for (size_t i = 0; i < t->n_res; i++)
+      if (strcmp(t->res[i].path, path) == 0) {
+        inner = t->res[i].handler(t->res[i].arg, method, path, msg.payload, msg.payload_len, out, sizeof(out),
+                                  &out_len);
+        text = NULL;
+        break;
+      }
+  }
+  if (text != NULL) {
+    out_len = strlen(text);
+    memcpy(out, text, out_len);
+  }
+  stw_oscore_msg_t answer = { .code = (uint8_t)inner, .options = NULL, .options_len = 0,
+                              .payload = out_len > 0 && out_len <= sizeof(out) ? out : NULL,
+                              .payload_len = out_len <= sizeof(out) ? out_len : 0 };
+  uint8_t option[STW_OSCORE_OPTION_MAX];
+  size_t option_len = 0, ct_len = 0;
+  static uint8_t sealed[STW_OSCORE_PLAINTEXT_MAX + STW_OSCORE_TAG_LEN];
+  if (stw_oscore_protect_response(&slot->ctx, &binding, &answer, false, option, sizeof(option), &option_len, sealed,
+                                  sizeof(sealed), &ct_len) != STW_OK) {
+    stw_wipe(pt, sizeof(pt));
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+    return;
+  }
+  stw_wipe(pt, sizeof(pt));  /* the request's plaintext; out is on the stack and answered */
+  coap_pdu_set_code(response, COAP_RESPONSE_CODE(204));  /* the Outer Code of a response (4.2) */
+  coap_add_option(response, COAP_OPTION_OSCORE, option_len, option);
+  coap_add_data(response, ct_len, sealed);
+}
+
+stw_status_t stw_thing_enable_oscore(stw_thing_t *t, const char *listen)
+{
+  if (t->osc_ctx != NULL)
+    return STW_ERR_STATE;
+  coap_address_t addr;
+  stw_status_t st = parse_listen(listen, &addr);
+  if (st != STW_OK)
+    return st;
+  if ((t->osc_ctx = coap_new_context(NULL)) == NULL)
+    return STW_ERR_NETWORK;
+  coap_set_app_data(t->osc_ctx, t);
+  coap_register_option(t->osc_ctx, COAP_OPTION_OSCORE);  /* critical: else libcoap answers 4.02 */
+  coap_endpoint_t *ep = coap_new_endpoint(t->osc_ctx, &addr, COAP_PROTO_UDP);
+  if (ep == NULL)
+    return STW_ERR_NETWORK;
+  t->osc_port = bound_port(ep);
+  coap_resource_t *authz = coap_resource_init(coap_make_str_const("authz-info"), 0);
+  coap_resource_t *any = coap_resource_unknown_init2(handle_oscore, 0);
+  if (authz == NULL || any == NULL)
+    return STW_ERR_NOMEM;
+  coap_register_request_handler(authz, COAP_REQUEST_POST, handle_osc_authz_info);
+  coap_add_resource(t->osc_ctx, authz);
+  coap_register_request_handler(any, COAP_REQUEST_POST, handle_oscore);
+  coap_register_request_handler(any, COAP_REQUEST_FETCH, handle_oscore);
+  coap_add_resource(t->osc_ctx, any);
+  return STW_OK;
+}
+
+uint16_t stw_thing_oscore_port(const stw_thing_t *t)
+{
+  return t->osc_port;
 }
 
 /* ---- the revocation list ---------------------------------------------------------- */
@@ -553,6 +900,10 @@ void stw_thing_free(stw_thing_t *t)
     coap_free_context(t->watch.ctx);
   if (t->ctx != NULL)
     coap_free_context(t->ctx);
+  if (t->osc_ctx != NULL)
+    coap_free_context(t->osc_ctx);
+  for (size_t i = 0; i < STW_THING_OSCORE_CONTEXTS; i++)
+    stw_oscore_ctx_wipe(&t->osc[i].ctx);
   while (t->peers.next != &t->peers)
     forget_peer(t, t->peers.next);
   if (t->pep_ready)

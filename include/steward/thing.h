@@ -55,6 +55,20 @@ stw_status_t stw_thing_watch_revocations(stw_thing_t *t, const char *domain_uri)
 uint64_t stw_thing_revocation_seq(const stw_thing_t *t);
 /** Drop a token at once and refuse it from now on (a revocation list entry). */
 stw_status_t stw_thing_revoke(stw_thing_t *t, const uint8_t *cti, size_t len) __attribute__((warn_unused_result));
+/** Also serve the ACE OSCORE profile (RFC 9203) over plain CoAP on listen
+ *  ("127.0.0.1:0" picks a port): POST /authz-info with {1: access_token,
+ *  40: nonce1, 43: ace_client_recipientid} answers 2.01 {42: nonce2,
+ *  44: ace_server_recipientid} and derives an OSCORE context from the
+ *  token's cnf osc material (Master Secret sealed to this device's key,
+ *  Master Salt = bstr(salt) | bstr(N1) | bstr(N2), ID Context = contextId
+ *  if given); each OSCORE request is then checked against that token's
+ *  scope. Refusals: 4.01 "Security context not found", 4.01 "Replay
+ *  detected", 4.00 "Decryption failed" (unprotected); 4.01/4.03/4.04
+ *  inside the protected answer. At most STW_THING_OSCORE_CONTEXTS clients. */
+#define STW_THING_OSCORE_CONTEXTS 8
+stw_status_t stw_thing_enable_oscore(stw_thing_t *t, const char *listen) __attribute__((warn_unused_result));
+/** The OSCORE endpoint's port (0 when not enabled). */
+uint16_t stw_thing_oscore_port(const stw_thing_t *t);
 /** The enforcement point, for inspection and tests. */
 stw_pep_t *stw_thing_pep(stw_thing_t *t);
 
