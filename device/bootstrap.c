@@ -23,19 +23,6 @@ typedef struct {
   bool renewal;
 } flow_t;
 
-static void fail_from_answer(stw_op_t *op, unsigned code, const uint8_t *body, size_t len, const char *what)
-{
-  /* The diagnostic is text from the network: keep printable bytes only. */
-  char diag[128];
-  size_t n = len < sizeof(diag) - 1 ? len : sizeof(diag) - 1;
-  for (size_t i = 0; i < n; i++)
-    diag[i] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
-  diag[n] = '\0';
-  char reason[192];
-  snprintf(reason, sizeof(reason), "%s refused (%u.%02u)%s%s", what, code >> 5, code & 0x1f, n ? ": " : "", diag);
-  stw__op_finish(op, stw__status_of_code(code), code, reason);
-}
-
 static bool is_success(unsigned code)
 {
   return (code >> 5) == 2;
@@ -43,35 +30,14 @@ static bool is_success(unsigned code)
 
 /* ---- checking the server ------------------------------------------------------ */
 
+/* What the anchors answer says: the domain CA (the certificate with the key
+ * the voucher pinned) and the certificate of the key the DTLS server proved. */
 typedef struct {
-  const uint8_t *ca_spki;
-  size_t ca_spki_len;
-  const uint8_t *server_spki;
-  size_t server_spki_len;
-  const uint8_t *ca_der;            /* found domain CA certificate */
+  uint8_t ca[STW_CERT_MAX];
   size_t ca_len;
-  uint8_t ca_copy[STW_CERT_MAX];
-  uint8_t server_copy[STW_CERT_MAX];
+  uint8_t server[STW_CERT_MAX];
   size_t server_len;
 } anchors_t;
-
-static stw_status_t pick_anchor(const uint8_t *der, size_t len, void *arg)
-{
-  anchors_t *a = arg;
-  stw_cert_info_t info;
-  if (len > STW_CERT_MAX || stw_cert_parse(der, len, &info) != STW_OK)
-    return STW_OK;
-  if (a->ca_spki != NULL && info.spki_len == a->ca_spki_len && memcmp(info.spki, a->ca_spki, info.spki_len) == 0) {
-    memcpy(a->ca_copy, der, len);
-    a->ca_der = a->ca_copy;
-    a->ca_len = len;
-  }
-  if (info.spki_len == a->server_spki_len && memcmp(info.spki, a->server_spki, info.spki_len) == 0) {
-    memcpy(a->server_copy, der, len);
-    a->server_len = len;
-  }
-  return STW_OK;
-}
 
 /* The server is the domain's only if the key it proved in the DTLS handshake
  * is certified by the pinned domain CA. */
@@ -79,17 +45,11 @@ static stw_status_t check_server(stw_op_t *op, const uint8_t *p7, size_t len, co
                                  size_t ca_spki_len, anchors_t *a)
 {
   memset(a, 0, sizeof(*a));
-  a->ca_spki = ca_spki;
-  a->ca_spki_len = ca_spki_len;
-  a->server_spki = op->server_spki;
-  a->server_spki_len = op->server_spki_len;
-  if (op->server_spki_len == 0)
+  if (op->server_spki_len == 0 ||
+      stw__p7_find_key(p7, len, ca_spki, ca_spki_len, a->ca, &a->ca_len) != STW_OK ||
+      stw__p7_find_key(p7, len, op->server_spki, op->server_spki_len, a->server, &a->server_len) != STW_OK)
     return STW_ERR_UNTRUSTED;
-  if (stw_pkcs7_certs_decode(p7, len, pick_anchor, a) != STW_OK)
-    return STW_ERR_MALFORMED;
-  if (a->ca_der == NULL || a->server_len == 0)
-    return STW_ERR_UNTRUSTED;
-  return stw_cert_verify_issued_by(a->server_copy, a->server_len, a->ca_der, a->ca_len, stw_now());
+  return stw_cert_verify_issued_by(a->server, a->server_len, a->ca, a->ca_len, stw_now());
 }
 
 /* ---- X.509 bootstrap: voucher, anchors, enrollment ----------------------------- */
@@ -103,7 +63,7 @@ static void got_certificate(stw_op_t *op, unsigned code, const uint8_t *body, si
      * CSR. After 5.xx or no answer the identical CSR is sent again. */
     if ((code >> 5) == 4)
       stw__dev_clear_pending(dev);
-    fail_from_answer(op, code, body, len, f->renewal ? "renewal" : "enrollment");
+    stw__op_refused(op, code, body, len, f->renewal ? "renewal" : "enrollment");
     return;
   }
   stw_cert_info_t cert;
@@ -147,16 +107,23 @@ static void got_anchors(stw_op_t *op, unsigned code, const uint8_t *body, size_t
 {
   flow_t *f = op->flow;
   if (!is_success(code)) {
-    fail_from_answer(op, code, body, len, "trust anchors");
+    stw__op_refused(op, code, body, len, "trust anchors");
     return;
   }
-  anchors_t a;
-  stw_status_t st = check_server(op, body, len, f->owner_spki, f->owner_spki_len, &a);
+  anchors_t *a = calloc(1, sizeof(*a));
+  if (a == NULL) {
+    stw__op_finish(op, STW_ERR_NOMEM, 0, "out of memory");
+    return;
+  }
+  stw_status_t st = check_server(op, body, len, f->owner_spki, f->owner_spki_len, a);
   if (st != STW_OK) {
+    free(a);
     stw__op_finish(op, STW_ERR_UNTRUSTED, code, "server key is not certified by the domain CA the voucher pins");
     return;
   }
-  if (!f->renewal && (st = stw__dev_store_domain_ca(op->dev, a.ca_der, a.ca_len)) != STW_OK) {
+  st = f->renewal ? STW_OK : stw__dev_store_domain_ca(op->dev, a->ca, a->ca_len);
+  free(a);
+  if (st != STW_OK) {
     stw__op_finish(op, st, 0, "could not store the domain CA");
     return;
   }
@@ -168,7 +135,7 @@ static void got_voucher(stw_op_t *op, unsigned code, const uint8_t *body, size_t
   flow_t *f = op->flow;
   stw_dev_t *dev = op->dev;
   if (!is_success(code)) {
-    fail_from_answer(op, code, body, len, "voucher");
+    stw__op_refused(op, code, body, len, "voucher");
     return;
   }
   stw_cert_info_t mfg;
@@ -200,7 +167,7 @@ static void got_voucher(stw_op_t *op, unsigned code, const uint8_t *body, size_t
 static void confirmed(stw_op_t *op, unsigned code, const uint8_t *body, size_t len)
 {
   if (!is_success(code)) {
-    fail_from_answer(op, code, body, len, "first use of the operational PSK");
+    stw__op_refused(op, code, body, len, "first use of the operational PSK");
     return;
   }
   stw__op_finish(op, STW_OK, code, NULL);
@@ -219,7 +186,7 @@ static void confirm_operational_psk(stw_op_t *op)
 static void got_operational_psk(stw_op_t *op, unsigned code, const uint8_t *body, size_t len)
 {
   if (!is_success(code)) {
-    fail_from_answer(op, code, body, len, "PSK enrollment");
+    stw__op_refused(op, code, body, len, "PSK enrollment");
     return;
   }
   char identity[STW_PSK_IDENTITY_MAX + 1], name[STW_PSK_NAME_MAX + 1];
@@ -258,7 +225,7 @@ static stw_status_t pick_self_signed(const uint8_t *der, size_t len, void *arg)
 static void got_psk_anchors(stw_op_t *op, unsigned code, const uint8_t *body, size_t len)
 {
   if (!is_success(code)) {
-    fail_from_answer(op, code, body, len, "trust anchors");
+    stw__op_refused(op, code, body, len, "trust anchors");
     return;
   }
   /* The PSK itself authenticated the server: only the owner the voucher

@@ -476,3 +476,51 @@ unsigned stw_net_run(stw_net_t *net, unsigned timeout_ms)
   }
   return net->running;
 }
+
+void stw__op_refused(stw_op_t *op, unsigned code, const uint8_t *body, size_t len, const char *what)
+{
+  char diag[128];
+  size_t n = len < sizeof(diag) - 1 ? len : sizeof(diag) - 1;
+  for (size_t i = 0; i < n; i++)
+    diag[i] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
+  diag[n] = '\0';
+  char reason[192];
+  snprintf(reason, sizeof(reason), "%s%srefused (%u.%02u)%s%s", what ? what : "", what ? " " : "", code >> 5,
+           code & 0x1f, n ? ": " : "", diag);
+  stw__op_finish(op, stw__status_of_code(code), code, reason);
+}
+
+typedef struct {
+  const uint8_t *spki;
+  size_t spki_len;
+  uint8_t *out;
+  size_t *out_len;
+  bool found;
+} key_search_t;
+
+static stw_status_t match_key(const uint8_t *der, size_t len, void *arg)
+{
+  key_search_t *k = arg;
+  stw_cert_info_t info;
+  if (k->found || len > STW_CERT_MAX || stw_cert_parse(der, len, &info) != STW_OK)
+    return STW_OK;
+  if (info.spki_len == k->spki_len && memcmp(info.spki, k->spki, k->spki_len) == 0) {
+    memcpy(k->out, der, len);
+    *k->out_len = len;
+    k->found = true;
+  }
+  return STW_OK;
+}
+
+stw_status_t stw__p7_find_key(const uint8_t *p7, size_t len, const uint8_t *spki, size_t spki_len, uint8_t *out,
+                              size_t *out_len)
+{
+  key_search_t k = { .spki = spki, .spki_len = spki_len, .out = out, .out_len = out_len };
+  *out_len = 0;
+  if (spki_len == 0)
+    return STW_ERR_NOT_FOUND;
+  stw_status_t st = stw_pkcs7_certs_decode(p7, len, match_key, &k);
+  if (st != STW_OK)
+    return STW_ERR_MALFORMED;
+  return k.found ? STW_OK : STW_ERR_NOT_FOUND;
+}

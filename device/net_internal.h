@@ -65,6 +65,14 @@ stw_status_t stw__op_request(stw_op_t *op, coap_pdu_code_t method, const char *p
 void stw__op_finish(stw_op_t *op, stw_status_t status, unsigned coap_code, const char *reason);
 /** Map a CoAP error answer to a status. */
 stw_status_t stw__status_of_code(unsigned code);
+/** End op with the server's refusal: the status follows the code, the reason
+ *  reads "<what> refused (c.dd): <diagnostic>" (what NULL: "refused ..."),
+ *  keeping only printable bytes of the diagnostic, which is network text. */
+void stw__op_refused(stw_op_t *op, unsigned code, const uint8_t *body, size_t len, const char *what);
+/** The certificate in a PKCS#7 certs-only set whose public key is spki (DER),
+ *  copied to out (STW_CERT_MAX bytes). STW_ERR_NOT_FOUND when none is. */
+stw_status_t stw__p7_find_key(const uint8_t *p7, size_t len, const uint8_t *spki, size_t spki_len, uint8_t *out,
+                              size_t *out_len);
 
 /* ---- one request on the device's operational credential (request.c) ---- */
 

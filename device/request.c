@@ -43,24 +43,11 @@ static void request_done(stw_dev_t *dev, stw_status_t status, const stw_bootstra
   r->fn(dev, status, report, r->answer, r->answer_len, r->location, r->arg);
 }
 
-/* An error answer's diagnostic is text from the network: printable bytes only. */
-static void finish_refused(stw_op_t *op, unsigned code, const uint8_t *body, size_t len)
-{
-  char diag[128];
-  size_t n = len < sizeof(diag) - 1 ? len : sizeof(diag) - 1;
-  for (size_t i = 0; i < n; i++)
-    diag[i] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
-  diag[n] = '\0';
-  char reason[192];
-  snprintf(reason, sizeof(reason), "refused (%u.%02u)%s%s", code >> 5, code & 0x1f, n ? ": " : "", diag);
-  stw__op_finish(op, stw__status_of_code(code), code, reason);
-}
-
 static void got_answer(stw_op_t *op, unsigned code, const uint8_t *body, size_t len)
 {
   request_t *r = op->flow;
   if ((code >> 5) != 2) {
-    finish_refused(op, code, body, len);
+    stw__op_refused(op, code, body, len, NULL);
     return;
   }
   if (len > r->answer_max) {
@@ -96,45 +83,23 @@ static void send_request(stw_op_t *op)
     stw__op_finish(op, st, 0, "could not send the request");
 }
 
-typedef struct {
-  const uint8_t *server_spki;
-  size_t server_spki_len;
-  uint8_t server_cert[STW_CERT_MAX];
-  size_t server_cert_len;
-} server_pick_t;
-
-static stw_status_t pick_server_cert(const uint8_t *der, size_t len, void *arg)
-{
-  server_pick_t *p = arg;
-  stw_cert_info_t info;
-  if (len > sizeof(p->server_cert) || stw_cert_parse(der, len, &info) != STW_OK)
-    return STW_OK;
-  if (info.spki_len == p->server_spki_len && memcmp(info.spki, p->server_spki, info.spki_len) == 0) {
-    memcpy(p->server_cert, der, len);
-    p->server_cert_len = len;
-  }
-  return STW_OK;
-}
-
 static void got_anchors(stw_op_t *op, unsigned code, const uint8_t *body, size_t len)
 {
   if ((code >> 5) != 2) {
-    finish_refused(op, code, body, len);
+    stw__op_refused(op, code, body, len, NULL);
     return;
   }
   stw_dev_t *dev = op->dev;
-  server_pick_t *p = calloc(1, sizeof(*p));
-  if (p == NULL) {
+  uint8_t *cert = malloc(STW_CERT_MAX);
+  size_t cert_len = 0;
+  if (cert == NULL) {
     stw__op_finish(op, STW_ERR_NOMEM, 0, "out of memory");
     return;
   }
-  p->server_spki = op->server_spki;
-  p->server_spki_len = op->server_spki_len;
-  bool trusted = op->server_spki_len > 0 && stw_pkcs7_certs_decode(body, len, pick_server_cert, p) == STW_OK &&
-                 p->server_cert_len > 0 &&
-                 stw_cert_verify_issued_by(p->server_cert, p->server_cert_len, dev->domain_ca_der.data,
-                                           dev->domain_ca_der.len, stw_now()) == STW_OK;
-  free(p);
+  bool trusted = stw__p7_find_key(body, len, op->server_spki, op->server_spki_len, cert, &cert_len) == STW_OK &&
+                 stw_cert_verify_issued_by(cert, cert_len, dev->domain_ca_der.data, dev->domain_ca_der.len,
+                                           stw_now()) == STW_OK;
+  free(cert);
   if (!trusted) {
     stw__op_finish(op, STW_ERR_UNTRUSTED, code, "server key is not certified by the pinned domain CA");
     return;

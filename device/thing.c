@@ -14,6 +14,7 @@
 #include "cose.h"
 #include "cwt.h"
 #include "dev_internal.h"
+#include "net_internal.h"
 #include "oscore.h"
 #include "pep.h"
 #include "steward/thing.h"
@@ -715,25 +716,6 @@ static int remember_domain_key(const char *cn, const uint8_t *der, size_t len, c
   return 0;  /* the domain daemon speaks with a raw key */
 }
 
-typedef struct {
-  const uint8_t *want;
-  size_t want_len;
-  uint8_t cert[STW_CERT_MAX];
-  size_t cert_len;
-} key_cert_t;
-
-static stw_status_t find_key_cert(const uint8_t *der, size_t len, void *arg)
-{
-  key_cert_t *k = arg;
-  stw_cert_info_t info;
-  if (len <= sizeof(k->cert) && stw_cert_parse(der, len, &info) == STW_OK && info.spki_len == k->want_len &&
-      memcmp(info.spki, k->want, k->want_len) == 0) {
-    memcpy(k->cert, der, len);
-    k->cert_len = len;
-  }
-  return STW_OK;
-}
-
 static stw_status_t send_get(coap_session_t *session, const char *path, int accept, bool observe)
 {
   coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, coap_new_message_id(session),
@@ -816,11 +798,15 @@ static coap_response_t on_watch_answer(coap_session_t *session, const coap_pdu_t
   if (!t->watch.verified) {
     /* The answer to /crts: is the key this session proved certified by the
      * domain CA this device pinned at bootstrap? Only then observe. */
-    key_cert_t k = { .want = t->watch.server_spki, .want_len = t->watch.server_spki_len };
-    if (t->watch.server_spki_len == 0 || stw_pkcs7_certs_decode(data, len, find_key_cert, &k) != STW_OK ||
-        k.cert_len == 0 ||
-        stw_cert_verify_issued_by(k.cert, k.cert_len, t->dev->domain_ca_der.data, t->dev->domain_ca_der.len,
-                                  stw_now()) != STW_OK)
+    uint8_t *cert = malloc(STW_CERT_MAX);
+    size_t cert_len = 0;
+    bool domain = cert != NULL &&
+                  stw__p7_find_key(data, len, t->watch.server_spki, t->watch.server_spki_len, cert, &cert_len) ==
+                      STW_OK &&
+                  stw_cert_verify_issued_by(cert, cert_len, t->dev->domain_ca_der.data, t->dev->domain_ca_der.len,
+                                            stw_now()) == STW_OK;
+    free(cert);
+    if (!domain)
       return COAP_RESPONSE_OK;  /* not the domain: never observed */
     t->watch.verified = true;
     if (send_get(session, "revoked", -1, true) != STW_OK)

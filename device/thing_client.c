@@ -28,23 +28,11 @@ static void call_free(void *p)
   (void)p; /* the blocking caller owns the call */
 }
 
-static void refused(stw_op_t *op, unsigned code, const uint8_t *body, size_t len, const char *what)
-{
-  char diag[128];
-  size_t n = len < sizeof(diag) - 1 ? len : sizeof(diag) - 1;
-  for (size_t i = 0; i < n; i++)
-    diag[i] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
-  diag[n] = '\0';
-  char reason[192];
-  snprintf(reason, sizeof(reason), "%s refused (%u.%02u)%s%s", what, code >> 5, code & 0x1f, n ? ": " : "", diag);
-  stw__op_finish(op, stw__status_of_code(code), code, reason);
-}
-
 static void got_answer(stw_op_t *op, unsigned code, const uint8_t *body, size_t len)
 {
   call_t *c = op->flow;
   if ((code >> 5) != 2) {
-    refused(op, code, body, len, "request");
+    stw__op_refused(op, code, body, len, "request");
     return;
   }
   if (len > ANSWER_MAX) {
@@ -74,7 +62,7 @@ static void send_call(stw_op_t *op)
 static void token_posted(stw_op_t *op, unsigned code, const uint8_t *body, size_t len)
 {
   if (code != COAP_RESPONSE_CODE(201) && (code >> 5) != 2) {
-    refused(op, code, body, len, "token");
+    stw__op_refused(op, code, body, len, "token");
     return;
   }
   send_call(op);
