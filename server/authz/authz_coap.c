@@ -36,15 +36,6 @@ static void release_body(coap_session_t *session, void *p)
   free(p);
 }
 
-static int content_format_of(const coap_pdu_t *pdu, int dflt)
-{
-  coap_opt_iterator_t it;
-  coap_opt_t *opt = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
-  if (opt == NULL)
-    return dflt;
-  return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
-}
-
 static void identify(stw_authz_coap_t *t, coap_session_t *session, stw_identity_t *who)
 {
   stw_peer_t peer;
@@ -116,7 +107,7 @@ static void handle_token(coap_resource_t *resource, coap_session_t *session, con
     stw_coap_error(response, COAP_RESPONSE_CODE(413), "token request over 1024 bytes");
     return;
   }
-  int cf = content_format_of(request, STW_CF_ACE_CBOR);
+  int cf = stw_coap_option_uint(request, COAP_OPTION_CONTENT_FORMAT, STW_CF_ACE_CBOR);
   if (cf != STW_CF_ACE_CBOR && cf != STW_CF_CBOR) {
     stw_coap_error(response, COAP_RESPONSE_CODE(415), "send application/ace+cbor (19)");
     return;

@@ -166,6 +166,15 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 
 /* ---- answers -------------------------------------------------------------- */
 
+int stw_coap_option_uint(const coap_pdu_t *pdu, uint16_t option, int dflt)
+{
+  coap_opt_iterator_t it;
+  coap_opt_t *opt = coap_check_option(pdu, option, &it);
+  if (opt == NULL)
+    return dflt;
+  return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+}
+
 void stw_coap_error(coap_pdu_t *response, unsigned code, const char *diag)
 {
   coap_pdu_set_code(response, (coap_pdu_code_t)code);

@@ -34,6 +34,9 @@ stw_status_t stw_coap_server_run(stw_coap_server_t *s, volatile sig_atomic_t *st
 /** The authenticated peer of a session (pointers valid while the session lives). */
 void stw_coap_peer(coap_session_t *session, stw_peer_t *out);
 
+/** The value of a uint option (Content-Format, Accept), or dflt when absent. */
+int stw_coap_option_uint(const coap_pdu_t *pdu, uint16_t option, int dflt);
+
 /** Send a CoAP error with a short text diagnostic (RFC 7252 §5.5.2). */
 void stw_coap_error(coap_pdu_t *response, unsigned code, const char *diag);
 

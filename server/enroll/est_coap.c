@@ -26,24 +26,6 @@ static void release_copy(coap_session_t *session, void *p)
   free(p);
 }
 
-static int content_format_of(const coap_pdu_t *pdu, int dflt)
-{
-  coap_opt_iterator_t it;
-  coap_opt_t *opt = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
-  if (opt == NULL)
-    return dflt;
-  return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
-}
-
-static int accept_of(const coap_pdu_t *pdu, int dflt)
-{
-  coap_opt_iterator_t it;
-  coap_opt_t *opt = coap_check_option(pdu, COAP_OPTION_ACCEPT, &it);
-  if (opt == NULL)
-    return dflt;
-  return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
-}
-
 static int answer_format(const est_job_t *job)
 {
   switch (job->o.op) {
@@ -125,7 +107,7 @@ static void serve(coap_resource_t *resource, coap_session_t *session, const coap
     return;
   }
   job->est = est;
-  job->accept = accept_of(request, default_accept);
+  job->accept = stw_coap_option_uint(request, COAP_OPTION_ACCEPT, default_accept);
   stw_enroll_outcome_init(&job->o, op);
 
   size_t len = 0, offset = 0, total = 0;
@@ -142,7 +124,7 @@ static void serve(coap_resource_t *resource, coap_session_t *session, const coap
     job->o.status = STW_ERR_TOO_LARGE;
     job->o.refusal = "payload-too-large";
     snprintf(job->o.diag, sizeof(job->o.diag), "payload over %d bytes", EST_BODY_MAX);
-  } else if (wants_csr && content_format_of(request, STW_CF_PKCS10) != STW_CF_PKCS10) {
+  } else if (wants_csr && stw_coap_option_uint(request, COAP_OPTION_CONTENT_FORMAT, STW_CF_PKCS10) != STW_CF_PKCS10) {
     stw_enroll_identify(&est->ctx, &peer, &job->o);
     job->o.status = STW_ERR_UNSUPPORTED;
     job->o.refusal = "content-format";
@@ -236,7 +218,7 @@ static void handle_crts(coap_resource_t *r, coap_session_t *s, const coap_pdu_t 
     serve(r, s, req, resp, STW_ENROLL_PSK_CONFIRM, STW_CF_PKCS7_CERTS);
     return;
   }
-  int accept = accept_of(req, STW_CF_PKCS7_CERTS);
+  int accept = stw_coap_option_uint(req, COAP_OPTION_ACCEPT, STW_CF_PKCS7_CERTS);
   const stw_buf_t *ca = &est->ctx.domain->ca_der;
   const uint8_t *body;
   size_t len;
