@@ -84,7 +84,7 @@ static void token_done(void *arg, stw_status_t status)
     stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(500), STW_CF_TEXT, NULL, 0, "cannot encode the answer");
   } else {
     stw_deferred_answer(job->deferred, coap_code_of(job->o.coap_code), STW_CF_ACE_CBOR, body.data, body.len, NULL);
-    stw_buf_free(&body, false);
+    stw_buf_free(&body, job->o.oscore);  /* it held an OSCORE Master Secret */
   }
   stw_pdp_outcome_clear(&job->o);
   free(job);

@@ -176,6 +176,7 @@ stw_status_t stw_token_request_parse(const uint8_t *buf, size_t len, stw_token_r
     case STW_ACE_SCOPE: bit = 1u << 2; break;
     case STW_ACE_CLIENT_ID: bit = 1u << 3; break;
     case STW_ACE_GRANT_TYPE: bit = 1u << 4; break;
+    case STW_ACE_PROFILE: bit = 1u << 5; break;
     default: bit = 0; break;
     }
     if (bit != 0 && (seen & bit)) {
@@ -222,12 +223,26 @@ stw_status_t stw_token_request_parse(const uint8_t *buf, size_t len, stw_token_r
         st = STW_ERR_UNSUPPORTED;
         goto out;
       }
+    } else if (key == STW_ACE_PROFILE) {
+      uint64_t p;
+      if ((st = stw_cbor_read_uint(&r, &p)) != STW_OK)
+        goto out;
+      if (p != STW_ACE_PROFILE_DTLS && p != STW_ACE_PROFILE_OSCORE) {
+        st = STW_ERR_UNSUPPORTED;
+        goto out;
+      }
+      out->profile = (unsigned)p;
     } else if ((st = stw_cbor_skip(&r)) != STW_OK) {
       goto out;
     }
   }
   if ((st = stw_cbor_expect_end(&r)) != STW_OK)
     goto out;
+  /* OSCORE tokens are bound to the material, not to a key of the client's. */
+  if (out->profile == STW_ACE_PROFILE_OSCORE && out->has_req_cnf) {
+    st = STW_ERR_UNSUPPORTED;
+    goto out;
+  }
   st = (seen & (1u << 1)) && (seen & (1u << 2)) ? STW_OK : STW_ERR_MALFORMED;
 out:
   if (st != STW_OK)
@@ -405,6 +420,7 @@ void stw_pdp_outcome_init(stw_pdp_outcome_t *o)
 void stw_pdp_outcome_clear(stw_pdp_outcome_t *o)
 {
   stw_buf_free(&o->token, false);
+  stw_wipe(o->osc_ms, sizeof(o->osc_ms));
   memset(o, 0, sizeof(*o));
 }
 
@@ -457,7 +473,9 @@ stw_status_t stw_pdp_decide(const stw_pdp_t *pdp, const stw_identity_t *client, 
   }
   stw_status_t ps = stw_token_request_parse(body, len, req);
   if (ps == STW_ERR_UNSUPPORTED) {
-    st = refuse(o, STW_ACE_UNSUPPORTED_POP_KEY, 400, "req_cnf must be an EC2 P-256 COSE_Key; grant_type client_credentials");
+    st = refuse(o, STW_ACE_UNSUPPORTED_POP_KEY, 400,
+                "req_cnf must be an EC2 P-256 COSE_Key; grant_type client_credentials; ace_profile 1 or 2, "
+                "no req_cnf with 2");
     goto out;
   }
   if (ps != STW_OK) {
@@ -517,10 +535,40 @@ stw_status_t stw_pdp_decide(const stw_pdp_t *pdp, const stw_identity_t *client, 
   claims.exp = now + lifetime;
   memcpy(claims.cti, cti, sizeof(cti));
   claims.cti_len = sizeof(cti);
-  claims.cnf_kind = STW_PEP_CNF_KEY;
-  memcpy(claims.cnf_x, x, 32);
-  memcpy(claims.cnf_y, y, 32);
   claims.scope = result.granted;
+  if (req->profile == STW_ACE_PROFILE_OSCORE) {
+    /* RFC 9203 3.2: fresh material; the token holds the secret sealed to
+     * the audience's LDevID key, the client gets it over this session. */
+    if (aud->spki_len == 0) {
+      st = refuse(o, STW_ACE_UNSUPPORTED_POP_KEY, 400, "the audience has no LDevID key to seal an OSCORE secret to");
+      goto out;
+    }
+    stw_buf_t sealed = { 0 };
+    if ((st = stw_random(o->osc_ms, sizeof(o->osc_ms))) != STW_OK ||
+        (st = stw_random(o->osc_id, sizeof(o->osc_id))) != STW_OK ||
+        (st = stw_random(o->osc_salt, sizeof(o->osc_salt))) != STW_OK ||
+        (st = stw_seal(aud->spki, aud->spki_len, (const uint8_t *)STW_CWT_OSC_SEAL_INFO,
+                       sizeof(STW_CWT_OSC_SEAL_INFO) - 1, o->osc_ms, sizeof(o->osc_ms), &sealed)) != STW_OK)
+      goto out;
+    if (sealed.len > sizeof(claims.osc_ms_sealed)) {
+      stw_buf_free(&sealed, false);
+      st = STW_ERR_TOO_LARGE;
+      goto out;
+    }
+    claims.cnf_kind = STW_CWT_CNF_OSC;
+    memcpy(claims.osc_id, o->osc_id, sizeof(o->osc_id));
+    claims.osc_id_len = sizeof(o->osc_id);
+    memcpy(claims.osc_salt, o->osc_salt, sizeof(o->osc_salt));
+    claims.osc_salt_len = sizeof(o->osc_salt);
+    memcpy(claims.osc_ms_sealed, sealed.data, sealed.len);
+    claims.osc_ms_sealed_len = sealed.len;
+    stw_buf_free(&sealed, false);
+    o->oscore = true;
+  } else {
+    claims.cnf_kind = STW_PEP_CNF_KEY;
+    memcpy(claims.cnf_x, x, 32);
+    memcpy(claims.cnf_y, y, 32);
+  }
   uint8_t domain_spki[STW_SPKI_MAX], kid[STW_DEVICE_ID_LEN];
   size_t domain_spki_len = sizeof(domain_spki);
   if ((st = stw_key_spki(pdp->domain->ca_key, domain_spki, &domain_spki_len)) != STW_OK ||
@@ -604,14 +652,27 @@ stw_status_t stw_pdp_encode_response(const stw_pdp_outcome_t *o, stw_buf_t *out)
     stw_buf_free(&aif, false);
     goto out;
   }
-  st = stw_cbor_put(out, STW_CBOR_MAP, o->has_rs_cnf ? 4 : 3);
+  st = stw_cbor_put(out, STW_CBOR_MAP, 3u + o->has_rs_cnf + 2u * o->oscore);
   if (st == STW_OK && (st = stw_cbor_put_int(out, STW_ACE_ACCESS_TOKEN)) == STW_OK)
     st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->token.data, o->token.len);
   if (st == STW_OK && (st = stw_cbor_put_int(out, STW_ACE_EXPIRES_IN)) == STW_OK)
     st = stw_cbor_put_int(out, o->expires_in);
+  if (st == STW_OK && o->oscore) {
+    /* cnf: {4: OSCORE_Input_Material {0: id, 2: ms, 5: salt}} (RFC 9203 3.2.1) */
+    if ((st = stw_cbor_put_int(out, STW_ACE_CNF)) == STW_OK && (st = stw_cbor_put(out, STW_CBOR_MAP, 1)) == STW_OK &&
+        (st = stw_cbor_put_int(out, STW_CWT_CNF_OSC)) == STW_OK && (st = stw_cbor_put(out, STW_CBOR_MAP, 3)) == STW_OK &&
+        (st = stw_cbor_put_int(out, 0)) == STW_OK &&
+        (st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->osc_id, sizeof(o->osc_id))) == STW_OK &&
+        (st = stw_cbor_put_int(out, 2)) == STW_OK &&
+        (st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->osc_ms, sizeof(o->osc_ms))) == STW_OK &&
+        (st = stw_cbor_put_int(out, 5)) == STW_OK)
+      st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->osc_salt, sizeof(o->osc_salt));
+  }
   if (st == STW_OK && (st = stw_cbor_put_int(out, STW_ACE_SCOPE)) == STW_OK)
     st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, aif.data, aif.len);
   stw_buf_free(&aif, false);
+  if (st == STW_OK && o->oscore && (st = stw_cbor_put_int(out, STW_ACE_PROFILE)) == STW_OK)
+    st = stw_cbor_put_int(out, STW_ACE_PROFILE_OSCORE);
   if (st == STW_OK && o->has_rs_cnf) {
     /* rs_cnf: {1: COSE_Key {1: 2, -1: 1, -2: x, -3: y}} */
     if ((st = stw_cbor_put_int(out, STW_ACE_RS_CNF)) == STW_OK && (st = stw_cbor_put(out, STW_CBOR_MAP, 1)) == STW_OK &&
@@ -625,6 +686,6 @@ stw_status_t stw_pdp_encode_response(const stw_pdp_outcome_t *o, stw_buf_t *out)
   }
 out:
   if (st != STW_OK)
-    stw_buf_free(out, false);
+    stw_buf_free(out, o->oscore);
   return st;
 }

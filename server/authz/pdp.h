@@ -34,7 +34,13 @@
 #define STW_ACE_ERROR 30
 #define STW_ACE_ERROR_DESCRIPTION 31
 #define STW_ACE_GRANT_TYPE 33
+#define STW_ACE_PROFILE 38             /**< ace_profile (RFC 9200 8.10) */
 #define STW_ACE_RS_CNF 41
+#define STW_ACE_PROFILE_DTLS 1        /**< coap_dtls (RFC 9202) */
+#define STW_ACE_PROFILE_OSCORE 2      /**< coap_oscore (RFC 9203) */
+#define STW_PDP_OSC_MS_LEN 32         /**< bytes of a Master Secret we issue */
+#define STW_PDP_OSC_ID_LEN 8          /**< bytes of the material's id */
+#define STW_PDP_OSC_SALT_LEN 8        /**< bytes of the material's salt */
 #define STW_ACE_GRANT_CLIENT_CREDENTIALS 2
 
 typedef enum {
@@ -55,16 +61,19 @@ typedef struct {
   stw_aif_t scope;
   bool has_req_cnf;
   uint8_t req_x[32], req_y[32];   /**< req_cnf {1: COSE_Key} EC2 P-256 */
+  unsigned profile;               /**< ace_profile asked: 0 (none: DTLS), STW_ACE_PROFILE_* */
 } stw_token_request_t;
 
 /** Parse {5: audience tstr, 9: scope (AIF array, or a bstr holding one),
- *  ? 4: req_cnf {1: COSE_Key}, ? 24: client_id, ? 33: grant_type 2}; other
+ *  ? 4: req_cnf {1: COSE_Key}, ? 24: client_id, ? 33: grant_type 2,
+ *  ? 38: ace_profile 1 (coap_dtls) / 2 (coap_oscore)}; other
  *  keys are ignored, a key twice is refused. Paths must be concrete: no '*',
  *  no empty, "." or ".." segment.
  *  @retval STW_ERR_MALFORMED   not that shape (invalid_request)
  *  @retval STW_ERR_TOO_LARGE   over STW_TOKEN_REQUEST_MAX or an AIF limit
  *  @retval STW_ERR_UNSUPPORTED a req_cnf other than an EC2 P-256 COSE_Key (unsupported_pop_key),
- *                              or a grant_type other than client_credentials */
+ *                              a grant_type other than client_credentials, or another
+ *                              ace_profile; req_cnf together with coap_oscore */
 stw_status_t stw_token_request_parse(const uint8_t *buf, size_t len, stw_token_request_t *out) STW_WUR;
 
 /** What the rules grant. */
@@ -106,6 +115,12 @@ typedef struct {
   int64_t expires_in;
   uint8_t rs_x[32], rs_y[32];
   bool has_rs_cnf;
+  /* ace_profile coap_oscore: the OSCORE_Input_Material the client gets in
+   * the clear over its DTLS session (the token carries ms sealed). */
+  bool oscore;
+  uint8_t osc_id[STW_PDP_OSC_ID_LEN];
+  uint8_t osc_salt[STW_PDP_OSC_SALT_LEN];
+  uint8_t osc_ms[STW_PDP_OSC_MS_LEN];  /**< wiped by stw_pdp_outcome_clear() */
 } stw_pdp_outcome_t;
 
 void stw_pdp_outcome_init(stw_pdp_outcome_t *o);
@@ -120,7 +135,8 @@ stw_status_t stw_pdp_decide(const stw_pdp_t *pdp, const stw_identity_t *client, 
 stw_status_t stw_pdp_apply(stw_store_t *st, stw_pdp_outcome_t *o);
 
 /** The ACE answer: {1: token, 2: expires_in, 9: scope, 41: rs_cnf} or
- *  {30: error, 31: description}. */
+ *  {30: error, 31: description}; for coap_oscore also 8: cnf {4: {0: id,
+ *  2: ms, 5: salt}} and 38: ace_profile 2 (RFC 9203 3.2). */
 stw_status_t stw_pdp_encode_response(const stw_pdp_outcome_t *o, stw_buf_t *out) STW_WUR;
 
 /** "/p GET,PUT;/q GET" for a scope, and back. */

@@ -303,6 +303,133 @@ static void test_request_parser(void **state)
   assert_int_equal(stw_token_request_parse(big, sizeof(big), &r), STW_ERR_TOO_LARGE);
 }
 
+/* {5: audience, 9: h'AIF' for one path, 38: profile (, 4: req_cnf)} */
+static void build_profile_request(stw_buf_t *b, const char *aud, const char *path, unsigned methods, uint64_t profile,
+                                  bool with_req_cnf)
+{
+  uint8_t aif[64];
+  size_t n = stw_cbor_put_head(STW_CBOR_ARRAY, 1, aif);
+  n += stw_cbor_put_head(STW_CBOR_ARRAY, 2, aif + n);
+  n += stw_cbor_put_head(STW_CBOR_TSTR, strlen(path), aif + n);
+  memcpy(aif + n, path, strlen(path));
+  n += strlen(path);
+  n += stw_cbor_put_head(STW_CBOR_UINT, methods, aif + n);
+  stw_buf_init(b, 4096);
+  assert_int_equal(stw_cbor_put(b, STW_CBOR_MAP, with_req_cnf ? 4 : 3), STW_OK);
+  assert_int_equal(stw_cbor_put_int(b, STW_ACE_AUDIENCE), STW_OK);
+  assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_TSTR, aud, strlen(aud)), STW_OK);
+  assert_int_equal(stw_cbor_put_int(b, STW_ACE_SCOPE), STW_OK);
+  assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_BSTR, aif, n), STW_OK);
+  assert_int_equal(stw_cbor_put_int(b, STW_ACE_PROFILE), STW_OK);
+  assert_int_equal(stw_cbor_put(b, STW_CBOR_UINT, profile), STW_OK);
+  if (with_req_cnf) {
+    static const uint8_t kid_cnf[] = { 0xa1, 0x03, 0x41, 0x01 };  /* {3: h'01'} */
+    assert_int_equal(stw_cbor_put_int(b, STW_ACE_REQ_CNF), STW_OK);
+    assert_int_equal(stw_buf_append(b, kid_cnf, sizeof(kid_cnf)), STW_OK);
+  }
+}
+
+/* ace_profile coap_oscore (RFC 9203): cnf osc in the token with the secret
+ * sealed to the audience, the plain material in the answer only. */
+static void test_issue_oscore(void **state)
+{
+  fx_t *fx = *state;
+  add_rule(fx, "permit role=utility -> meter-*:/consumption GET");
+  stw_buf_t req;
+  build_profile_request(&req, "meter-1", "/consumption", STW_AIF_GET, STW_ACE_PROFILE_OSCORE, false);
+  stw_pdp_outcome_t o;
+  decide(fx, &fx->util, &req, &o);
+  assert_int_equal(o.error, STW_ACE_OK);
+  assert_true(o.oscore);
+
+  uint8_t dspki[STW_SPKI_MAX];
+  size_t dlen = sizeof(dspki);
+  assert_int_equal(stw_key_spki(fx->domain->ca_key, dspki, &dlen), STW_OK);
+  stw_cose_sign1_t msg;
+  assert_int_equal(stw_cose_sign1_verify(o.token.data, o.token.len, dspki, dlen, NULL, 0, &msg), STW_OK);
+  stw_cwt_t claims;
+  assert_int_equal(stw_cwt_parse_claims(msg.payload, msg.payload_len, &claims), STW_OK);
+  assert_int_equal(claims.cnf_kind, STW_CWT_CNF_OSC);
+  assert_int_equal(claims.osc_id_len, STW_PDP_OSC_ID_LEN);
+  assert_memory_equal(claims.osc_id, o.osc_id, STW_PDP_OSC_ID_LEN);
+  assert_int_equal(claims.osc_salt_len, STW_PDP_OSC_SALT_LEN);
+  assert_memory_equal(claims.osc_salt, o.osc_salt, STW_PDP_OSC_SALT_LEN);
+  /* The secret is not in the token in the clear. */
+  for (size_t i = 0; i + STW_PDP_OSC_MS_LEN <= o.token.len; i++)
+    assert_false(memcmp(o.token.data + i, o.osc_ms, STW_PDP_OSC_MS_LEN) == 0);
+
+  /* The answer: {1, 2, 8: {4: {0: id, 2: ms, 5: salt}}, 9, 38: 2, 41} */
+  stw_buf_t resp;
+  assert_int_equal(stw_pdp_encode_response(&o, &resp), STW_OK);
+  assert_int_equal(resp.data[0], 0xa6);
+  stw_cbor_reader_t r;
+  size_t n = 0;
+  stw_cbor_reader_init(&r, resp.data, resp.len);
+  assert_int_equal(stw_cbor_read_map(&r, &n), STW_OK);
+  bool saw_cnf = false, saw_profile = false;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t key = 0;
+    assert_int_equal(stw_cbor_read_uint(&r, &key), STW_OK);
+    if (key == STW_ACE_CNF) {
+      size_t one = 0, three = 0;
+      uint64_t k = 0;
+      assert_int_equal(stw_cbor_read_map(&r, &one), STW_OK);
+      assert_int_equal(one, 1);
+      assert_int_equal(stw_cbor_read_uint(&r, &k), STW_OK);
+      assert_int_equal(k, STW_CWT_CNF_OSC);
+      assert_int_equal(stw_cbor_read_map(&r, &three), STW_OK);
+      assert_int_equal(three, 3);
+      for (size_t j = 0; j < 3; j++) {
+        const uint8_t *v = NULL;
+        size_t vl = 0;
+        assert_int_equal(stw_cbor_read_uint(&r, &k), STW_OK);
+        assert_int_equal(stw_cbor_read_bstr(&r, &v, &vl), STW_OK);
+        if (k == 2) {
+          assert_int_equal(vl, STW_PDP_OSC_MS_LEN);
+          assert_memory_equal(v, o.osc_ms, vl);
+        }
+      }
+      saw_cnf = true;
+    } else if (key == STW_ACE_PROFILE) {
+      uint64_t p = 0;
+      assert_int_equal(stw_cbor_read_uint(&r, &p), STW_OK);
+      assert_int_equal(p, STW_ACE_PROFILE_OSCORE);
+      saw_profile = true;
+    } else {
+      assert_int_equal(stw_cbor_skip(&r), STW_OK);
+    }
+  }
+  assert_int_equal(stw_cbor_expect_end(&r), STW_OK);
+  assert_true(saw_cnf && saw_profile);
+  stw_buf_free(&resp, true);
+  assert_int_equal(stw_pdp_apply(fx->st, &o), STW_OK);
+  stw_pdp_outcome_clear(&o);
+  stw_buf_free(&req, false);
+
+  /* ace_profile coap_dtls: the DTLS profile as before, bound to the key. */
+  build_profile_request(&req, "meter-1", "/consumption", STW_AIF_GET, STW_ACE_PROFILE_DTLS, false);
+  decide(fx, &fx->util, &req, &o);
+  assert_int_equal(o.error, STW_ACE_OK);
+  assert_false(o.oscore);
+  assert_int_equal(stw_cose_sign1_verify(o.token.data, o.token.len, dspki, dlen, NULL, 0, &msg), STW_OK);
+  assert_int_equal(stw_cwt_parse_claims(msg.payload, msg.payload_len, &claims), STW_OK);
+  assert_int_equal(claims.cnf_kind, STW_PEP_CNF_KEY);
+  stw_pdp_outcome_clear(&o);
+  stw_buf_free(&req, false);
+
+  /* Unknown profiles and req_cnf with coap_oscore: unsupported_pop_key. */
+  build_profile_request(&req, "meter-1", "/consumption", STW_AIF_GET, 7, false);
+  expect_error(fx, &fx->util, &req, STW_ACE_UNSUPPORTED_POP_KEY, 400);
+  stw_buf_free(&req, false);
+  build_profile_request(&req, "meter-1", "/consumption", STW_AIF_GET, STW_ACE_PROFILE_OSCORE, true);
+  expect_error(fx, &fx->util, &req, STW_ACE_UNSUPPORTED_POP_KEY, 400);
+  stw_buf_free(&req, false);
+  /* Out of scope: refused like any other. */
+  build_profile_request(&req, "meter-1", "/status", STW_AIF_GET, STW_ACE_PROFILE_OSCORE, false);
+  expect_error(fx, &fx->util, &req, STW_ACE_INVALID_SCOPE, 403);
+  stw_buf_free(&req, false);
+}
+
 static void test_scope_text_round_trip(void **state)
 {
   (void)state;
@@ -321,6 +448,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_issue_and_verify, setup, teardown),
     cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     cmocka_unit_test(test_request_parser),
+    cmocka_unit_test_setup_teardown(test_issue_oscore, setup, teardown),
     cmocka_unit_test(test_scope_text_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
