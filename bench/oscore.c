@@ -53,10 +53,7 @@
 #include "steward/thing.h"
 #include "store/store.h"
 
-/* The manufacturer side lives in cli/factory.c, which the bench target does
- * not compile (it builds bench/<name>.c with cli/spawn.c only); the
- * integration tests link it, the bench includes it. */
-#include "factory.c"
+#include "factory.h"
 
 #define DOMAIN_NAME "bench.example"
 #define PATH "temp"
