@@ -21,6 +21,7 @@
 #include "steward/authz.h"
 #include "steward/bootstrap.h"
 #include "steward/device.h"
+#include "steward/token.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -88,6 +89,44 @@ stw_status_t stw_thing_call(stw_dev_t *dev, const char *rs_uri, const uint8_t *r
                             const uint8_t *token, size_t token_len, unsigned method, const char *path,
                             const uint8_t *body, size_t len, uint8_t **answer, size_t *answer_len,
                             stw_bootstrap_report_t *report) __attribute__((warn_unused_result));
+
+/* ---- the client side of the ACE OSCORE profile (RFC 9203) -------------- */
+
+/** An OSCORE security context with one device, with its Sender Sequence
+ *  Number and replay window: keep it for further requests (the token is
+ *  posted once). Not thread-safe: one caller at a time. */
+typedef struct stw_oscore_peer stw_oscore_peer_t;
+
+/** Call path on the device at rs_uri ("coap://127.0.0.1:5683", its plain
+ *  CoAP OSCORE endpoint, stw_thing_enable_oscore()) over OSCORE. When
+ *  *peer is NULL, first POST {1: token, 40: N1, 43: ID1} to /authz-info,
+ *  read {42: N2, 44: ID2} and derive the context (Master Salt =
+ *  bstr(salt) | bstr(N1) | bstr(N2)); *peer then owns it (free with
+ *  stw_oscore_peer_free()) and token and material are not read again.
+ *  The request goes protected (Outer Code POST, the real method and
+ *  Uri-Path inside), the answer is verified and unprotected.
+ *  @param[out] code    the (inner, when protected) CoAP code, class << 5 | detail; may be NULL
+ *  @param[out] answer  its payload, NUL-terminated, malloc'd (caller frees); a diagnostic on refusals
+ *  @retval STW_OK on a 2.xx; STW_ERR_FORBIDDEN / UNAUTHENTICATED / MALFORMED / NOT_FOUND
+ *          for 4.03 / 4.01 / 4.00 / 4.04; STW_ERR_BAD_SIGNATURE when the answer does not verify;
+ *          STW_ERR_TIMEOUT or STW_ERR_NETWORK when the device does not answer */
+stw_status_t stw_thing_call_oscore(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token,
+                                   size_t token_len, const stw_oscore_material_t *material, unsigned method,
+                                   const char *path, const uint8_t *body, size_t len, unsigned *code,
+                                   uint8_t **answer, size_t *answer_len) __attribute__((warn_unused_result));
+
+/** Protect a request as stw_thing_call_oscore() would (it takes the next
+ *  Sender Sequence Number) and write the whole CoAP datagram to out without
+ *  sending it: for tests and tools that play the network themselves. */
+stw_status_t stw_oscore_peer_protect(stw_oscore_peer_t *peer, unsigned method, const char *path,
+                                     const uint8_t *body, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+    __attribute__((warn_unused_result));
+
+/** The last protected datagram sent (valid until the next call); NULL before any. */
+const uint8_t *stw_oscore_peer_last_request(const stw_oscore_peer_t *peer, size_t *len);
+
+/** Wipe the context and close the socket. NULL is fine. */
+void stw_oscore_peer_free(stw_oscore_peer_t *peer);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #ifndef STEWARD_TOKEN_H
 #define STEWARD_TOKEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "steward/authz.h"
@@ -40,6 +41,39 @@ stw_status_t stw_token_request(stw_dev_t *dev, const char *as_uri, const char *a
                                unsigned methods, stw_token_t *out, stw_bootstrap_report_t *report)
     __attribute__((warn_unused_result));
 void stw_token_clear(stw_token_t *t);
+
+/* ---- the ACE OSCORE profile (RFC 9203) ---- */
+
+#define STW_OSCORE_MATERIAL_ID_MAX 16
+#define STW_OSCORE_MATERIAL_MS_MAX 64
+#define STW_OSCORE_MATERIAL_SALT_MAX 32
+#define STW_OSCORE_MATERIAL_CONTEXT_ID_MAX 32
+
+/** OSCORE_Input_Material (RFC 9203 3.2.1) as the domain gave it to the
+ *  client: the Master Secret is secret; wipe with stw_oscore_material_clear(). */
+typedef struct {
+  uint8_t id[STW_OSCORE_MATERIAL_ID_MAX];
+  size_t id_len;
+  uint8_t ms[STW_OSCORE_MATERIAL_MS_MAX];
+  size_t ms_len;
+  uint8_t salt[STW_OSCORE_MATERIAL_SALT_MAX];
+  size_t salt_len;
+  bool has_context_id;
+  uint8_t context_id[STW_OSCORE_MATERIAL_CONTEXT_ID_MAX];
+  size_t context_id_len;
+} stw_oscore_material_t;
+
+/** stw_token_request() asking for the ACE OSCORE profile (ace_profile 38 =
+ *  coap_oscore 2): the token carries the Master Secret sealed to the
+ *  audience, material receives it in the clear (it came over this device's
+ *  DTLS session). Use both with stw_thing_call_oscore(). Free with
+ *  stw_token_clear() and stw_oscore_material_clear().
+ *  @retval STW_ERR_MALFORMED also when the answer lacks the material */
+stw_status_t stw_token_request_oscore(stw_dev_t *dev, const char *as_uri, const char *audience, const char *path,
+                                      unsigned methods, stw_token_t *out, stw_oscore_material_t *material,
+                                      stw_bootstrap_report_t *report) __attribute__((warn_unused_result));
+/** Wipe the material. */
+void stw_oscore_material_clear(stw_oscore_material_t *m);
 
 #ifdef __cplusplus
 }

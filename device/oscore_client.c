@@ -1,0 +1,469 @@
+/* The client side of the ACE OSCORE profile (RFC 9203): the token to the
+ * device's /authz-info over plain CoAP, the context both sides derive, and
+ * OSCORE-protected requests (RFC 8613) over one UDP socket. The CoAP
+ * messages are small and built here by hand: confirmable, one token each,
+ * answered piggybacked or separately; no Block-wise, no Observe. */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cbor_reader.h"
+#include "net_internal.h"
+#include "oscore.h"
+#include "steward/thing.h"
+
+#define ACE_ACCESS_TOKEN 1
+#define ACE_NONCE1 40
+#define ACE_NONCE2 42
+#define ACE_CLIENT_RECIPIENTID 43
+#define ACE_SERVER_RECIPIENTID 44
+#define CF_ACE_CBOR 19
+#define NONCE_LEN 8
+#define NONCE_MAX 32
+#define OPT_URI_PATH 11
+#define OPT_CONTENT_FORMAT 12
+#define CODE_POST 2
+#define TOKEN_LEN 4
+#define ATTEMPTS 4            /* RFC 7252 MAX_RETRANSMIT */
+#define FIRST_WAIT_MS 2000    /* ACK_TIMEOUT */
+#define DATAGRAM_MAX (64 + STW_OSCORE_OPTION_MAX + STW_OSCORE_PLAINTEXT_MAX + STW_OSCORE_TAG_LEN)
+
+struct stw_oscore_peer {
+  int fd;
+  stw_oscore_ctx_t ctx;
+  uint16_t mid;
+  uint32_t token;
+  uint8_t last[DATAGRAM_MAX];
+  size_t last_len;
+  stw_oscore_request_t last_binding;
+  uint8_t last_token[TOKEN_LEN];
+  /* Working buffers: per peer, so peers may be used from different threads. */
+  uint8_t resp[DATAGRAM_MAX];
+  uint8_t ct[STW_OSCORE_PLAINTEXT_MAX + STW_OSCORE_TAG_LEN];
+  uint8_t pt[STW_OSCORE_PLAINTEXT_MAX];
+};
+
+/* A received CoAP message; pointers into the datagram. */
+typedef struct {
+  uint8_t type, code;
+  uint16_t mid;
+  const uint8_t *token;
+  size_t token_len;
+  bool has_oscore;
+  const uint8_t *oscore;
+  size_t oscore_len;
+  const uint8_t *payload;
+  size_t payload_len;
+} coap_msg_t;
+
+/* "coap://host:port" or "coap://[v6]:port" → a connected UDP socket. */
+static stw_status_t connect_uri(const char *uri, int *fd_out)
+{
+  static const char scheme[] = "coap://";
+  if (uri == NULL || strncmp(uri, scheme, sizeof(scheme) - 1) != 0)
+    return STW_ERR_INVALID;
+  const char *h = uri + sizeof(scheme) - 1;
+  char host[256], port[8] = "5683";
+  const char *end;
+  if (*h == '[') {
+    end = strchr(h, ']');
+    if (end == NULL)
+      return STW_ERR_INVALID;
+    h++;
+  } else {
+    end = h + strcspn(h, ":/");
+  }
+  size_t hl = (size_t)(end - h);
+  if (hl == 0 || hl >= sizeof(host))
+    return STW_ERR_INVALID;
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  const char *p = *end == ']' ? end + 1 : end;
+  if (*p == ':') {
+    size_t pl = strcspn(p + 1, "/");
+    if (pl == 0 || pl >= sizeof(port) || strspn(p + 1, "0123456789") != pl)
+      return STW_ERR_INVALID;
+    memcpy(port, p + 1, pl);
+    port[pl] = '\0';
+  }
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_family = AF_UNSPEC;
+  if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
+    return STW_ERR_NETWORK;
+  int fd = socket(res->ai_family, SOCK_DGRAM, 0);
+  if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+    if (fd >= 0)
+      close(fd);
+    freeaddrinfo(res);
+    return STW_ERR_NETWORK;
+  }
+  freeaddrinfo(res);
+  *fd_out = fd;
+  return STW_OK;
+}
+
+/* Header, token, options (already serialized), payload. */
+static stw_status_t build(stw_oscore_peer_t *p, uint8_t code, const uint8_t *opts, size_t opts_len,
+                          const uint8_t *payload, size_t payload_len, uint8_t *out, size_t cap, size_t *out_len)
+{
+  size_t need = 4 + TOKEN_LEN + opts_len + (payload_len ? 1 + payload_len : 0);
+  if (need > cap)
+    return STW_ERR_TOO_LARGE;
+  p->mid++;
+  p->token++;
+  out[0] = 0x40 | TOKEN_LEN;  /* version 1, confirmable */
+  out[1] = code;
+  out[2] = (uint8_t)(p->mid >> 8);
+  out[3] = (uint8_t)p->mid;
+  for (size_t i = 0; i < TOKEN_LEN; i++)
+    p->last_token[i] = out[4 + i] = (uint8_t)(p->token >> (8 * (TOKEN_LEN - 1 - i)));
+  size_t n = 4 + TOKEN_LEN;
+  if (opts_len > 0)
+    memcpy(out + n, opts, opts_len);
+  n += opts_len;
+  if (payload_len > 0) {
+    out[n++] = 0xff;
+    memcpy(out + n, payload, payload_len);
+    n += payload_len;
+  }
+  *out_len = n;
+  return STW_OK;
+}
+
+/* Bounded parse of a CoAP message (RFC 7252 3): only the OSCORE option is kept. */
+static stw_status_t parse_msg(const uint8_t *b, size_t len, coap_msg_t *m)
+{
+  memset(m, 0, sizeof(*m));
+  if (len < 4 || (b[0] >> 6) != 1 || (b[0] & 0x0f) > 8 || (size_t)(4 + (b[0] & 0x0f)) > len)
+    return STW_ERR_MALFORMED;
+  m->type = (b[0] >> 4) & 3;
+  m->code = b[1];
+  m->mid = (uint16_t)(b[2] << 8 | b[3]);
+  m->token = b + 4;
+  m->token_len = b[0] & 0x0f;
+  const uint8_t *q = b + 4 + m->token_len, *end = b + len;
+  uint32_t number = 0;
+  while (q < end && *q != 0xff) {
+    uint32_t delta = *q >> 4, l = *q & 0x0f;
+    q++;
+    uint32_t *fields[2] = { &delta, &l };
+    for (int i = 0; i < 2; i++) {
+      if (*fields[i] == 13) {
+        if (end - q < 1)
+          return STW_ERR_MALFORMED;
+        *fields[i] = 13u + q[0];
+        q += 1;
+      } else if (*fields[i] == 14) {
+        if (end - q < 2)
+          return STW_ERR_MALFORMED;
+        *fields[i] = 269u + (uint32_t)(q[0] << 8 | q[1]);
+        q += 2;
+      } else if (*fields[i] == 15) {
+        return STW_ERR_MALFORMED;
+      }
+    }
+    number += delta;
+    if (number > 65535 || (size_t)(end - q) < l)
+      return STW_ERR_MALFORMED;
+    if (number == STW_COAP_OPTION_OSCORE) {
+      m->has_oscore = true;
+      m->oscore = q;
+      m->oscore_len = l;
+    }
+    q += l;
+  }
+  if (q < end) {
+    q++;
+    if (q == end)
+      return STW_ERR_MALFORMED;  /* a marker with no payload */
+    m->payload = q;
+    m->payload_len = (size_t)(end - q);
+  }
+  return STW_OK;
+}
+
+/* Send, retransmit on silence, and wait for the answer carrying our token
+ * (piggybacked in an ACK, or separate after an empty ACK). */
+static stw_status_t exchange(stw_oscore_peer_t *p, const uint8_t *dgram, size_t len, uint8_t *resp, size_t cap,
+                             size_t *resp_len, coap_msg_t *m)
+{
+  int wait_ms = FIRST_WAIT_MS;
+  for (int attempt = 0; attempt < ATTEMPTS; attempt++, wait_ms *= 2) {
+    if (send(p->fd, dgram, len, 0) != (ssize_t)len)
+      return STW_ERR_NETWORK;
+    for (;;) {
+      struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+      int r = poll(&pfd, 1, wait_ms);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        break;  /* retransmit */
+      ssize_t got = recv(p->fd, resp, cap, 0);
+      if (got < 0)
+        return STW_ERR_NETWORK;
+      *resp_len = (size_t)got;
+      if (parse_msg(resp, *resp_len, m) != STW_OK)
+        continue;
+      if (m->code == 0 || m->token_len != TOKEN_LEN || memcmp(m->token, p->last_token, TOKEN_LEN) != 0)
+        continue;  /* an empty ACK (the answer comes separately) or not ours */
+      if (m->type == 0) {
+        uint8_t ack[4] = { 0x60, 0, (uint8_t)(m->mid >> 8), (uint8_t)m->mid };
+        if (send(p->fd, ack, sizeof(ack), 0) != (ssize_t)sizeof(ack))
+          return STW_ERR_NETWORK;
+      }
+      return STW_OK;
+    }
+  }
+  return STW_ERR_TIMEOUT;
+}
+
+static size_t put_bstr(uint8_t *out, const uint8_t *v, size_t len)
+{
+  size_t n = stw_cbor_put_head(STW_CBOR_BSTR, len, out);
+  if (len > 0)
+    memcpy(out + n, v, len);
+  return n + len;
+}
+
+static stw_status_t copy_answer(const uint8_t *v, size_t len, uint8_t **answer, size_t *answer_len)
+{
+  if (answer == NULL)
+    return STW_OK;
+  *answer = malloc(len + 1);
+  if (*answer == NULL)
+    return STW_ERR_NOMEM;
+  if (len > 0)
+    memcpy(*answer, v, len);
+  (*answer)[len] = '\0';
+  if (answer_len != NULL)
+    *answer_len = len;
+  return STW_OK;
+}
+
+static stw_status_t status_of(unsigned code)
+{
+  return (code >> 5) == 2 ? STW_OK : stw__status_of_code(code);
+}
+
+/* POST /authz-info {1: token, 40: N1, 43: ID1} → 2.01 {42: N2, 44: ID2}; derive. */
+static stw_status_t post_token(stw_oscore_peer_t *p, const uint8_t *token, size_t token_len,
+                               const stw_oscore_material_t *mat, unsigned *code, uint8_t **answer,
+                               size_t *answer_len)
+{
+  uint8_t n1[NONCE_LEN], id1[2];
+  stw_status_t st;
+  if ((st = stw_random(n1, sizeof(n1))) != STW_OK || (st = stw_random(id1, sizeof(id1))) != STW_OK)
+    return st;
+  stw_buf_t body;
+  stw_buf_init(&body, STW_PEP_TOKEN_MAX + 64);
+  uint8_t head[STW_CBOR_HEAD_MAX + NONCE_LEN + 8];
+  size_t n = stw_cbor_put_head(STW_CBOR_MAP, 3, head);
+  n += stw_cbor_put_head(STW_CBOR_UINT, ACE_ACCESS_TOKEN, head + n);
+  n += stw_cbor_put_head(STW_CBOR_BSTR, token_len, head + n);
+  if ((st = stw_buf_append(&body, head, n)) != STW_OK || (st = stw_buf_append(&body, token, token_len)) != STW_OK)
+    goto out;
+  n = stw_cbor_put_head(STW_CBOR_UINT, ACE_NONCE1, head);
+  n += put_bstr(head + n, n1, sizeof(n1));
+  n += stw_cbor_put_head(STW_CBOR_UINT, ACE_CLIENT_RECIPIENTID, head + n);
+  n += put_bstr(head + n, id1, sizeof(id1));
+  if ((st = stw_buf_append(&body, head, n)) != STW_OK)
+    goto out;
+  uint8_t opts[32], cf[2];
+  size_t opts_len = 0, cf_len = 0;
+  uint16_t last = 0;
+  cf[cf_len++] = CF_ACE_CBOR;
+  if ((st = stw_oscore_opt_put(opts, sizeof(opts), &opts_len, &last, OPT_URI_PATH, (const uint8_t *)"authz-info",
+                               10)) != STW_OK ||
+      (st = stw_oscore_opt_put(opts, sizeof(opts), &opts_len, &last, OPT_CONTENT_FORMAT, cf, cf_len)) != STW_OK ||
+      (st = build(p, CODE_POST, opts, opts_len, body.data, body.len, p->last, sizeof(p->last), &p->last_len)) !=
+          STW_OK)
+    goto out;
+  size_t resp_len = 0;
+  coap_msg_t m;
+  if ((st = exchange(p, p->last, p->last_len, p->resp, sizeof(p->resp), &resp_len, &m)) != STW_OK)
+    goto out;
+  if (m.code != COAP_RESPONSE_CODE(201)) {
+    if (code != NULL)
+      *code = m.code;
+    st = stw__status_of_code(m.code);
+    if (copy_answer(m.payload, m.payload_len, answer, answer_len) != STW_OK)
+      st = STW_ERR_NOMEM;
+    goto out;
+  }
+  /* {42: N2, 44: ID2} */
+  stw_cbor_reader_t r;
+  size_t pairs = 0;
+  const uint8_t *n2 = NULL, *id2 = NULL;
+  size_t n2_len = 0, id2_len = 0;
+  st = STW_ERR_MALFORMED;
+  stw_cbor_reader_init(&r, m.payload, m.payload_len);
+  if (m.payload == NULL || stw_cbor_read_map(&r, &pairs) != STW_OK || pairs > 8)
+    goto out;
+  for (size_t i = 0; i < pairs; i++) {
+    uint64_t key = 0;
+    if (stw_cbor_read_uint(&r, &key) != STW_OK)
+      goto out;
+    if (key == ACE_NONCE2 || key == ACE_SERVER_RECIPIENTID) {
+      const uint8_t *v = NULL;
+      size_t vl = 0;
+      if (stw_cbor_read_bstr(&r, &v, &vl) != STW_OK)
+        goto out;
+      if (key == ACE_NONCE2)
+        n2 = v, n2_len = vl;
+      else
+        id2 = v, id2_len = vl;
+    } else if (stw_cbor_skip(&r) != STW_OK) {
+      goto out;
+    }
+  }
+  if (n2 == NULL || n2_len == 0 || n2_len > NONCE_MAX || id2 == NULL || id2_len > STW_OSCORE_ID_MAX ||
+      stw_cbor_expect_end(&r) != STW_OK)
+    goto out;
+  /* The same Master Salt as the device: bstr(salt) | bstr(N1) | bstr(N2). */
+  uint8_t salt[3 * STW_CBOR_HEAD_MAX + STW_OSCORE_MATERIAL_SALT_MAX + NONCE_LEN + NONCE_MAX];
+  size_t salt_len = put_bstr(salt, mat->salt, mat->salt_len);
+  salt_len += put_bstr(salt + salt_len, n1, sizeof(n1));
+  salt_len += put_bstr(salt + salt_len, n2, n2_len);
+  stw_oscore_params_t params = {
+    .master_secret = mat->ms, .master_secret_len = mat->ms_len, .master_salt = salt, .master_salt_len = salt_len,
+    .sender_id = id2, .sender_id_len = id2_len, .recipient_id = id1, .recipient_id_len = sizeof(id1),
+    .has_id_context = mat->has_context_id, .id_context = mat->context_id, .id_context_len = mat->context_id_len,
+  };
+  st = stw_oscore_ctx_derive(&p->ctx, &params);
+  stw_wipe(salt, sizeof(salt));
+out:
+  stw_buf_free(&body, false);
+  return st;
+}
+
+static uint8_t method_code(unsigned bit)
+{
+  for (uint8_t c = 1; c <= 7; c++)
+    if (bit == 1u << (c - 1))
+      return c;  /* AIF bit order is GET 0.01 .. iPATCH 0.07 */
+  return 0;
+}
+
+stw_status_t stw_oscore_peer_protect(stw_oscore_peer_t *p, unsigned method, const char *path, const uint8_t *body,
+                                     size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+  uint8_t code = method_code(method);
+  if (p == NULL || code == 0 || path == NULL || path[0] != '/' || strlen(path) > STW_AIF_PATH_MAX ||
+      (body == NULL && len > 0) || len > STW_OSCORE_PLAINTEXT_MAX)
+    return STW_ERR_INVALID;
+  uint8_t inner_opts[STW_AIF_PATH_MAX + 64];
+  size_t inner_len = 0;
+  uint16_t last = 0;
+  stw_status_t st;
+  const char *seg = path + 1;
+  while (*seg != '\0') {
+    size_t sl = strcspn(seg, "/");
+    if (sl > 0 && (st = stw_oscore_opt_put(inner_opts, sizeof(inner_opts), &inner_len, &last, OPT_URI_PATH,
+                                           (const uint8_t *)seg, sl)) != STW_OK)
+      return st;
+    seg += sl;
+    if (*seg == '/')
+      seg++;
+  }
+  stw_oscore_msg_t msg = { .code = code, .options = inner_opts, .options_len = inner_len,
+                           .payload = len ? body : NULL, .payload_len = len };
+  uint8_t option[STW_OSCORE_OPTION_MAX], outer[STW_OSCORE_OPTION_MAX + 8];
+  size_t option_len = 0, ct_len = 0, outer_len = 0;
+  if ((st = stw_oscore_protect_request(&p->ctx, &msg, false, option, sizeof(option), &option_len, p->ct, sizeof(p->ct),
+                                       &ct_len, &p->last_binding)) != STW_OK)
+    return st;
+  last = 0;
+  if ((st = stw_oscore_opt_put(outer, sizeof(outer), &outer_len, &last, STW_COAP_OPTION_OSCORE, option,
+                               option_len)) != STW_OK)
+    return st;
+  /* RFC 8613 4.2: a request without Observe goes as POST outside. */
+  return build(p, CODE_POST, outer, outer_len, p->ct, ct_len, out, cap, out_len);
+}
+
+const uint8_t *stw_oscore_peer_last_request(const stw_oscore_peer_t *p, size_t *len)
+{
+  if (p == NULL || p->last_len == 0) {
+    if (len != NULL)
+      *len = 0;
+    return NULL;
+  }
+  if (len != NULL)
+    *len = p->last_len;
+  return p->last;
+}
+
+void stw_oscore_peer_free(stw_oscore_peer_t *p)
+{
+  if (p == NULL)
+    return;
+  if (p->fd >= 0)
+    close(p->fd);
+  stw_oscore_ctx_wipe(&p->ctx);
+  stw_wipe(p, sizeof(*p));
+  free(p);
+}
+
+stw_status_t stw_thing_call_oscore(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token,
+                                   size_t token_len, const stw_oscore_material_t *material, unsigned method,
+                                   const char *path, const uint8_t *body, size_t len, unsigned *code,
+                                   uint8_t **answer, size_t *answer_len)
+{
+  if (code != NULL)
+    *code = 0;
+  if (answer != NULL)
+    *answer = NULL;
+  if (answer_len != NULL)
+    *answer_len = 0;
+  if (peer == NULL || method_code(method) == 0)
+    return STW_ERR_INVALID;
+  stw_status_t st;
+  stw_oscore_peer_t *p = *peer;
+  if (p == NULL) {
+    if (token == NULL || token_len == 0 || token_len > STW_PEP_TOKEN_MAX || material == NULL ||
+        material->ms_len == 0 || material->ms_len > sizeof(material->ms) ||
+        material->salt_len > sizeof(material->salt) || material->context_id_len > sizeof(material->context_id))
+      return STW_ERR_INVALID;
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+      return STW_ERR_NOMEM;
+    p->fd = -1;
+    if ((st = stw_random(&p->mid, sizeof(p->mid))) != STW_OK || (st = stw_random(&p->token, sizeof(p->token))) != STW_OK ||
+        (st = connect_uri(rs_uri, &p->fd)) != STW_OK ||
+        (st = post_token(p, token, token_len, material, code, answer, answer_len)) != STW_OK) {
+      stw_oscore_peer_free(p);
+      return st;
+    }
+    *peer = p;
+  }
+  if ((st = stw_oscore_peer_protect(p, method, path, body, len, p->last, sizeof(p->last), &p->last_len)) != STW_OK)
+    return st;
+  size_t resp_len = 0;
+  coap_msg_t m;
+  if ((st = exchange(p, p->last, p->last_len, p->resp, sizeof(p->resp), &resp_len, &m)) != STW_OK)
+    return st;
+  if (!m.has_oscore) {
+    /* Refused before it could be verified: an unprotected error (8.2). */
+    if (code != NULL)
+      *code = m.code;
+    st = (m.code >> 5) == 2 ? STW_ERR_BAD_SIGNATURE : stw__status_of_code(m.code);
+    return copy_answer(m.payload, m.payload_len, answer, answer_len) == STW_OK ? st : STW_ERR_NOMEM;
+  }
+  stw_oscore_option_t opt;
+  stw_oscore_msg_t inner;
+  if ((st = stw_oscore_option_parse(m.oscore, m.oscore_len, &opt)) != STW_OK || m.payload == NULL)
+    return STW_ERR_MALFORMED;
+  if ((st = stw_oscore_unprotect_response(&p->ctx, &p->last_binding, &opt, m.payload, m.payload_len, p->pt, sizeof(p->pt),
+                                          &inner)) != STW_OK)
+    return st;
+  if (code != NULL)
+    *code = inner.code;
+  st = copy_answer(inner.payload, inner.payload_len, answer, answer_len);
+  stw_wipe(p->pt, sizeof(p->pt));
+  return st == STW_OK ? status_of(inner.code) : st;
+}
