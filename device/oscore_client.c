@@ -15,6 +15,7 @@
 #include "cbor_reader.h"
 #include "net_internal.h"
 #include "oscore.h"
+#include "oscore_client_internal.h"
 #include "steward/thing.h"
 
 #define ACE_ACCESS_TOKEN 1
@@ -48,18 +49,6 @@ struct stw_oscore_peer {
   uint8_t pt[STW_OSCORE_PLAINTEXT_MAX];
 };
 
-/* A received CoAP message; pointers into the datagram. */
-typedef struct {
-  uint8_t type, code;
-  uint16_t mid;
-  const uint8_t *token;
-  size_t token_len;
-  bool has_oscore;
-  const uint8_t *oscore;
-  size_t oscore_len;
-  const uint8_t *payload;
-  size_t payload_len;
-} coap_msg_t;
 
 /* "coap://host:port" or "coap://[v6]:port" → a connected UDP socket. */
 static stw_status_t connect_uri(const char *uri, int *fd_out)
@@ -137,8 +126,7 @@ static stw_status_t build(stw_oscore_peer_t *p, uint8_t code, const uint8_t *opt
   return STW_OK;
 }
 
-/* Bounded parse of a CoAP message (RFC 7252 3): only the OSCORE option is kept. */
-static stw_status_t parse_msg(const uint8_t *b, size_t len, coap_msg_t *m)
+stw_status_t stw__coap_udp_parse(const uint8_t *b, size_t len, stw__coap_msg_t *m)
 {
   memset(m, 0, sizeof(*m));
   if (len < 4 || (b[0] >> 6) != 1 || (b[0] & 0x0f) > 8 || (size_t)(4 + (b[0] & 0x0f)) > len)
@@ -192,7 +180,7 @@ static stw_status_t parse_msg(const uint8_t *b, size_t len, coap_msg_t *m)
 /* Send, retransmit on silence, and wait for the answer carrying our token
  * (piggybacked in an ACK, or separate after an empty ACK). */
 static stw_status_t exchange(stw_oscore_peer_t *p, const uint8_t *dgram, size_t len, uint8_t *resp, size_t cap,
-                             size_t *resp_len, coap_msg_t *m)
+                             size_t *resp_len, stw__coap_msg_t *m)
 {
   int wait_ms = FIRST_WAIT_MS;
   for (int attempt = 0; attempt < ATTEMPTS; attempt++, wait_ms *= 2) {
@@ -209,7 +197,7 @@ static stw_status_t exchange(stw_oscore_peer_t *p, const uint8_t *dgram, size_t 
       if (got < 0)
         return STW_ERR_NETWORK;
       *resp_len = (size_t)got;
-      if (parse_msg(resp, *resp_len, m) != STW_OK)
+      if (stw__coap_udp_parse(resp, *resp_len, m) != STW_OK)
         continue;
       if (m->code == 0 || m->token_len != TOKEN_LEN || memcmp(m->token, p->last_token, TOKEN_LEN) != 0)
         continue;  /* an empty ACK (the answer comes separately) or not ours */
@@ -222,6 +210,50 @@ static stw_status_t exchange(stw_oscore_peer_t *p, const uint8_t *dgram, size_t 
     }
   }
   return STW_ERR_TIMEOUT;
+}
+
+stw_status_t stw__ace_oscore_answer_parse(const uint8_t *buf, size_t len, const uint8_t **n2, size_t *n2_len,
+                                          const uint8_t **id2, size_t *id2_len)
+{
+  stw_cbor_reader_t r;
+  size_t pairs = 0;
+  *n2 = *id2 = NULL;
+  *n2_len = *id2_len = 0;
+  if (buf == NULL || len == 0 || len > STW_ACE_OSCORE_ANSWER_MAX)
+    goto fail;
+  stw_cbor_reader_init(&r, buf, len);
+  if (stw_cbor_read_map(&r, &pairs) != STW_OK || pairs > 8)
+    goto fail;
+  bool seen_n2 = false, seen_id2 = false;
+  for (size_t i = 0; i < pairs; i++) {
+    uint64_t key = 0;
+    if (stw_cbor_read_uint(&r, &key) != STW_OK)
+      goto fail;
+    if (key == ACE_NONCE2 || key == ACE_SERVER_RECIPIENTID) {
+      bool *seen = key == ACE_NONCE2 ? &seen_n2 : &seen_id2;
+      const uint8_t *v = NULL;
+      size_t vl = 0;
+      if (*seen || stw_cbor_read_bstr(&r, &v, &vl) != STW_OK)
+        goto fail;  /* twice: which one would count? */
+      *seen = true;
+      if (key == ACE_NONCE2)
+        *n2 = v, *n2_len = vl;
+      else
+        *id2 = v, *id2_len = vl;
+    } else if (stw_cbor_skip(&r) != STW_OK) {
+      goto fail;
+    }
+  }
+  if (!seen_n2 || !seen_id2 || *n2_len == 0 || *n2_len > NONCE_MAX || *id2_len > STW_OSCORE_ID_MAX ||
+      stw_cbor_expect_end(&r) != STW_OK)
+    goto fail;
+  if (*id2 == NULL)
+    *id2 = buf;  /* an empty ID2: a valid pointer all the same */
+  return STW_OK;
+fail:
+  *n2 = *id2 = NULL;
+  *n2_len = *id2_len = 0;
+  return STW_ERR_MALFORMED;
 }
 
 static size_t put_bstr(uint8_t *out, const uint8_t *v, size_t len)
@@ -286,7 +318,7 @@ static stw_status_t post_token(stw_oscore_peer_t *p, const uint8_t *token, size_
           STW_OK)
     goto out;
   size_t resp_len = 0;
-  coap_msg_t m;
+  stw__coap_msg_t m;
   if ((st = exchange(p, p->last, p->last_len, p->resp, sizeof(p->resp), &resp_len, &m)) != STW_OK)
     goto out;
   if (m.code != COAP_RESPONSE_CODE(201)) {
@@ -297,34 +329,9 @@ static stw_status_t post_token(stw_oscore_peer_t *p, const uint8_t *token, size_
       st = STW_ERR_NOMEM;
     goto out;
   }
-  /* {42: N2, 44: ID2} */
-  stw_cbor_reader_t r;
-  size_t pairs = 0;
   const uint8_t *n2 = NULL, *id2 = NULL;
   size_t n2_len = 0, id2_len = 0;
-  st = STW_ERR_MALFORMED;
-  stw_cbor_reader_init(&r, m.payload, m.payload_len);
-  if (m.payload == NULL || stw_cbor_read_map(&r, &pairs) != STW_OK || pairs > 8)
-    goto out;
-  for (size_t i = 0; i < pairs; i++) {
-    uint64_t key = 0;
-    if (stw_cbor_read_uint(&r, &key) != STW_OK)
-      goto out;
-    if (key == ACE_NONCE2 || key == ACE_SERVER_RECIPIENTID) {
-      const uint8_t *v = NULL;
-      size_t vl = 0;
-      if (stw_cbor_read_bstr(&r, &v, &vl) != STW_OK)
-        goto out;
-      if (key == ACE_NONCE2)
-        n2 = v, n2_len = vl;
-      else
-        id2 = v, id2_len = vl;
-    } else if (stw_cbor_skip(&r) != STW_OK) {
-      goto out;
-    }
-  }
-  if (n2 == NULL || n2_len == 0 || n2_len > NONCE_MAX || id2 == NULL || id2_len > STW_OSCORE_ID_MAX ||
-      stw_cbor_expect_end(&r) != STW_OK)
+  if ((st = stw__ace_oscore_answer_parse(m.payload, m.payload_len, &n2, &n2_len, &id2, &id2_len)) != STW_OK)
     goto out;
   /* The same Master Salt as the device: bstr(salt) | bstr(N1) | bstr(N2). */
   uint8_t salt[3 * STW_CBOR_HEAD_MAX + STW_OSCORE_MATERIAL_SALT_MAX + NONCE_LEN + NONCE_MAX];
@@ -444,7 +451,7 @@ stw_status_t stw_thing_call_oscore(stw_oscore_peer_t **peer, const char *rs_uri,
   if ((st = stw_oscore_peer_protect(p, method, path, body, len, p->last, sizeof(p->last), &p->last_len)) != STW_OK)
     return st;
   size_t resp_len = 0;
-  coap_msg_t m;
+  stw__coap_msg_t m;
   if ((st = exchange(p, p->last, p->last_len, p->resp, sizeof(p->resp), &resp_len, &m)) != STW_OK)
     return st;
   if (!m.has_oscore) {
