@@ -1,4 +1,4 @@
-/* OSCORE (RFC 8613) on GnuTLS: HKDF SHA-256 for the context, AES-CCM with
+/* OSCORE (RFC 8613): HKDF SHA-256 (GnuTLS) for the context, AES-CCM (nettle) with
  * an 8-byte tag and a 13-byte nonce (COSE alg 10) for the messages. Every
  * CBOR structure here is tiny and fixed in shape, so it is written with
  * stw_cbor_put_head() into stack buffers: no heap use of our own. */
@@ -6,6 +6,7 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <nettle/ccm.h>
 #include <string.h>
 
 #include "cbor_reader.h"
@@ -486,70 +487,57 @@ size_t stw_oscore_ciphertext_len(const stw_oscore_msg_t *msg)
 
 /* ---- AEAD ---- */
 
+/* nettle's one-shot CCM with the key schedule on the stack: no allocation
+ * and no handle to set up per message, which is what made gnutls'
+ * aead_cipher_init the larger share of a small message's cost. */
 static stw_status_t aead_seal(const uint8_t key[STW_OSCORE_KEY_LEN], const uint8_t nonce[STW_OSCORE_NONCE_LEN],
                               const uint8_t *aad, size_t aad_len, const stw_oscore_msg_t *msg, uint8_t *ct,
                               size_t ct_len)
 {
-  stw_status_t st = STW_ERR_CRYPTO;
-  gnutls_aead_cipher_hd_t cipher = NULL;
-  gnutls_datum_t key_datum = {(unsigned char *)(uintptr_t)key, STW_OSCORE_KEY_LEN};
-  uint8_t code = msg->code, marker = COAP_PAYLOAD_MARKER;
-  /* The plaintext is gathered from its parts: no copy of the message. */
-  giovec_t parts[4];
-  int count = 0;
-  parts[count++] = (giovec_t){&code, 1};
-  if (msg->options_len > 0)
-    parts[count++] = (giovec_t){(void *)(uintptr_t)msg->options, msg->options_len};
+  if (ct_len < STW_OSCORE_TAG_LEN + 1)
+    return STW_ERR_CRYPTO;
+  /* The plaintext (Code, options, marker, payload) is laid out in the
+   * ciphertext's own buffer and encrypted in place. */
+  size_t pt_len = ct_len - STW_OSCORE_TAG_LEN, at = 0;
+  ct[at++] = msg->code;
+  if (msg->options_len > 0) {
+    memcpy(ct + at, msg->options, msg->options_len);
+    at += msg->options_len;
+  }
   if (msg->payload_len > 0) {
-    parts[count++] = (giovec_t){&marker, 1};
-    parts[count++] = (giovec_t){(void *)(uintptr_t)msg->payload, msg->payload_len};
+    ct[at++] = COAP_PAYLOAD_MARKER;
+    memcpy(ct + at, msg->payload, msg->payload_len);
+    at += msg->payload_len;
   }
-  giovec_t aad_part = {(void *)(uintptr_t)aad, aad_len};
-  size_t written = ct_len;
-  if (gnutls_aead_cipher_init(&cipher, GNUTLS_CIPHER_AES_128_CCM_8, &key_datum) != 0) {
-    cipher = NULL;
-    goto out;
+  if (at != pt_len) {
+    stw_wipe(ct, at);
+    return STW_ERR_CRYPTO;
   }
-  if (gnutls_aead_cipher_encryptv(cipher, nonce, STW_OSCORE_NONCE_LEN, &aad_part, 1, STW_OSCORE_TAG_LEN, parts,
-                                  count, ct, &written) != 0 ||
-      written != ct_len)
-    goto out;
-  st = STW_OK;
-out:
-  if (cipher != NULL)
-    gnutls_aead_cipher_deinit(cipher);
-  stw_wipe(&code, sizeof(code));
-  return st;
+  struct ccm_aes128_ctx cipher;
+  ccm_aes128_set_key(&cipher, key);
+  ccm_aes128_encrypt_message(&cipher, STW_OSCORE_NONCE_LEN, nonce, aad_len, aad, STW_OSCORE_TAG_LEN, ct_len, ct,
+                             ct);
+  stw_wipe(&cipher, sizeof(cipher));
+  return STW_OK;
 }
 
 static stw_status_t aead_open(const uint8_t key[STW_OSCORE_KEY_LEN], const uint8_t nonce[STW_OSCORE_NONCE_LEN],
                               const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len, uint8_t *pt,
                               size_t pt_cap, size_t *pt_len)
 {
-  stw_status_t st = STW_ERR_CRYPTO;
-  gnutls_aead_cipher_hd_t cipher = NULL;
-  gnutls_datum_t key_datum = {(unsigned char *)(uintptr_t)key, STW_OSCORE_KEY_LEN};
-  size_t written = pt_cap;
-  if (gnutls_aead_cipher_init(&cipher, GNUTLS_CIPHER_AES_128_CCM_8, &key_datum) != 0) {
-    cipher = NULL;
-    goto out;
-  }
-  int rc = gnutls_aead_cipher_decrypt(cipher, nonce, STW_OSCORE_NONCE_LEN, aad, aad_len, STW_OSCORE_TAG_LEN, ct,
-                                      ct_len, pt, &written);
-  if (rc == GNUTLS_E_DECRYPTION_FAILED) {
-    st = STW_ERR_BAD_SIGNATURE;
-    goto out;
-  }
-  if (rc != 0 || written != ct_len - STW_OSCORE_TAG_LEN)
-    goto out;
-  *pt_len = written;
-  st = STW_OK;
-out:
-  if (cipher != NULL)
-    gnutls_aead_cipher_deinit(cipher);
-  if (st != STW_OK)
+  if (ct_len < STW_OSCORE_TAG_LEN || pt_cap < ct_len - STW_OSCORE_TAG_LEN)
+    return STW_ERR_CRYPTO;
+  struct ccm_aes128_ctx cipher;
+  ccm_aes128_set_key(&cipher, key);
+  int valid = ccm_aes128_decrypt_message(&cipher, STW_OSCORE_NONCE_LEN, nonce, aad_len, aad, STW_OSCORE_TAG_LEN,
+                                         ct_len - STW_OSCORE_TAG_LEN, pt, ct);
+  stw_wipe(&cipher, sizeof(cipher));
+  if (!valid) {
     stw_wipe(pt, ct_len - STW_OSCORE_TAG_LEN);  /* nothing unverified leaves */
-  return st;
+    return STW_ERR_BAD_SIGNATURE;
+  }
+  *pt_len = ct_len - STW_OSCORE_TAG_LEN;
+  return STW_OK;
 }
 
 /* Check the ciphertext's size and the room for its plaintext. */
