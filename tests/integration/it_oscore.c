@@ -70,6 +70,7 @@ static int setup(void **state)
   assert_int_equal(stw_thing_resource(f->thing, "consumption", read_consumption, f), STW_OK);
   assert_int_equal(stw_thing_resource(f->thing, "config", read_consumption, f), STW_OK);
   assert_int_equal(stw_thing_enable_oscore(f->thing, "127.0.0.1:0"), STW_OK);
+  assert_int_equal(stw_thing_watch_revocations(f->thing, f->d.uri), STW_OK);
   snprintf(f->uri, sizeof(f->uri), "coap://127.0.0.1:%u", stw_thing_oscore_port(f->thing));
   assert_int_equal(pthread_create(&f->loop, NULL, serve, f), 0);
   printf("    meter %s serves OSCORE at %s\n", stw_dev_name(f->meter.dev), f->uri);
@@ -136,7 +137,7 @@ static unsigned raw_exchange(fixture_t *f, const uint8_t *dgram, size_t len, cha
 static void read_over_oscore(void **state)
 {
   fixture_t *f = *state;
-  printf("  a token with OSCORE material from the domain; reads over OSCORE; the scope, replays, tampering\n");
+  printf("  a token with OSCORE material from the domain; reads over OSCORE; the scope, replays, tampering, revocation\n");
   stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
   assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
   char rule[256], why[256];
@@ -222,6 +223,34 @@ static void read_over_oscore(void **state)
   st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code, &answer,
                              NULL);
   assert_int_equal(st, STW_OK);
+  free(answer);
+  assert_int_equal(atomic_load(&f->reads), 3);
+
+  /* The rule goes: the domain revokes the token, the meter hears it on
+   * /revoked, and the OSCORE context bound to that token stops working. */
+  uint64_t seq = stw_thing_revocation_seq(f->thing);
+  assert_int_equal(stw_authz_policy_remove(f->w.store, f->w.domain, id, "admin", stw_now(), &revoked), STW_OK);
+  assert_true(revoked >= 1);
+  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->thing) == seq; i++)
+    usleep(50000);
+  assert_true(stw_thing_revocation_seq(f->thing) > seq);
+  st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code, &answer,
+                             NULL);
+  printf("      rule removed, %llu token(s) revoked; the same context: %s (%u.%02u, protected) %s\n",
+         (unsigned long long)revoked, stw_status_str(st), code >> 5, code & 31, answer ? (char *)answer : "");
+  assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
+  assert_int_equal(code, IT_COAP(4, 1));
+  free(answer);
+  assert_int_equal(atomic_load(&f->reads), 3);
+
+  /* Posting the revoked token again makes no new context. */
+  stw_oscore_peer_t *again = NULL;
+  answer = NULL;
+  st = stw_thing_call_oscore(&again, f->uri, tok.token, tok.token_len, &mat, STW_AIF_GET, "/consumption", NULL, 0,
+                             &code, &answer, NULL);
+  printf("      the revoked token posted again: %s (%u.%02u)\n", stw_status_str(st), code >> 5, code & 31);
+  assert_int_not_equal(st, STW_OK);
+  assert_null(again);
   free(answer);
   assert_int_equal(atomic_load(&f->reads), 3);
 
