@@ -43,6 +43,11 @@ struct stw_oscore_peer {
   size_t last_len;
   stw_oscore_request_t last_binding;
   uint8_t last_token[TOKEN_LEN];
+  /* What was posted to /authz-info, to post again when the device has lost
+   * the context (it keeps contexts in RAM only, so a restart drops them). */
+  uint8_t posted[STW_PEP_TOKEN_MAX];
+  size_t posted_len;
+  stw_oscore_material_t material;
   /* Working buffers: per peer, so peers may be used from different threads. */
   uint8_t resp[DATAGRAM_MAX];
   uint8_t ct[STW_OSCORE_PLAINTEXT_MAX + STW_OSCORE_TAG_LEN];
@@ -413,6 +418,7 @@ void stw_oscore_peer_free(stw_oscore_peer_t *p)
   if (p->fd >= 0)
     close(p->fd);
   stw_oscore_ctx_wipe(&p->ctx);
+  stw_oscore_material_clear(&p->material);
   stw_wipe(p, sizeof(*p));
   free(p);
 }
@@ -446,14 +452,28 @@ stw_status_t stw_thing_call_oscore(stw_oscore_peer_t **peer, const char *rs_uri,
       stw_oscore_peer_free(p);
       return st;
     }
+    memcpy(p->posted, token, token_len);
+    p->posted_len = token_len;
+    p->material = *material;
     *peer = p;
   }
-  if ((st = stw_oscore_peer_protect(p, method, path, body, len, p->last, sizeof(p->last), &p->last_len)) != STW_OK)
-    return st;
   size_t resp_len = 0;
   stw__coap_msg_t m;
-  if ((st = exchange(p, p->last, p->last_len, p->resp, sizeof(p->resp), &resp_len, &m)) != STW_OK)
-    return st;
+  for (bool reposted = false;; reposted = true) {
+    if ((st = stw_oscore_peer_protect(p, method, path, body, len, p->last, sizeof(p->last), &p->last_len)) !=
+            STW_OK ||
+        (st = exchange(p, p->last, p->last_len, p->resp, sizeof(p->resp), &resp_len, &m)) != STW_OK)
+      return st;
+    /* An unprotected 4.01 (Security context not found, 8.2): the device
+     * restarted and lost the context. Post the token once more for a fresh
+     * one (new nonces, so new keys: nothing is encrypted twice under the
+     * old ones) and send the request again. A revoked or expired token is
+     * refused at that post. */
+    if (m.has_oscore || m.code != COAP_RESPONSE_CODE(401) || reposted)
+      break;
+    if ((st = post_token(p, p->posted, p->posted_len, &p->material, code, answer, answer_len)) != STW_OK)
+      return st;
+  }
   if (!m.has_oscore) {
     /* Refused before it could be verified: an unprotected error (8.2). */
     if (code != NULL)

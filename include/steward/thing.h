@@ -104,7 +104,10 @@ typedef struct stw_oscore_peer stw_oscore_peer_t;
  *  bstr(salt) | bstr(N1) | bstr(N2)); *peer then owns it (free with
  *  stw_oscore_peer_free()) and token and material are not read again.
  *  The request goes protected (Outer Code POST, the real method and
- *  Uri-Path inside), the answer is verified and unprotected.
+ *  Uri-Path inside), the answer is verified and unprotected. When the
+ *  device answers an unprotected 4.01 (it restarted and lost the context),
+ *  *peer posts the token once more, derives a fresh context and sends the
+ *  request again, once.
  *  @param[out] code    the (inner, when protected) CoAP code, class << 5 | detail; may be NULL
  *  @param[out] answer  its payload, NUL-terminated, malloc'd (caller frees); a diagnostic on refusals
  *  @retval STW_OK on a 2.xx; STW_ERR_FORBIDDEN / UNAUTHENTICATED / MALFORMED / NOT_FOUND

@@ -78,6 +78,24 @@ static int setup(void **state)
   return 0;
 }
 
+/* Stop the meter's loop, drop the thing with every OSCORE context it held,
+ * and start a new one on the same OSCORE port: a restart. */
+static void restart_thing(fixture_t *f)
+{
+  uint16_t port = stw_thing_oscore_port(f->thing);
+  atomic_store(&f->stop, true);
+  pthread_join(f->loop, NULL);
+  stw_thing_free(f->thing);
+  char listen[32];
+  snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+  assert_int_equal(stw_thing_new(f->meter.dev, "127.0.0.1:0", 30, &f->thing), STW_OK);
+  assert_int_equal(stw_thing_resource(f->thing, "consumption", read_consumption, f), STW_OK);
+  assert_int_equal(stw_thing_enable_oscore(f->thing, listen), STW_OK);
+  assert_int_equal(stw_thing_oscore_port(f->thing), port);
+  atomic_store(&f->stop, false);
+  assert_int_equal(pthread_create(&f->loop, NULL, serve, f), 0);
+}
+
 static int teardown(void **state)
 {
   fixture_t *f = *state;
@@ -259,10 +277,70 @@ static void read_over_oscore(void **state)
   stw_token_clear(&tok);
 }
 
+static void thing_restarts(void **state)
+{
+  fixture_t *f = *state;
+  printf("  the meter restarts and forgets every OSCORE context; the utility's next call recovers by itself\n");
+  stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
+  assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
+  char rule[256], why[256];
+  snprintf(rule, sizeof(rule), "permit role=utility -> %s:/consumption GET", stw_dev_name(f->meter.dev));
+  int64_t id = 0;
+  uint64_t revoked = 0;
+  assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, "meter-read", "admin", stw_now(), &id,
+                                        &revoked, why, sizeof(why)),
+                   STW_OK);
+  stw_token_t tok;
+  stw_oscore_material_t mat;
+  stw_bootstrap_report_t rep;
+  assert_int_equal(stw_token_request_oscore(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption",
+                                            STW_AIF_GET, &tok, &mat, &rep),
+                   STW_OK);
+  stw_oscore_peer_t *peer = NULL;
+  uint8_t *answer = NULL;
+  unsigned code = 0;
+  assert_int_equal(stw_thing_call_oscore(&peer, f->uri, tok.token, tok.token_len, &mat, STW_AIF_GET, "/consumption",
+                                         NULL, 0, &code, &answer, NULL),
+                   STW_OK);
+  free(answer);
+  size_t before_len = 0;
+  const uint8_t *before = stw_oscore_peer_last_request(peer, &before_len);
+  uint8_t old_request[4096];
+  assert_true(before != NULL && before_len <= sizeof(old_request));
+  memcpy(old_request, before, before_len);
+  /* The caller's copies of token and material go: the peer kept its own. */
+  stw_oscore_material_clear(&mat);
+  stw_token_clear(&tok);
+
+  restart_thing(f);
+  char diag[128];
+  code = raw_exchange(f, old_request, before_len, diag, sizeof(diag));
+  printf("      after the restart, the last request again: %u.%02u %s\n", code >> 5, code & 31, diag);
+  assert_int_equal(code, IT_COAP(4, 1));
+  assert_string_equal(diag, "Security context not found");
+
+  stw_status_t st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code,
+                                          &answer, NULL);
+  printf("      the same peer calls again: %s (%u.%02u) %s\n", stw_status_str(st), code >> 5, code & 31,
+         answer ? (char *)answer : "");
+  assert_int_equal(st, STW_OK);
+  assert_int_equal(code, IT_COAP(2, 5));
+  free(answer);
+  assert_int_equal(atomic_load(&f->reads), 2);
+  /* and goes on in the fresh context */
+  assert_int_equal(stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code,
+                                         &answer, NULL),
+                   STW_OK);
+  free(answer);
+  assert_int_equal(atomic_load(&f->reads), 3);
+  stw_oscore_peer_free(peer);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(read_over_oscore, setup, teardown),
+    cmocka_unit_test_setup_teardown(thing_restarts, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
