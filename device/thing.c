@@ -16,6 +16,7 @@
 #include "dev_internal.h"
 #include "net_internal.h"
 #include "oscore.h"
+#include "oscore_client_internal.h"
 #include "pep.h"
 #include "steward/thing.h"
 
@@ -422,6 +423,47 @@ static stw_status_t osc_material(const uint8_t *token, size_t len, stw_cwt_t *cl
   return claims->cnf_kind == STW_CWT_CNF_OSC ? STW_OK : STW_ERR_UNAUTHENTICATED;
 }
 
+stw_status_t stw__ace_oscore_post_parse(const uint8_t *buf, size_t len, const uint8_t **token, size_t *token_len,
+                                        const uint8_t **n1, size_t *n1_len, const uint8_t **id1, size_t *id1_len)
+{
+  const uint8_t **value[3] = { token, n1, id1 };
+  size_t *value_len[3] = { token_len, n1_len, id1_len };
+  bool seen[3] = { false, false, false };
+  for (int i = 0; i < 3; i++)
+    *value[i] = NULL, *value_len[i] = 0;
+  stw_cbor_reader_t r;
+  size_t pairs = 0;
+  if (buf == NULL || len == 0 || len > STW_ACE_OSCORE_POST_MAX)
+    goto fail;
+  stw_cbor_reader_init(&r, buf, len);
+  if (stw_cbor_read_map(&r, &pairs) != STW_OK || pairs > 8)
+    goto fail;
+  for (size_t i = 0; i < pairs; i++) {
+    uint64_t key = 0;
+    if (stw_cbor_read_uint(&r, &key) != STW_OK)
+      goto fail;
+    int which = key == ACE_ACCESS_TOKEN ? 0 : key == ACE_NONCE1 ? 1 : key == ACE_CLIENT_RECIPIENTID ? 2 : -1;
+    if (which < 0) {
+      if (stw_cbor_skip(&r) != STW_OK)
+        goto fail;
+      continue;
+    }
+    if (seen[which] || stw_cbor_read_bstr(&r, value[which], value_len[which]) != STW_OK)
+      goto fail;  /* twice: which one would count? */
+    seen[which] = true;
+  }
+  if (!seen[0] || !seen[1] || !seen[2] || *token_len == 0 || *n1_len == 0 || *n1_len > OSC_NONCE_MAX ||
+      *id1_len > STW_OSCORE_ID_MAX || stw_cbor_expect_end(&r) != STW_OK)
+    goto fail;
+  if (*id1 == NULL)
+    *id1 = buf;  /* an empty ID1: a valid pointer all the same */
+  return STW_OK;
+fail:
+  for (int i = 0; i < 3; i++)
+    *value[i] = NULL, *value_len[i] = 0;
+  return STW_ERR_MALFORMED;
+}
+
 /* POST /authz-info, ACE OSCORE profile (RFC 9203 4.1-4.2). */
 static void handle_osc_authz_info(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
                                   const coap_string_t *query, coap_pdu_t *response)
@@ -431,45 +473,13 @@ static void handle_osc_authz_info(coap_resource_t *resource, coap_session_t *ses
   stw_thing_t *t = thing_of(session);
   size_t len = 0, offset = 0, total = 0;
   const uint8_t *body = NULL;
-  if (!coap_get_data_large(request, &len, &body, &offset, &total) || len == 0 || len != total ||
-      len > STW_PEP_TOKEN_MAX + 128) {
+  if (!coap_get_data_large(request, &len, &body, &offset, &total) || len == 0 || len != total) {
     answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
     return;
   }
   const uint8_t *token = NULL, *n1 = NULL, *id1 = NULL;
-  size_t token_len = 0, n1_len = 0, id1_len = 0, n = 0;
-  stw_cbor_reader_t r;
-  stw_cbor_reader_init(&r, body, len);
-  if (stw_cbor_read_map(&r, &n) != STW_OK || n > 8) {
-    answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
-    return;
-  }
-  for (size_t i = 0; i < n; i++) {
-    uint64_t key = 0;
-    const uint8_t *v = NULL;
-    size_t vlen = 0;
-    if (stw_cbor_read_uint(&r, &key) != STW_OK) {
-      answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
-      return;
-    }
-    if (key == ACE_ACCESS_TOKEN || key == ACE_NONCE1 || key == ACE_CLIENT_RECIPIENTID) {
-      if (stw_cbor_read_bstr(&r, &v, &vlen) != STW_OK) {
-        answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
-        return;
-      }
-      if (key == ACE_ACCESS_TOKEN)
-        token = v, token_len = vlen;
-      else if (key == ACE_NONCE1)
-        n1 = v, n1_len = vlen;
-      else
-        id1 = v, id1_len = vlen;
-    } else if (stw_cbor_skip(&r) != STW_OK) {
-      answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
-      return;
-    }
-  }
-  if (token == NULL || n1 == NULL || n1_len == 0 || n1_len > OSC_NONCE_MAX || id1 == NULL ||
-      id1_len > STW_OSCORE_ID_MAX) {
+  size_t token_len = 0, n1_len = 0, id1_len = 0;
+  if (stw__ace_oscore_post_parse(body, len, &token, &token_len, &n1, &n1_len, &id1, &id1_len) != STW_OK) {
     answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request: access_token, nonce1, ace_client_recipientid");
     return;
   }

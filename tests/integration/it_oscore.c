@@ -237,6 +237,14 @@ static void read_over_oscore(void **state)
   assert_int_equal(code, IT_COAP(4, 1));
   assert_int_equal(atomic_load(&f->reads), 2);
 
+  /* /authz-info with N1 twice (CON POST, Uri-Path "authz-info", the map). */
+  static const uint8_t twice[] = { 0x40, 0x02, 0x12, 0x35, 0xba, 'a',  'u',  't',  'h', 'z',  '-',  'i',
+                                   'n',  'f',  'o',  0xff, 0xa4, 0x01, 0x41, 0x01, 0x18, 0x28, 0x41, 0x09,
+                                   0x18, 0x28, 0x41, 0x0a, 0x18, 0x2b, 0x40 };
+  code = raw_exchange(f, twice, sizeof(twice), diag, sizeof(diag));
+  printf("      /authz-info with nonce1 twice: %u.%02u\n", code >> 5, code & 31);
+  assert_int_equal(code, IT_COAP(4, 0));
+
   /* The context still works after all that. */
   st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code, &answer,
                              NULL);
