@@ -1,10 +1,14 @@
 /* steward demo: the first lifecycle step, told as it happens, on a temporary
  * SQLite store with the real daemon and the real device SDK. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -278,6 +282,132 @@ static stw_status_t use_meter(stw_dev_t *who, const char *label, const char *uri
   return st;
 }
 
+/* An attacker's move: one captured datagram sent again to the meter's OSCORE
+ * port from a socket of its own. Returns the answer's code (0: none) and its
+ * diagnostic payload as text. */
+static unsigned resend_datagram(uint16_t port, const uint8_t *dgram, size_t len, char *diag, size_t cap)
+{
+  unsigned code = 0;
+  diag[0] = '\0';
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0)
+    return 0;
+  struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  uint8_t in[512];
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && send(fd, dgram, len, 0) == (ssize_t)len &&
+      poll(&pfd, 1, 3000) == 1) {
+    ssize_t got = recv(fd, in, sizeof(in), 0);
+    if (got >= 4) {
+      code = in[1];
+      size_t tkl = in[0] & 0x0f, at = 4 + tkl;
+      while (at < (size_t)got && in[at] != 0xff)
+        at++;  /* an error answer carries no options here; skip to the payload */
+      if (at < (size_t)got)
+        snprintf(diag, cap, "%.*s", (int)((size_t)got - at - 1), (const char *)in + at + 1);
+    }
+  }
+  close(fd);
+  return code;
+}
+
+/* Issue 5: a consumer finds the meter through the directory, gets a token
+ * with OSCORE material, reads over OSCORE and then over DTLS-RPK; a request
+ * outside its scope and a replayed OSCORE datagram are refused. */
+static stw_status_t session_story(const char *uri, stw_dev_t *meter, stw_dev_t *consumer, stw_thing_t *thing)
+{
+  printf("\n");
+  stw_bootstrap_report_t r;
+  char where[STW_LOCATION_MAX], links[256], base[64], *found = NULL;
+  size_t found_len = 0;
+  snprintf(base, sizeof(base), "coap://127.0.0.1:%u", stw_thing_oscore_port(thing));
+  snprintf(links, sizeof(links), "</consumption>;rt=\"meter.consumption\";osc");
+  char query[96];
+  snprintf(query, sizeof(query), "base=%s", base);
+  stw_status_t st = stw_register(meter, uri, links, 3600, query, where, &r);
+  if (st != STW_OK) {
+    say("device", "the meter's registration REFUSED: %s", r.reason);
+    return st;
+  }
+  say("device", "the meter registers %s with its OSCORE endpoint %s as base", links, base);
+  if ((st = stw_lookup(consumer, uri, "res", "rt=meter.consumption", &found, &found_len, &r)) != STW_OK)
+    return st;
+  /* The first link's target: <coap://host:port/consumption>. */
+  char target[128] = "", endpoint[96] = "";
+  const char *lt = strchr(found, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+  if (gt != NULL && (size_t)(gt - lt - 1) < sizeof(target))
+    snprintf(target, sizeof(target), "%.*s", (int)(gt - lt - 1), lt + 1);
+  const char *path = strstr(target, "://") ? strchr(strstr(target, "://") + 3, '/') : NULL;
+  free(found);
+  if (path == NULL) {
+    say("discover", "the utility finds no meter (answer: %s)", target);
+    return STW_ERR_NOT_FOUND;
+  }
+  snprintf(endpoint, sizeof(endpoint), "%.*s", (int)(path - target), target);
+  say("discover", "the utility looks up rt=meter.consumption and finds <%s>", target);
+
+  stw_token_t tok;
+  stw_oscore_material_t mat;
+  if ((st = stw_token_request_oscore(consumer, uri, stw_dev_name(meter), path, STW_AIF_GET, &tok, &mat, &r)) !=
+      STW_OK) {
+    say("authz", "the utility's token request (OSCORE profile) refused: %s", r.reason);
+    return st;
+  }
+  say("authz", "the utility gets a %zu-byte token for GET %s with OSCORE input material (a %zu-byte master secret "
+      "for it; the meter's copy travels sealed inside the token)", tok.token_len, path, mat.ms_len);
+  stw_oscore_peer_t *peer = NULL;
+  uint8_t *answer = NULL;
+  unsigned code = 0;
+  st = stw_thing_call_oscore(&peer, endpoint, tok.token, tok.token_len, &mat, STW_AIF_GET, path, NULL, 0, &code,
+                             &answer, NULL);
+  say("oscore", "the utility posts the token to %s/authz-info (N1, N2), both derive the context, then GET %s "
+      "protected end to end: %u.%02u %s", endpoint, path, code >> 5, code & 31, answer ? (char *)answer : "");
+  free(answer);
+  answer = NULL;
+  stw_status_t outcome = st;
+  uint8_t captured[1024];
+  size_t captured_len = 0;
+  const uint8_t *last = peer != NULL ? stw_oscore_peer_last_request(peer, &captured_len) : NULL;
+  if (last != NULL && captured_len <= sizeof(captured))
+    memcpy(captured, last, captured_len);
+  else
+    captured_len = 0;
+
+  stw_status_t scope = stw_thing_call_oscore(&peer, endpoint, NULL, 0, NULL, STW_AIF_GET, "/config", NULL, 0, &code,
+                                             &answer, NULL);
+  say("oscore", "the same context, GET /config (not in the token's scope): %u.%02u %s (the refusal is protected too)",
+      code >> 5, code & 31, answer ? (char *)answer : "");
+  free(answer);
+  answer = NULL;
+
+  char diag[128] = "";
+  unsigned replay = captured_len > 0 ? resend_datagram(stw_thing_oscore_port(thing), captured, captured_len, diag,
+                                                       sizeof(diag))
+                                     : 0;
+  say("oscore", "an eavesdropper sends the captured GET datagram again: %u.%02u %s", replay >> 5, replay & 31, diag);
+
+  char dtls_uri[64];
+  snprintf(dtls_uri, sizeof(dtls_uri), "coaps://127.0.0.1:%u", stw_thing_port(thing));
+  stw_token_t dtok;
+  stw_status_t dtls = stw_token_request(consumer, uri, stw_dev_name(meter), path, STW_AIF_GET, &dtok, &r);
+  if (dtls == STW_OK) {
+    dtls = stw_thing_call(consumer, dtls_uri, dtok.rs_spki, dtok.rs_spki_len, dtok.token, dtok.token_len, STW_AIF_GET,
+                          path, NULL, 0, &answer, NULL, &r);
+    stw_token_clear(&dtok);
+  }
+  say("dtls", "the same read over DTLS 1.2 with raw public keys at %s (the token's rs_cnf names the meter's key, "
+      "no certificate travels): %s", dtls_uri, dtls == STW_OK ? (char *)answer : r.reason);
+  free(answer);
+
+  stw_oscore_peer_free(peer);
+  stw_oscore_material_clear(&mat);
+  stw_token_clear(&tok);
+  if (outcome != STW_OK || dtls != STW_OK)
+    return outcome != STW_OK ? outcome : dtls;
+  return scope == STW_ERR_FORBIDDEN && replay == 0x81 ? STW_OK : STW_ERR_TAMPERED;  /* 4.01 */
+}
+
 /* The smart-meter story, and a maintenance window. */
 static stw_status_t dcapbac_story(stw_store_t *store, const stw_domain_t *home, demo_device_t *thermo, const char *uri)
 {
@@ -307,6 +437,8 @@ static stw_status_t dcapbac_story(stw_store_t *store, const stw_domain_t *home, 
     st = stw_thing_resource(thing, "config", meter_answer, NULL);
   if (st == STW_OK)
     st = stw_thing_watch_revocations(thing, uri);
+  if (st == STW_OK)
+    st = stw_thing_enable_oscore(thing, "127.0.0.1:0");
   if (st != STW_OK)
     goto out;
   loop.thing = thing;
@@ -361,6 +493,10 @@ static stw_status_t dcapbac_story(stw_store_t *store, const stw_domain_t *home, 
     goto out;
   use_meter(utility, "the utility (#4)", uri, meter, meter_uri, STW_AIF_GET, "/consumption", NULL);
   st = again == STW_OK ? STW_ERR_TAMPERED : STW_OK;
+
+  /* Device to device: OSCORE and DTLS-RPK (issue 5). */
+  if (st == STW_OK)
+    st = session_story(uri, meter, utility, thing);
 out:
   if (running) {
     loop.stop = true;
@@ -487,7 +623,7 @@ static int run_demo(const char *root)
   if ((st = dcapbac_story(store, home, thermo, daemon.uri)) != STW_OK)
     goto fail;
 
-  /* 8. What the owner sees. */
+  /* 9. What the owner sees. */
   printf("\n");
   say("owner", "steward admin devices:");
   cli_print_devices(store, -1);
@@ -507,7 +643,8 @@ static int run_demo(const char *root)
 
   bool as_expected = enrolled == THERMOS + 1 && !rogue_in && !foreign_in && st == STW_OK && exit_code == 0;
   printf("\n%s: %d devices enrolled, 2 refused with their reasons, %d registered and discovered by role, "
-         "tokens enforced by the meter and revoked by context, the audit chain verified.\n",
+         "tokens enforced by the meter and revoked by context, reads over OSCORE and DTLS-RPK with the scope and replays "
+         "refused, the audit chain verified.\n",
          as_expected ? "demo complete" : "demo FAILED", enrolled, THERMOS);
   rc = as_expected ? 0 : 1;
   goto out;
