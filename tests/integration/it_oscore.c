@@ -18,6 +18,7 @@
 #include "harness.h"
 #include "testutil.h"
 #include "authz/context.h"
+#include "steward/session.h"
 #include "steward/thing.h"
 #include "steward/token.h"
 
@@ -82,13 +83,15 @@ static int setup(void **state)
  * and start a new one on the same OSCORE port: a restart. */
 static void restart_thing(fixture_t *f)
 {
-  uint16_t port = stw_thing_oscore_port(f->thing);
+  uint16_t port = stw_thing_oscore_port(f->thing), dtls_port = stw_thing_port(f->thing);
   atomic_store(&f->stop, true);
   pthread_join(f->loop, NULL);
   stw_thing_free(f->thing);
-  char listen[32];
+  char listen[32], dtls_listen[32];
   snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
-  assert_int_equal(stw_thing_new(f->meter.dev, "127.0.0.1:0", 30, &f->thing), STW_OK);
+  snprintf(dtls_listen, sizeof(dtls_listen), "127.0.0.1:%u", dtls_port);
+  assert_int_equal(stw_thing_new(f->meter.dev, dtls_listen, 30, &f->thing), STW_OK);
+  assert_int_equal(stw_thing_port(f->thing), dtls_port);
   assert_int_equal(stw_thing_resource(f->thing, "consumption", read_consumption, f), STW_OK);
   assert_int_equal(stw_thing_enable_oscore(f->thing, listen), STW_OK);
   assert_int_equal(stw_thing_oscore_port(f->thing), port);
@@ -344,11 +347,79 @@ static void thing_restarts(void **state)
   stw_oscore_peer_free(peer);
 }
 
+static void sessions(void **state)
+{
+  fixture_t *f = *state;
+  printf("  one call chooses the protection per peer; the SDK gets, uploads and keys the tokens\n");
+  stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
+  assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
+  char rule[256], why[256];
+  snprintf(rule, sizeof(rule), "permit role=utility -> %s:/consumption GET", stw_dev_name(f->meter.dev));
+  int64_t id = 0;
+  uint64_t revoked = 0;
+  assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, "meter-read", "admin", stw_now(), &id,
+                                        &revoked, why, sizeof(why)),
+                   STW_OK);
+  char dtls_uri[64];
+  snprintf(dtls_uri, sizeof(dtls_uri), "coaps://127.0.0.1:%u", stw_thing_port(f->thing));
+  const char *meter = stw_dev_name(f->meter.dev);
+  stw_session_t *bad = NULL;
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, meter, dtls_uri, STW_SESSION_OSCORE, &bad),
+                   STW_ERR_INVALID);
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, meter, f->uri, STW_SESSION_DTLS_RPK, &bad),
+                   STW_ERR_INVALID);
+  assert_null(bad);
+
+  stw_session_t *dtls = NULL, *osc = NULL;
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, meter, dtls_uri, STW_SESSION_DTLS_RPK, &dtls), STW_OK);
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, meter, f->uri, STW_SESSION_OSCORE, &osc), STW_OK);
+  stw_session_t *both[2] = { dtls, osc };
+  const char *names[2] = { "DTLS-RPK", "OSCORE" };
+  for (int k = 0; k < 2; k++) {
+    for (int i = 0; i < 2; i++) {
+      uint8_t *answer = NULL;
+      unsigned code = 0;
+      stw_status_t st = stw_session_request(both[k], STW_AIF_GET, "/consumption", NULL, 0, &code, &answer, NULL);
+      printf("      %s GET /consumption (%s): %s (%u.%02u) %s\n", names[k], i ? "token held" : "token fetched",
+             stw_status_str(st), code >> 5, code & 31, answer ? (char *)answer : "");
+      assert_int_equal(st, STW_OK);
+      assert_int_equal(code, IT_COAP(2, 5));
+      assert_string_equal((char *)answer, "1234.5 kWh");
+      free(answer);
+    }
+    uint8_t *answer = NULL;
+    unsigned code = 0;
+    stw_status_t st = stw_session_request(both[k], STW_AIF_GET, "/config", NULL, 0, &code, &answer, NULL);
+    printf("      %s GET /config: %s (%u.%02u, the domain refuses the token)\n", names[k], stw_status_str(st),
+           code >> 5, code & 31);
+    assert_int_equal(st, STW_ERR_FORBIDDEN);
+    assert_int_equal(code, IT_COAP(4, 3));
+    assert_null(answer);
+  }
+  assert_int_equal(atomic_load(&f->reads), 4);
+
+  /* The meter restarts: both sessions give it their token again by themselves. */
+  restart_thing(f);
+  for (int k = 0; k < 2; k++) {
+    uint8_t *answer = NULL;
+    unsigned code = 0;
+    stw_status_t st = stw_session_request(both[k], STW_AIF_GET, "/consumption", NULL, 0, &code, &answer, NULL);
+    printf("      after a restart of the meter, %s: %s (%u.%02u)\n", names[k], stw_status_str(st), code >> 5,
+           code & 31);
+    assert_int_equal(st, STW_OK);
+    free(answer);
+  }
+  assert_int_equal(atomic_load(&f->reads), 6);
+  stw_session_close(dtls);
+  stw_session_close(osc);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(read_over_oscore, setup, teardown),
     cmocka_unit_test_setup_teardown(thing_restarts, setup, teardown),
+    cmocka_unit_test_setup_teardown(sessions, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
