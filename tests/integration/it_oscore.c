@@ -155,10 +155,10 @@ static unsigned raw_exchange(fixture_t *f, const uint8_t *dgram, size_t len, cha
   return resp[1];
 }
 
-static void read_over_oscore(void **state)
+/* The utility role for the utility, and a rule letting it GET the meter's
+ * /consumption; the rule's id. */
+static int64_t grant_meter_read(fixture_t *f)
 {
-  fixture_t *f = *state;
-  printf("  a token with OSCORE material from the domain; reads over OSCORE; the scope, replays, tampering, revocation\n");
   stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
   assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
   char rule[256], why[256];
@@ -168,6 +168,15 @@ static void read_over_oscore(void **state)
   assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, "meter-read", "admin", stw_now(), &id,
                                         &revoked, why, sizeof(why)),
                    STW_OK);
+  return id;
+}
+
+static void read_over_oscore(void **state)
+{
+  fixture_t *f = *state;
+  printf("  a token with OSCORE material from the domain; reads over OSCORE; the scope, replays, tampering, revocation\n");
+  int64_t id = grant_meter_read(f);
+  uint64_t revoked = 0;
   stw_token_t tok;
   stw_oscore_material_t mat;
   stw_bootstrap_report_t rep;
@@ -292,15 +301,7 @@ static void thing_restarts(void **state)
 {
   fixture_t *f = *state;
   printf("  the meter restarts and forgets every OSCORE context; the utility's next call recovers by itself\n");
-  stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
-  assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
-  char rule[256], why[256];
-  snprintf(rule, sizeof(rule), "permit role=utility -> %s:/consumption GET", stw_dev_name(f->meter.dev));
-  int64_t id = 0;
-  uint64_t revoked = 0;
-  assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, "meter-read", "admin", stw_now(), &id,
-                                        &revoked, why, sizeof(why)),
-                   STW_OK);
+  (void)grant_meter_read(f);
   stw_token_t tok;
   stw_oscore_material_t mat;
   stw_bootstrap_report_t rep;
@@ -351,15 +352,7 @@ static void sessions(void **state)
 {
   fixture_t *f = *state;
   printf("  one call chooses the protection per peer; the SDK gets, uploads and keys the tokens\n");
-  stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
-  assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
-  char rule[256], why[256];
-  snprintf(rule, sizeof(rule), "permit role=utility -> %s:/consumption GET", stw_dev_name(f->meter.dev));
-  int64_t id = 0;
-  uint64_t revoked = 0;
-  assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, "meter-read", "admin", stw_now(), &id,
-                                        &revoked, why, sizeof(why)),
-                   STW_OK);
+  (void)grant_meter_read(f);
   char dtls_uri[64];
   snprintf(dtls_uri, sizeof(dtls_uri), "coaps://127.0.0.1:%u", stw_thing_port(f->thing));
   const char *meter = stw_dev_name(f->meter.dev);
