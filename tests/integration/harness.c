@@ -582,3 +582,67 @@ stw_status_t it_coap_client(const it_daemon_t *d, const char *cert, const char *
   argv[n] = NULL;
   return it_run_tool(argv, 20, res);
 }
+
+/* ---- a meter for the device-to-device tests -------------------------------- */
+
+static unsigned meter_reading(void *arg, unsigned method, const char *path, const uint8_t *body, size_t len,
+                              uint8_t *out, size_t cap, size_t *out_len)
+{
+  (void)method;
+  (void)path;
+  (void)body;
+  (void)len;
+  it_meter_t *m = arg;
+  atomic_fetch_add(&m->reads, 1);
+  *out_len = (size_t)snprintf((char *)out, cap, "1234.5 kWh");
+  return IT_COAP(2, 5);
+}
+
+static void *meter_serve(void *arg)
+{
+  it_meter_t *m = arg;
+  while (!atomic_load(&m->stop))
+    stw_thing_run(m->thing, 20);
+  return NULL;
+}
+
+stw_status_t it_meter_new(stw_dev_t *dev, const char *listen, it_meter_t *m)
+{
+  m->thing = NULL;
+  m->running = false;
+  stw_status_t st = stw_thing_new(dev, listen, 30, &m->thing);
+  if (st == STW_OK)
+    st = stw_thing_resource(m->thing, "consumption", meter_reading, m);
+  if (st == STW_OK)
+    st = stw_thing_resource(m->thing, "config", meter_reading, m);
+  if (st != STW_OK) {
+    stw_thing_free(m->thing);
+    m->thing = NULL;
+  }
+  return st;
+}
+
+stw_status_t it_meter_start(it_meter_t *m)
+{
+  atomic_store(&m->stop, false);
+  if (pthread_create(&m->loop, NULL, meter_serve, m) != 0)
+    return STW_ERR_NOMEM;
+  m->running = true;
+  return STW_OK;
+}
+
+void it_meter_pause(it_meter_t *m)
+{
+  if (m->running) {
+    atomic_store(&m->stop, true);
+    pthread_join(m->loop, NULL);
+    m->running = false;
+  }
+}
+
+void it_meter_free(it_meter_t *m)
+{
+  it_meter_pause(m);
+  stw_thing_free(m->thing);
+  m->thing = NULL;
+}

@@ -15,6 +15,8 @@
 #ifndef STW_IT_HARNESS_H
 #define STW_IT_HARNESS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +25,7 @@
 #include "domain/domain.h"
 #include "factory.h"
 #include "steward/bootstrap.h"
+#include "steward/thing.h"
 #include "store/store.h"
 
 #define IT_PATH_MAX 512
@@ -149,6 +152,28 @@ stw_status_t it_coap_client(const it_daemon_t *d, const char *cert, const char *
 /** Write / read a whole file. it_read_file's result is malloc'd. */
 stw_status_t it_write_file(const char *path, const void *data, size_t len) __attribute__((warn_unused_result));
 uint8_t *it_read_file(const char *path, size_t *len);
+
+/* ---- a meter for the device-to-device tests -------------------------------- */
+
+/** A thing whose /consumption and /config both answer 2.05 "1234.5 kWh",
+ *  served from its own thread. reads counts the answers across restarts. */
+typedef struct {
+  stw_thing_t *thing;
+  pthread_t loop;
+  atomic_bool stop;
+  atomic_int reads;
+  bool running;
+} it_meter_t;
+
+/** The thing for dev, its DTLS side on listen ("127.0.0.1:0": any port);
+ *  configure it (revocations, OSCORE) before it_meter_start(). */
+stw_status_t it_meter_new(stw_dev_t *dev, const char *listen, it_meter_t *m) __attribute__((warn_unused_result));
+stw_status_t it_meter_start(it_meter_t *m) __attribute__((warn_unused_result));
+/** Stop the thread (the thing is single-threaded: touch it only paused);
+ *  it_meter_start() resumes. */
+void it_meter_pause(it_meter_t *m);
+/** Stop the thread and free the thing (reads stays). */
+void it_meter_free(it_meter_t *m);
 
 /** Seconds, monotonic, as a double (for progress messages). */
 double it_now_s(void);

@@ -26,33 +26,9 @@ typedef struct {
   it_world_t w;
   it_daemon_t d;
   it_device_t meter, utility;
-  stw_thing_t *thing;
-  pthread_t loop;
-  atomic_bool stop;
-  atomic_int reads;
+  it_meter_t m;
   char uri[64];
 } fixture_t;
-
-static unsigned read_consumption(void *arg, unsigned method, const char *path, const uint8_t *body, size_t len,
-                                 uint8_t *out, size_t cap, size_t *out_len)
-{
-  (void)method;
-  (void)path;
-  (void)body;
-  (void)len;
-  fixture_t *f = arg;
-  atomic_fetch_add(&f->reads, 1);
-  *out_len = (size_t)snprintf((char *)out, cap, "1234.5 kWh");
-  return IT_COAP(2, 5);
-}
-
-static void *serve(void *arg)
-{
-  fixture_t *f = arg;
-  while (!atomic_load(&f->stop))
-    stw_thing_run(f->thing, 20);
-  return NULL;
-}
 
 static int setup(void **state)
 {
@@ -67,13 +43,11 @@ static int setup(void **state)
   assert_int_equal(it_device_new(&f->w, "gateway-1", false, &f->utility), STW_OK);
   assert_int_equal(stw_bootstrap(f->meter.dev, f->d.uri, &rep), STW_OK);
   assert_int_equal(stw_bootstrap(f->utility.dev, f->d.uri, &rep), STW_OK);
-  assert_int_equal(stw_thing_new(f->meter.dev, "127.0.0.1:0", 30, &f->thing), STW_OK);
-  assert_int_equal(stw_thing_resource(f->thing, "consumption", read_consumption, f), STW_OK);
-  assert_int_equal(stw_thing_resource(f->thing, "config", read_consumption, f), STW_OK);
-  assert_int_equal(stw_thing_enable_oscore(f->thing, "127.0.0.1:0"), STW_OK);
-  assert_int_equal(stw_thing_watch_revocations(f->thing, f->d.uri), STW_OK);
-  snprintf(f->uri, sizeof(f->uri), "coap://127.0.0.1:%u", stw_thing_oscore_port(f->thing));
-  assert_int_equal(pthread_create(&f->loop, NULL, serve, f), 0);
+  assert_int_equal(it_meter_new(f->meter.dev, "127.0.0.1:0", &f->m), STW_OK);
+  assert_int_equal(stw_thing_enable_oscore(f->m.thing, "127.0.0.1:0"), STW_OK);
+  assert_int_equal(stw_thing_watch_revocations(f->m.thing, f->d.uri), STW_OK);
+  snprintf(f->uri, sizeof(f->uri), "coap://127.0.0.1:%u", stw_thing_oscore_port(f->m.thing));
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
   printf("    meter %s serves OSCORE at %s\n", stw_dev_name(f->meter.dev), f->uri);
   *state = f;
   return 0;
@@ -83,28 +57,22 @@ static int setup(void **state)
  * and start a new one on the same OSCORE port: a restart. */
 static void restart_thing(fixture_t *f)
 {
-  uint16_t port = stw_thing_oscore_port(f->thing), dtls_port = stw_thing_port(f->thing);
-  atomic_store(&f->stop, true);
-  pthread_join(f->loop, NULL);
-  stw_thing_free(f->thing);
+  uint16_t port = stw_thing_oscore_port(f->m.thing), dtls_port = stw_thing_port(f->m.thing);
+  it_meter_free(&f->m);
   char listen[32], dtls_listen[32];
   snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
   snprintf(dtls_listen, sizeof(dtls_listen), "127.0.0.1:%u", dtls_port);
-  assert_int_equal(stw_thing_new(f->meter.dev, dtls_listen, 30, &f->thing), STW_OK);
-  assert_int_equal(stw_thing_port(f->thing), dtls_port);
-  assert_int_equal(stw_thing_resource(f->thing, "consumption", read_consumption, f), STW_OK);
-  assert_int_equal(stw_thing_enable_oscore(f->thing, listen), STW_OK);
-  assert_int_equal(stw_thing_oscore_port(f->thing), port);
-  atomic_store(&f->stop, false);
-  assert_int_equal(pthread_create(&f->loop, NULL, serve, f), 0);
+  assert_int_equal(it_meter_new(f->meter.dev, dtls_listen, &f->m), STW_OK);
+  assert_int_equal(stw_thing_port(f->m.thing), dtls_port);
+  assert_int_equal(stw_thing_enable_oscore(f->m.thing, listen), STW_OK);
+  assert_int_equal(stw_thing_oscore_port(f->m.thing), port);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
 }
 
 static int teardown(void **state)
 {
   fixture_t *f = *state;
-  atomic_store(&f->stop, true);
-  pthread_join(f->loop, NULL);
-  stw_thing_free(f->thing);
+  it_meter_free(&f->m);
   int rc = it_daemon_stop(&f->d);
   it_device_free(&f->meter);
   it_device_free(&f->utility);
@@ -123,7 +91,7 @@ static unsigned raw_exchange(fixture_t *f, const uint8_t *dgram, size_t len, cha
   struct sockaddr_in a;
   memset(&a, 0, sizeof(a));
   a.sin_family = AF_INET;
-  a.sin_port = htons(stw_thing_oscore_port(f->thing));
+  a.sin_port = htons(stw_thing_oscore_port(f->m.thing));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
   assert_int_equal(send(fd, dgram, len, 0), (ssize_t)len);
@@ -212,7 +180,7 @@ static void read_over_oscore(void **state)
                              NULL);
   assert_int_equal(st, STW_OK);
   free(answer);
-  assert_int_equal(atomic_load(&f->reads), 2);
+  assert_int_equal(atomic_load(&f->m.reads), 2);
 
   /* Outside the scope: verified, then refused inside the protection. */
   st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/config", NULL, 0, &code, &answer, NULL);
@@ -221,7 +189,7 @@ static void read_over_oscore(void **state)
   assert_int_equal(st, STW_ERR_FORBIDDEN);
   assert_int_equal(code, IT_COAP(4, 3));
   free(answer);
-  assert_int_equal(atomic_load(&f->reads), 2);
+  assert_int_equal(atomic_load(&f->m.reads), 2);
 
   /* The first request's datagram once more, from another socket. */
   char diag[128];
@@ -247,7 +215,7 @@ static void read_over_oscore(void **state)
   code = raw_exchange(f, unknown, sizeof(unknown), diag, sizeof(diag));
   printf("      an unknown kid: %u.%02u %s\n", code >> 5, code & 31, diag);
   assert_int_equal(code, IT_COAP(4, 1));
-  assert_int_equal(atomic_load(&f->reads), 2);
+  assert_int_equal(atomic_load(&f->m.reads), 2);
 
   /* /authz-info with N1 twice (CON POST, Uri-Path "authz-info", the map). */
   static const uint8_t twice[] = { 0x40, 0x02, 0x12, 0x35, 0xba, 'a',  'u',  't',  'h', 'z',  '-',  'i',
@@ -262,16 +230,16 @@ static void read_over_oscore(void **state)
                              NULL);
   assert_int_equal(st, STW_OK);
   free(answer);
-  assert_int_equal(atomic_load(&f->reads), 3);
+  assert_int_equal(atomic_load(&f->m.reads), 3);
 
   /* The rule goes: the domain revokes the token, the meter hears it on
    * /revoked, and the OSCORE context bound to that token stops working. */
-  uint64_t seq = stw_thing_revocation_seq(f->thing);
+  uint64_t seq = stw_thing_revocation_seq(f->m.thing);
   assert_int_equal(stw_authz_policy_remove(f->w.store, f->w.domain, id, "admin", stw_now(), &revoked), STW_OK);
   assert_true(revoked >= 1);
-  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->thing) == seq; i++)
+  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->m.thing) == seq; i++)
     usleep(50000);
-  assert_true(stw_thing_revocation_seq(f->thing) > seq);
+  assert_true(stw_thing_revocation_seq(f->m.thing) > seq);
   st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code, &answer,
                              NULL);
   printf("      rule removed, %llu token(s) revoked; the same context: %s (%u.%02u, protected) %s\n",
@@ -279,7 +247,7 @@ static void read_over_oscore(void **state)
   assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
   assert_int_equal(code, IT_COAP(4, 1));
   free(answer);
-  assert_int_equal(atomic_load(&f->reads), 3);
+  assert_int_equal(atomic_load(&f->m.reads), 3);
 
   /* Posting the revoked token again makes no new context. */
   stw_oscore_peer_t *again = NULL;
@@ -290,7 +258,7 @@ static void read_over_oscore(void **state)
   assert_int_not_equal(st, STW_OK);
   assert_null(again);
   free(answer);
-  assert_int_equal(atomic_load(&f->reads), 3);
+  assert_int_equal(atomic_load(&f->m.reads), 3);
 
   stw_oscore_peer_free(peer);
   stw_oscore_material_clear(&mat);
@@ -338,13 +306,13 @@ static void thing_restarts(void **state)
   assert_int_equal(st, STW_OK);
   assert_int_equal(code, IT_COAP(2, 5));
   free(answer);
-  assert_int_equal(atomic_load(&f->reads), 2);
+  assert_int_equal(atomic_load(&f->m.reads), 2);
   /* and goes on in the fresh context */
   assert_int_equal(stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code,
                                          &answer, NULL),
                    STW_OK);
   free(answer);
-  assert_int_equal(atomic_load(&f->reads), 3);
+  assert_int_equal(atomic_load(&f->m.reads), 3);
   stw_oscore_peer_free(peer);
 }
 
@@ -354,7 +322,7 @@ static void sessions(void **state)
   printf("  one call chooses the protection per peer; the SDK gets, uploads and keys the tokens\n");
   (void)grant_meter_read(f);
   char dtls_uri[64];
-  snprintf(dtls_uri, sizeof(dtls_uri), "coaps://127.0.0.1:%u", stw_thing_port(f->thing));
+  snprintf(dtls_uri, sizeof(dtls_uri), "coaps://127.0.0.1:%u", stw_thing_port(f->m.thing));
   const char *meter = stw_dev_name(f->meter.dev);
   stw_session_t *bad = NULL;
   assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, meter, dtls_uri, STW_SESSION_OSCORE, &bad),
@@ -389,7 +357,7 @@ static void sessions(void **state)
     assert_int_equal(code, IT_COAP(4, 3));
     assert_null(answer);
   }
-  assert_int_equal(atomic_load(&f->reads), 4);
+  assert_int_equal(atomic_load(&f->m.reads), 4);
 
   /* The meter restarts: both sessions give it their token again by themselves. */
   restart_thing(f);
@@ -402,7 +370,7 @@ static void sessions(void **state)
     assert_int_equal(st, STW_OK);
     free(answer);
   }
-  assert_int_equal(atomic_load(&f->reads), 6);
+  assert_int_equal(atomic_load(&f->m.reads), 6);
   stw_session_close(dtls);
   stw_session_close(osc);
 }

@@ -22,33 +22,9 @@ typedef struct {
   it_world_t w;
   it_daemon_t d;
   it_device_t meter, utility, thief, sensor;
-  stw_thing_t *thing;
-  pthread_t loop;
-  atomic_bool stop;
-  atomic_int reads;
+  it_meter_t m;
   char uri[64];
 } fixture_t;
-
-static unsigned read_consumption(void *arg, unsigned method, const char *path, const uint8_t *body, size_t len,
-                                 uint8_t *out, size_t cap, size_t *out_len)
-{
-  (void)method;
-  (void)path;
-  (void)body;
-  (void)len;
-  fixture_t *f = arg;
-  atomic_fetch_add(&f->reads, 1);
-  *out_len = (size_t)snprintf((char *)out, cap, "1234.5 kWh");
-  return IT_COAP(2, 5);
-}
-
-static void *serve(void *arg)
-{
-  fixture_t *f = arg;
-  while (!atomic_load(&f->stop))
-    stw_thing_run(f->thing, 20);
-  return NULL;
-}
 
 static int setup(void **state)
 {
@@ -68,12 +44,10 @@ static int setup(void **state)
   assert_int_equal(stw_bootstrap(f->utility.dev, f->d.uri, &rep), STW_OK);
   assert_int_equal(stw_bootstrap(f->thief.dev, f->d.uri, &rep), STW_OK);
   assert_int_equal(stw_bootstrap(f->sensor.dev, f->d.uri, &rep), STW_OK);
-  assert_int_equal(stw_thing_new(f->meter.dev, "127.0.0.1:0", 30, &f->thing), STW_OK);
-  assert_int_equal(stw_thing_resource(f->thing, "consumption", read_consumption, f), STW_OK);
-  assert_int_equal(stw_thing_resource(f->thing, "config", read_consumption, f), STW_OK);
-  assert_int_equal(stw_thing_watch_revocations(f->thing, f->d.uri), STW_OK);
-  snprintf(f->uri, sizeof(f->uri), "coaps://127.0.0.1:%u", stw_thing_port(f->thing));
-  assert_int_equal(pthread_create(&f->loop, NULL, serve, f), 0);
+  assert_int_equal(it_meter_new(f->meter.dev, "127.0.0.1:0", &f->m), STW_OK);
+  assert_int_equal(stw_thing_watch_revocations(f->m.thing, f->d.uri), STW_OK);
+  snprintf(f->uri, sizeof(f->uri), "coaps://127.0.0.1:%u", stw_thing_port(f->m.thing));
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
   printf("    meter %s serves at %s\n", stw_dev_name(f->meter.dev), f->uri);
   *state = f;
   return 0;
@@ -82,9 +56,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fixture_t *f = *state;
-  atomic_store(&f->stop, true);
-  pthread_join(f->loop, NULL);
-  stw_thing_free(f->thing);
+  it_meter_free(&f->m);
   int rc = it_daemon_stop(&f->d);
   it_device_free(&f->meter);
   it_device_free(&f->utility);
@@ -167,11 +139,11 @@ static void token_grants_its_scope_only(void **state)
   assert_int_equal(call(f, f->utility.dev, &tok, STW_AIF_GET, "/consumption", &rep, &answer), STW_OK);
   assert_string_equal(answer, "1234.5 kWh");
   free(answer);
-  int reads = atomic_load(&f->reads);
+  int reads = atomic_load(&f->m.reads);
   assert_int_equal(call(f, f->utility.dev, NULL, STW_AIF_PUT, "/consumption", &rep, NULL), STW_ERR_FORBIDDEN);
   assert_int_equal(rep.coap_code, IT_COAP(4, 3));
   assert_int_equal(call(f, f->utility.dev, NULL, STW_AIF_GET, "/config", &rep, NULL), STW_ERR_FORBIDDEN);
-  assert_int_equal(atomic_load(&f->reads), reads);  /* no handler ran for a refusal */
+  assert_int_equal(atomic_load(&f->m.reads), reads);  /* no handler ran for a refusal */
   stw_buf_free(&tok, false);
 }
 
@@ -182,10 +154,10 @@ static void stolen_token_is_useless(void **state)
   stw_buf_t tok;
   mint(f, f->utility.dev, "/consumption", STW_AIF_GET, stw_now() + 3600, 2, &tok);
   stw_bootstrap_report_t rep;
-  int reads = atomic_load(&f->reads);
+  int reads = atomic_load(&f->m.reads);
   assert_int_equal(call(f, f->thief.dev, &tok, STW_AIF_GET, "/consumption", &rep, NULL), STW_ERR_UNAUTHENTICATED);
   assert_int_equal(rep.coap_code, IT_COAP(4, 1));
-  assert_int_equal(atomic_load(&f->reads), reads);
+  assert_int_equal(atomic_load(&f->m.reads), reads);
   stw_buf_free(&tok, false);
 }
 
@@ -221,15 +193,13 @@ static void revoked_token_stops_at_once(void **state)
    * first test's, and the one the thief posted), as the revocation list the
    * meter observes would name them. The thing is single-threaded: its loop
    * pauses while the test thread touches it. */
-  atomic_store(&f->stop, true);
-  pthread_join(f->loop, NULL);
+  it_meter_pause(&f->m);
   uint8_t cti[16];
   for (uint8_t b = 1; b <= 5; b++) {
     memset(cti, b, sizeof(cti));
-    assert_int_equal(stw_thing_revoke(f->thing, cti, sizeof(cti)), STW_OK);
+    assert_int_equal(stw_thing_revoke(f->m.thing, cti, sizeof(cti)), STW_OK);
   }
-  atomic_store(&f->stop, false);
-  assert_int_equal(pthread_create(&f->loop, NULL, serve, f), 0);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
   assert_int_equal(call(f, f->utility.dev, NULL, STW_AIF_GET, "/consumption", &rep, NULL), STW_ERR_UNAUTHENTICATED);
   /* posting the revoked token again does not bring it back */
   assert_int_equal(call(f, f->utility.dev, &tok, STW_AIF_GET, "/consumption", &rep, NULL), STW_ERR_UNAUTHENTICATED);
@@ -246,13 +216,13 @@ static void impostor_meter_gets_nothing(void **state)
   size_t wrong_len = 0;
   ldevid_spki(f->w.store, f->thief.dev, wrong, &wrong_len);
   stw_bootstrap_report_t rep;
-  int reads = atomic_load(&f->reads);
+  int reads = atomic_load(&f->m.reads);
   stw_status_t st = stw_thing_call(f->utility.dev, f->uri, wrong, wrong_len, tok.data, tok.len, STW_AIF_GET,
                                    "/consumption", NULL, 0, NULL, NULL, &rep);
   printf("      %s: %s\n", stw_status_str(st), rep.reason);
   assert_int_not_equal(st, STW_OK);
   assert_int_equal(rep.coap_code, 0);
-  assert_int_equal(atomic_load(&f->reads), reads);
+  assert_int_equal(atomic_load(&f->m.reads), reads);
   stw_buf_free(&tok, false);
 }
 
@@ -356,14 +326,14 @@ static void context_change_revokes(void **state)
   assert_int_equal(read_meter(f, &rep, true), STW_OK);
   printf("      empty home: read ok\n");
 
-  uint64_t seq = stw_thing_revocation_seq(f->thing);
+  uint64_t seq = stw_thing_revocation_seq(f->m.thing);
   set_occupied(f, "true");
   /* The meter hears of it through its observation of /revoked. */
-  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->thing) == seq; i++)
+  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->m.thing) == seq; i++)
     usleep(50000);
   printf("      the meter's revocation list moved from %llu to %llu\n", (unsigned long long)seq,
-         (unsigned long long)stw_thing_revocation_seq(f->thing));
-  assert_true(stw_thing_revocation_seq(f->thing) > seq);
+         (unsigned long long)stw_thing_revocation_seq(f->m.thing));
+  assert_true(stw_thing_revocation_seq(f->m.thing) > seq);
   stw_status_t st = read_meter(f, &rep, false);
   printf("      someone home, same token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
   assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
@@ -391,14 +361,14 @@ static void sensor_publishes_context(void **state)
   stw_bootstrap_report_t rep;
   assert_int_equal(stw_context_publish(f->sensor.dev, f->d.uri, "home.occupied", "false", &rep), STW_OK);
   assert_int_equal(read_meter(f, &rep, true), STW_OK);
-  uint64_t seq = stw_thing_revocation_seq(f->thing);
+  uint64_t seq = stw_thing_revocation_seq(f->m.thing);
   stw_status_t st = stw_context_publish(f->sensor.dev, f->d.uri, "home.occupied", "true", &rep);
   printf("      the sensor publishes home.occupied=true: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5,
          rep.coap_code & 31);
   assert_int_equal(st, STW_OK);
-  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->thing) == seq; i++)
+  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->m.thing) == seq; i++)
     usleep(50000);
-  assert_true(stw_thing_revocation_seq(f->thing) > seq);
+  assert_true(stw_thing_revocation_seq(f->m.thing) > seq);
   st = read_meter(f, &rep, false);
   printf("      the meter, same token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
   assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
@@ -415,16 +385,16 @@ static void decommission_revokes_everything(void **state)
   printf("  decommissioning the utility: its tokens are revoked, the meter drops them, no new token is issued\n");
   stw_bootstrap_report_t rep;
   assert_int_equal(read_meter(f, &rep, true), STW_OK);
-  uint64_t seq = stw_thing_revocation_seq(f->thing);
+  uint64_t seq = stw_thing_revocation_seq(f->m.thing);
   stw_decommission_t out;
   assert_int_equal(stw_decommission(f->w.store, stw_dev_id(f->utility.dev), "admin", "test", &out), STW_OK);
   printf("      decommissioned (was %s): %llu token(s) revoked\n", stw_state_name(out.was),
          (unsigned long long)out.tokens_revoked);
   assert_true(out.tokens_revoked >= 1);
   assert_int_equal(it_device_state(f->w.store, stw_dev_id(f->utility.dev)), STW_STATE_DECOMMISSIONED);
-  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->thing) == seq; i++)
+  for (int i = 0; i < 100 && stw_thing_revocation_seq(f->m.thing) == seq; i++)
     usleep(50000);
-  assert_true(stw_thing_revocation_seq(f->thing) > seq);
+  assert_true(stw_thing_revocation_seq(f->m.thing) > seq);
   stw_status_t st = read_meter(f, &rep, false);
   printf("      the meter, same token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
   assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
