@@ -4,35 +4,8 @@
 # GnuTLS's certtool then checks the certificate against the domain CA.
 set -euo pipefail
 
-STEWARD=${STEWARD:?set STEWARD to the steward binary (CTest does)}
-for tool in coap-client-gnutls certtool awk; do
-  command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/stw-interop-XXXXXX")
-daemon_pid=""
-cleanup() {
-  if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -KILL "$daemon_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-
-passed=0
-failed=0
-check() { # check "what" command...
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok   - $what"
-    passed=$((passed + 1))
-  else
-    echo "FAIL - $what"
-    failed=$((failed + 1))
-  fi
-}
+source "$(dirname "$0")/interop.bash"
+interop_begin interop coap-client-gnutls certtool awk
 
 echo "# setup: manufacturer, domain, trust, policy, voucher"
 "$STEWARD" mfg init --dir mfg --name ACME >/dev/null
@@ -44,23 +17,10 @@ id=$("$STEWARD" mfg imprint --dir mfg --model thermo-1 --out dev/d2)
 "$STEWARD" admin --data var voucher add d2.voucher >/dev/null
 
 echo "# start the daemon on a free loopback port"
-coproc DAEMON { exec "$STEWARD" serve --data var --listen 127.0.0.1:0 2>daemon.log; }
-daemon_pid=$DAEMON_PID
-line=""
-read -r -t 10 line <&"${DAEMON[0]}" || true
-port=$(sed -n 's|^serving coaps://127\.0\.0\.1:\([0-9]*\) .*|\1|p' <<<"$line")
-if [[ -z "$port" ]]; then
-  echo "daemon did not report its port: '$line'"
-  cat daemon.log
-  exit 1
-fi
-uri="coaps://127.0.0.1:$port"
+start_daemon
 echo "# daemon pid $daemon_pid at $uri, device $id"
 
-# coap-client wants the certificate and the key in separate files.
-awk '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/' dev/d2/idevid.pem >idevid-cert.pem
-awk '/-----BEGIN (EC )?PRIVATE KEY-----/,/-----END (EC )?PRIVATE KEY-----/' dev/d2/idevid.pem >idevid-key.pem
-chmod 600 idevid-key.pem
+split_pem dev/d2/idevid.pem idevid-cert.pem idevid-key.pem
 
 echo "# GET /.well-known/est/crts (Accept 281) with the IDevID"
 coap-client-gnutls -B 10 -c idevid-cert.pem -j idevid-key.pem -m get -A 281 "$uri/.well-known/est/crts" -o crts.p7 >crts.out 2>&1 || true
@@ -109,15 +69,4 @@ coap-client-gnutls -B 10 -c idevid-cert.pem -j idevid-key.pem -m post -t 0 -A 28
   "$uri/.well-known/est/sen" >cf.out 2>&1 || true
 check "4.15 for text/plain" grep -q "^4.15" cf.out
 
-echo "# SIGTERM: clean exit"
-kill -TERM "$daemon_pid"
-rc=0
-wait "$daemon_pid" || rc=$?
-daemon_pid=""
-check "daemon exited 0 on SIGTERM" test "$rc" -eq 0
-if [[ $rc -ne 0 ]]; then cat daemon.log; fi
-"$STEWARD" admin --data var audit --verify >verify.out 2>&1 || true
-check "audit chain verifies" grep -q "audit chain intact" verify.out
-
-echo "$passed passed, $failed failed"
-test "$failed" -eq 0
+interop_end

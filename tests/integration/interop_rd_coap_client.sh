@@ -5,35 +5,8 @@
 # entry answers byte for byte like an absent one; the daemon keeps serving.
 set -euo pipefail
 
-STEWARD=${STEWARD:?set STEWARD to the steward binary (CTest does)}
-for tool in coap-client-gnutls awk cmp; do
-  command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/stw-interop-rd-XXXXXX")
-daemon_pid=""
-cleanup() {
-  if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -KILL "$daemon_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-
-passed=0
-failed=0
-check() { # check "what" command...
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok   - $what"
-    passed=$((passed + 1))
-  else
-    echo "FAIL - $what"
-    failed=$((failed + 1))
-  fi
-}
+source "$(dirname "$0")/interop.bash"
+interop_begin interop-rd coap-client-gnutls awk cmp
 
 echo "# setup: manufacturer, domain, two devices bootstrapped with the SDK"
 "$STEWARD" mfg init --dir mfg --name ACME >/dev/null
@@ -46,23 +19,10 @@ for d in d1 d2; do
   "$STEWARD" admin --data var voucher add "$d.voucher" >/dev/null
 done
 
-coproc DAEMON { exec "$STEWARD" serve --data var --listen 127.0.0.1:0 2>daemon.log; }
-daemon_pid=$DAEMON_PID
-line=""
-read -r -t 10 line <&"${DAEMON[0]}" || true
-port=$(sed -n 's|^serving coaps://127\.0\.0\.1:\([0-9]*\) .*|\1|p' <<<"$line")
-if [[ -z "$port" ]]; then
-  echo "daemon did not report its port: '$line'"
-  cat daemon.log
-  exit 1
-fi
-uri="coaps://127.0.0.1:$port"
+start_daemon
 for d in d1 d2; do
   "$STEWARD" device --dir "dev/$d" --server "$uri" bootstrap >/dev/null
-  # coap-client wants the LDevID certificate and its key in separate files.
-  awk '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/' "dev/$d/operational.pem" >"$d-cert.pem"
-  awk '/-----BEGIN (EC )?PRIVATE KEY-----/,/-----END (EC )?PRIVATE KEY-----/' "dev/$d/operational.pem" >"$d-key.pem"
-  chmod 600 "$d-key.pem"
+  split_pem "dev/$d/operational.pem" "$d-cert.pem" "$d-key.pem"
 done
 ep1=$(cat dev/d1/name)
 ep2=$(cat dev/d2/name)
@@ -165,15 +125,4 @@ check "nothing left" test ! -s out.body
 coap d1 get .well-known/core
 check "the daemon still serves" body_has 'rt="core.rd"'
 
-echo "# SIGTERM: clean exit"
-kill -TERM "$daemon_pid"
-rc=0
-wait "$daemon_pid" || rc=$?
-daemon_pid=""
-check "daemon exited 0 on SIGTERM" test "$rc" -eq 0
-if [[ $rc -ne 0 ]]; then tail -20 daemon.log; fi
-"$STEWARD" admin --data var audit --verify >verify.out 2>&1 || true
-check "audit chain verifies" grep -q "audit chain intact" verify.out
-
-echo "$passed passed, $failed failed"
-test "$failed" -eq 0
+interop_end
