@@ -154,6 +154,18 @@ static stw_status_t load_anchor(const uint8_t *pem, size_t len, stw_buf_t *der)
   return st;
 }
 
+/* An anchor file the device may not have (yet): absent or unreadable is no error. */
+static stw_status_t read_anchor(const stw_dev_t *dev, const char *file, stw_buf_t *der)
+{
+  uint8_t *txt = NULL;
+  size_t len = 0;
+  stw_status_t st = STW_OK;
+  if (read_text(dev, file, STW_PEM_MAX, &txt, &len) == STW_OK)
+    st = load_anchor(txt, len, der);
+  free(txt);
+  return st;
+}
+
 stw_status_t stw_dev_open(const char *dir, stw_dev_t **out)
 {
   *out = NULL;
@@ -183,22 +195,14 @@ stw_status_t stw_dev_open(const char *dir, stw_dev_t **out)
   if (st != STW_OK)
     goto out;
 
-  if (read_text(dev, "mfg-ca.pem", STW_PEM_MAX, &txt, &len) == STW_OK)
-    st = load_anchor(txt, len, &dev->mfg_ca_der);
-  free(txt);
-  txt = NULL;
-  if (st != STW_OK)
+  if ((st = read_anchor(dev, "mfg-ca.pem", &dev->mfg_ca_der)) != STW_OK)
     goto out;
   if (!dev->psk_device && dev->mfg_ca_der.len == 0) {
     st = STW_ERR_NOT_FOUND; /* an X.509 device cannot check vouchers without it */
     goto out;
   }
 
-  if (read_text(dev, "domain-ca.pem", STW_PEM_MAX, &txt, &len) == STW_OK)
-    st = load_anchor(txt, len, &dev->domain_ca_der);
-  free(txt);
-  txt = NULL;
-  if (st != STW_OK)
+  if ((st = read_anchor(dev, "domain-ca.pem", &dev->domain_ca_der)) != STW_OK)
     goto out;
 
   if (read_text(dev, "name", STW_NAME_MAX - 1, &txt, &len) == STW_OK) {

@@ -1,8 +1,6 @@
 /* The smart object's CoAP server: DTLS with the device's LDevID key as a raw
  * public key (RFC 7250), /authz-info for access tokens, and every other
  * request checked by the device's own PEP before its handler runs. */
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +13,7 @@
 #include "cwt.h"
 #include "dev_internal.h"
 #include "net_internal.h"
+#include "netaddr.h"
 #include "oscore.h"
 #include "oscore_client_internal.h"
 #include "pep.h"
@@ -215,46 +214,6 @@ static void handle_protected(coap_resource_t *resource, coap_session_t *session,
     coap_add_data(response, out_len, out);
 }
 
-static stw_status_t parse_listen(const char *listen, coap_address_t *addr)
-{
-  char host[128];
-  const char *colon = strrchr(listen, ':');
-  if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
-    return STW_ERR_INVALID;
-  memcpy(host, listen, (size_t)(colon - listen));
-  host[colon - listen] = '\0';
-  char *end = NULL;
-  long port = strtol(colon + 1, &end, 10);
-  if (end == colon + 1 || *end != '\0' || port < 0 || port > 65535)
-    return STW_ERR_INVALID;
-  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
-  struct addrinfo *res = NULL;
-  if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
-    return STW_ERR_INVALID;
-  coap_address_init(addr);
-  addr->size = res->ai_addrlen;
-  memcpy(&addr->addr, res->ai_addr, res->ai_addrlen);
-  if (res->ai_family == AF_INET)
-    addr->addr.sin.sin_port = htons((uint16_t)port);
-  else
-    addr->addr.sin6.sin6_port = htons((uint16_t)port);
-  freeaddrinfo(res);
-  return STW_OK;
-}
-
-static uint16_t bound_port(coap_endpoint_t *ep)
-{
-  const char *text = coap_endpoint_str(ep);
-  const char *space = strchr(text, ' ');
-  size_t n = space ? (size_t)(space - text) : strlen(text);
-  const char *colon = NULL;
-  for (size_t i = 0; i < n; i++)
-    if (text[i] == ':')
-      colon = text + i;
-  long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-  return port > 0 && port <= 65535 ? (uint16_t)port : 0;
-}
-
 stw_status_t stw_thing_new(stw_dev_t *dev, const char *listen, uint32_t skew_seconds, stw_thing_t **out)
 {
   *out = NULL;
@@ -294,13 +253,14 @@ stw_status_t stw_thing_new(stw_dev_t *dev, const char *listen, uint32_t skew_sec
   pki.pki_key.key.pem_buf.private_key_len = dev->op_key_pem.len;
   if (!coap_context_set_pki(t->ctx, &pki))
     goto out;
-  if ((st = parse_listen(listen, &addr)) != STW_OK)
+  coap_address_init(&addr);
+  if ((st = stw_listen_parse(listen, &addr.addr.sa, &addr.size)) != STW_OK)
     goto out;
   coap_endpoint_t *ep = coap_new_endpoint(t->ctx, &addr, COAP_PROTO_DTLS);
   st = STW_ERR_NETWORK;
   if (ep == NULL)
     goto out;
-  t->port = bound_port(ep);
+  t->port = stw_addr_text_port(coap_endpoint_str(ep));
   coap_resource_t *authz = coap_resource_init(coap_make_str_const("authz-info"), 0);
   if (authz == NULL)
     goto out;
@@ -675,7 +635,8 @@ stw_status_t stw_thing_enable_oscore(stw_thing_t *t, const char *listen)
   if (t->osc_ctx != NULL)
     return STW_ERR_STATE;
   coap_address_t addr;
-  stw_status_t st = parse_listen(listen, &addr);
+  coap_address_init(&addr);
+  stw_status_t st = stw_listen_parse(listen, &addr.addr.sa, &addr.size);
   if (st != STW_OK)
     return st;
   if ((t->osc_ctx = coap_new_context(NULL)) == NULL)
@@ -685,7 +646,7 @@ stw_status_t stw_thing_enable_oscore(stw_thing_t *t, const char *listen)
   coap_endpoint_t *ep = coap_new_endpoint(t->osc_ctx, &addr, COAP_PROTO_UDP);
   if (ep == NULL)
     return STW_ERR_NETWORK;
-  t->osc_port = bound_port(ep);
+  t->osc_port = stw_addr_text_port(coap_endpoint_str(ep));
   coap_resource_t *authz = coap_resource_init(coap_make_str_const("authz-info"), 0);
   coap_resource_t *any = coap_resource_unknown_init2(handle_oscore, 0);
   if (authz == NULL || any == NULL)
@@ -705,17 +666,12 @@ uint16_t stw_thing_oscore_port(const stw_thing_t *t)
 
 /* ---- the revocation list ---------------------------------------------------------- */
 
-static stw_thing_t *watcher_of(coap_session_t *session)
-{
-  return coap_get_app_data(coap_session_get_context(session));
-}
-
 static int remember_domain_key(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
                                unsigned depth, int validated, void *arg)
 {
   (void)validated;
   (void)arg;
-  stw_thing_t *t = watcher_of(session);
+  stw_thing_t *t = thing_of(session);
   if (depth != 0)
     return 1;
   if (strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0 && len <= sizeof(t->watch.server_spki)) {
@@ -798,7 +754,7 @@ static coap_response_t on_watch_answer(coap_session_t *session, const coap_pdu_t
 {
   (void)sent;
   (void)mid;
-  stw_thing_t *t = watcher_of(session);
+  stw_thing_t *t = thing_of(session);
   size_t len = 0, offset = 0, total = 0;
   const uint8_t *data = NULL;
   if (!coap_get_data_large(received, &len, &data, &offset, &total))
@@ -842,7 +798,8 @@ stw_status_t stw_thing_watch_revocations(stw_thing_t *t, const char *domain_uri)
   char listen[160];
   snprintf(listen, sizeof(listen), "%s:%u", host, uri.port ? uri.port : COAPS_DEFAULT_PORT);
   coap_address_t addr;
-  stw_status_t st = parse_listen(listen, &addr);
+  coap_address_init(&addr);
+  stw_status_t st = stw_listen_parse(listen, &addr.addr.sa, &addr.size);
   if (st != STW_OK)
     return st;
   t->watch.ctx = coap_new_context(NULL);

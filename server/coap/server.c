@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 
+#include "netaddr.h"
 #include "util.h"
 
 /* Kernel receive buffer for the DTLS socket: a burst of handshakes from
@@ -336,58 +336,6 @@ void stw_coap_peer_uri(coap_session_t *session, char *out, size_t len)
 
 /* ---- set-up -------------------------------------------------------------- */
 
-static stw_status_t parse_listen(const char *listen, coap_address_t *addr)
-{
-  char host[256];
-  const char *colon = strrchr(listen, ':');
-  if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
-    return STW_ERR_INVALID;
-  memcpy(host, listen, (size_t)(colon - listen));
-  host[colon - listen] = '\0';
-  char *end = NULL;
-  long port = strtol(colon + 1, &end, 10);
-  if (end == colon + 1 || *end != '\0' || port < 0 || port > 65535)
-    return STW_ERR_INVALID;
-  const char *h = host;
-  if (host[0] == '[') { /* [::1]:5684 */
-    size_t n = strlen(host);
-    if (n < 2 || host[n - 1] != ']')
-      return STW_ERR_INVALID;
-    host[n - 1] = '\0';
-    h = host + 1;
-  }
-  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
-  struct addrinfo *res = NULL;
-  if (getaddrinfo(h, NULL, &hints, &res) != 0 || res == NULL)
-    return STW_ERR_INVALID;
-  coap_address_init(addr);
-  addr->size = res->ai_addrlen;
-  memcpy(&addr->addr, res->ai_addr, res->ai_addrlen);
-  if (res->ai_family == AF_INET)
-    addr->addr.sin.sin_port = htons((uint16_t)port);
-  else
-    addr->addr.sin6.sin6_port = htons((uint16_t)port);
-  freeaddrinfo(res);
-  return STW_OK;
-}
-
-/* libcoap 4.3.1 has no accessor for the bound address, but prints it:
- * "127.0.0.1:40213 DTLS" or "[::1]:40213 DTLS". */
-static uint16_t bound_port(coap_endpoint_t *ep)
-{
-  const char *text = coap_endpoint_str(ep);
-  const char *space = strchr(text, ' ');
-  size_t n = space ? (size_t)(space - text) : strlen(text);
-  const char *colon = NULL;
-  for (size_t i = 0; i < n; i++)
-    if (text[i] == ':')
-      colon = text + i;
-  if (colon == NULL)
-    return 0;
-  long port = strtol(colon + 1, NULL, 10);
-  return port > 0 && port <= 65535 ? (uint16_t)port : 0;
-}
-
 /* libcoap 4.3.1 does not hand out an endpoint's socket; find it among our
  * descriptors as the UDP socket bound to the endpoint's port. */
 static int find_udp_socket(uint16_t port)
@@ -496,17 +444,19 @@ stw_status_t stw_coap_server_new(const stw_coap_config_t *cfg, stw_coap_server_t
   if (!coap_context_set_psk2(s->ctx, &spsk))
     goto out;
 
-  if ((st = parse_listen(cfg->listen, &addr)) != STW_OK)
+  coap_address_init(&addr);
+  if ((st = stw_listen_parse(cfg->listen, &addr.addr.sa, &addr.size)) != STW_OK)
     goto out;
   coap_endpoint_t *ep = coap_new_endpoint(s->ctx, &addr, COAP_PROTO_DTLS);
   st = STW_ERR_NETWORK;
   if (ep == NULL)
     goto out;
-  s->port = bound_port(ep);
+  s->port = stw_addr_text_port(coap_endpoint_str(ep));
   s->dtls_fd = find_udp_socket(s->port);
   enlarge_receive_buffer(s->dtls_fd);
   if (cfg->plain_listen != NULL) {
-    if ((st = parse_listen(cfg->plain_listen, &addr)) != STW_OK)
+    coap_address_init(&addr);
+    if ((st = stw_listen_parse(cfg->plain_listen, &addr.addr.sa, &addr.size)) != STW_OK)
       goto out;
     if (coap_new_endpoint(s->ctx, &addr, COAP_PROTO_UDP) == NULL) {
       st = STW_ERR_NETWORK;
