@@ -56,6 +56,7 @@ typedef struct {
 struct stw_thing {
   revocation_watch_t watch;
   coap_context_t *osc_ctx;         /* plain CoAP for the ACE OSCORE profile, NULL if off */
+  stw_key_t *osc_key;              /* the LDevID key tokens' secrets are sealed to, parsed once */
   uint16_t osc_port;
   osc_slot_t osc[STW_THING_OSCORE_CONTEXTS];
   coap_context_t *ctx;
@@ -446,18 +447,14 @@ static void handle_osc_authz_info(coap_resource_t *resource, coap_session_t *ses
   int64_t now = stw_now();
   stw_pep_token_t tok;
   stw_cwt_t claims;
-  stw_key_t *key = NULL;
   uint8_t ms[64], salt[3 * (STW_CBOR_HEAD_MAX + OSC_NONCE_MAX)], n2[OSC_NONCE_LEN];
   size_t ms_len = sizeof(ms);
   stw_status_t st = stw_pep_check_token(&t->pep, token, token_len, now, &tok);
   if (st == STW_OK)
     st = osc_material(token, token_len, &claims);
   if (st == STW_OK)
-    st = stw_key_import_pem(t->dev->op_key_pem.data, t->dev->op_key_pem.len, &key);
-  if (st == STW_OK)
-    st = stw_unseal(key, (const uint8_t *)STW_CWT_OSC_SEAL_INFO, sizeof(STW_CWT_OSC_SEAL_INFO) - 1,
+    st = stw_unseal(t->osc_key, (const uint8_t *)STW_CWT_OSC_SEAL_INFO, sizeof(STW_CWT_OSC_SEAL_INFO) - 1,
                     claims.osc_ms_sealed, claims.osc_ms_sealed_len, ms, &ms_len);
-  stw_key_free(key);
   if (st != STW_OK) {
     char diag[96];
     snprintf(diag, sizeof(diag), "invalid token: %s", stw_status_str(st));
@@ -638,6 +635,11 @@ stw_status_t stw_thing_enable_oscore(stw_thing_t *t, const char *listen)
   coap_address_init(&addr);
   stw_status_t st = stw_listen_parse(listen, &addr.addr.sa, &addr.size);
   if (st != STW_OK)
+    return st;
+  /* Parsed here rather than per token post: a private-key import is the
+   * costliest step of /authz-info after the signature check. */
+  if (t->osc_key == NULL &&
+      (st = stw_key_import_pem(t->dev->op_key_pem.data, t->dev->op_key_pem.len, &t->osc_key)) != STW_OK)
     return st;
   if ((t->osc_ctx = coap_new_context(NULL)) == NULL)
     return STW_ERR_NETWORK;
@@ -855,6 +857,7 @@ void stw_thing_free(stw_thing_t *t)
     coap_free_context(t->ctx);
   if (t->osc_ctx != NULL)
     coap_free_context(t->osc_ctx);
+  stw_key_free(t->osc_key);
   for (size_t i = 0; i < STW_THING_OSCORE_CONTEXTS; i++)
     stw_oscore_ctx_wipe(&t->osc[i].ctx);
   while (t->peers.next != &t->peers)
