@@ -405,6 +405,40 @@ static stw_status_t query_exec(sqlite_be_t *b, query_t *q, int *changes)
   return map_rc(b, rc);
 }
 
+/* Finish a write whose values are bound (when rc says so): run it and release
+ * the statement. must_change: STW_ERR_NOT_FOUND when no row was touched. */
+static stw_status_t query_finish(sqlite_be_t *b, query_t *q, stw_status_t rc, bool must_change)
+{
+  int changes = 0;
+  if (rc == STW_OK)
+    rc = query_exec(b, q, &changes);
+  query_close(q);
+  if (rc == STW_OK && must_change && changes == 0)
+    rc = STW_ERR_NOT_FOUND;
+  return rc;
+}
+
+/* Step a query: true with a row in hand; false at the end (*rc = STW_OK) or
+ * on an error (*rc says which). The loop of every listing. */
+static bool query_row(sqlite_be_t *b, query_t *q, stw_status_t *rc)
+{
+  int r = sqlite3_step(q->s);
+  if (r == SQLITE_ROW)
+    return true;
+  *rc = map_rc(b, r);
+  return false;
+}
+
+/* Step a query that yields at most one row: STW_OK with the row in hand,
+ * `none` when there is no row. */
+static stw_status_t query_one(sqlite_be_t *b, query_t *q, stw_status_t none)
+{
+  int r = sqlite3_step(q->s);
+  if (r == SQLITE_ROW)
+    return STW_OK;
+  return r == SQLITE_DONE ? none : map_rc(b, r);
+}
+
 static stw_status_t bind_rc(sqlite_be_t *b, int rc)
 {
   return rc == SQLITE_OK ? STW_OK : map_rc(b, rc);
@@ -479,11 +513,7 @@ static stw_status_t exec_sql(sqlite_be_t *b, const char *sql)
 static stw_status_t run_cached(sqlite_be_t *b, int q)
 {
   query_t qq;
-  stw_status_t rc = query_open(b, q, &qq);
-  if (rc == STW_OK)
-    rc = query_exec(b, &qq, NULL);
-  query_close(&qq);
-  return rc;
+  return query_finish(b, &qq, query_open(b, q, &qq), false);
 }
 
 /* ---- transactions -------------------------------------------------------- */
@@ -703,9 +733,7 @@ static stw_status_t sq_trust_add(void *be, const char *name, const uint8_t finge
   if (rc == STW_OK) rc = bind_text(b, &q, 1, name);
   if (rc == STW_OK) rc = bind_blob(b, &q, 2, fingerprint, 32);
   if (rc == STW_OK) rc = bind_blob(b, &q, 3, der, len);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, false);
 }
 
 static stw_status_t sq_trust_list(void *be, stw_trust_cb cb, void *ctx)
@@ -713,24 +741,15 @@ static stw_status_t sq_trust_list(void *be, stw_trust_cb cb, void *ctx)
   sqlite_be_t *b = be;
   query_t q = { 0 };
   stw_trust_t t = { 0 };
-  int r;
   stw_status_t rc = query_open(b, Q_TRUST_LIST, &q);
-  if (rc != STW_OK)
-    goto out;
-  while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
     t.id = sqlite3_column_int64(q.s, 0);
-    if ((rc = col_text(q.s, 1, t.name, sizeof(t.name))) != STW_OK ||
-        (rc = col_fixed_blob(q.s, 2, t.fingerprint, sizeof(t.fingerprint))) != STW_OK ||
-        (rc = col_blob_dup(q.s, 3, &t.cert_der, &t.cert_len)) != STW_OK)
-      goto out;
-    rc = cb(&t, ctx);
+    if ((rc = col_text(q.s, 1, t.name, sizeof(t.name))) == STW_OK &&
+        (rc = col_fixed_blob(q.s, 2, t.fingerprint, sizeof(t.fingerprint))) == STW_OK &&
+        (rc = col_blob_dup(q.s, 3, &t.cert_der, &t.cert_len)) == STW_OK)
+      rc = cb(&t, ctx);
     stw_trust_clear(&t);
-    if (rc != STW_OK)
-      goto out;
   }
-  rc = map_rc(b, r);
-out:
-  stw_trust_clear(&t);
   query_close(&q);
   return rc;
 }
@@ -739,16 +758,10 @@ out:
 static stw_status_t delete_by(sqlite_be_t *b, int qid, const char *text_key, int64_t int_key)
 {
   query_t q = { 0 };
-  int changes = 0;
   stw_status_t rc = query_open(b, qid, &q);
   if (rc == STW_OK)
     rc = text_key != NULL ? bind_text(b, &q, 1, text_key) : bind_int(b, &q, 1, int_key);
-  if (rc == STW_OK)
-    rc = query_exec(b, &q, &changes);
-  if (rc == STW_OK && changes == 0)
-    rc = STW_ERR_NOT_FOUND;
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, true);
 }
 
 static stw_status_t sq_trust_remove(void *be, int64_t id)
@@ -768,10 +781,8 @@ static stw_status_t sq_rule_add(void *be, stw_rule_t *rule)
   if (rc == STW_OK) rc = bind_text(b, &q, 3, rule->model);
   if (rc == STW_OK) rc = bind_text(b, &q, 4, rule->manufacturer);
   if (rc == STW_OK) rc = bind_text(b, &q, 5, rule->name_prefix);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  if (rc == STW_OK)
+  if ((rc = query_finish(b, &q, rc, false)) == STW_OK)
     rule->id = sqlite3_last_insert_rowid(b->db);
-  query_close(&q);
   return rc;
 }
 
@@ -779,11 +790,8 @@ static stw_status_t sq_rule_list(void *be, stw_rule_cb cb, void *ctx)
 {
   sqlite_be_t *b = be;
   query_t q = { 0 };
-  int r;
   stw_status_t rc = query_open(b, Q_RULE_LIST, &q);
-  if (rc != STW_OK)
-    goto out;
-  while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
     stw_rule_t rule = { 0 };
     rule.id = sqlite3_column_int64(q.s, 0);
     rule.kind = sqlite3_column_int(q.s, 1) == STW_RULE_GROUP ? STW_RULE_GROUP : STW_RULE_DEVICE;
@@ -791,12 +799,9 @@ static stw_status_t sq_rule_list(void *be, stw_rule_cb cb, void *ctx)
         (rc = col_text(q.s, 3, rule.model, sizeof(rule.model))) != STW_OK ||
         (rc = col_text(q.s, 4, rule.manufacturer, sizeof(rule.manufacturer))) != STW_OK ||
         (rc = col_text(q.s, 5, rule.name_prefix, sizeof(rule.name_prefix))) != STW_OK)
-      goto out;
-    if ((rc = cb(&rule, ctx)) != STW_OK)
-      goto out;
+      break;
+    rc = cb(&rule, ctx);
   }
-  rc = map_rc(b, r);
-out:
   query_close(&q);
   return rc;
 }
@@ -816,9 +821,7 @@ static stw_status_t sq_voucher_put(void *be, const char *device_id, const uint8_
   if (rc == STW_OK) rc = bind_text(b, &q, 1, device_id);
   if (rc == STW_OK) rc = bind_blob(b, &q, 2, v, len);
   if (rc == STW_OK) rc = bind_int(b, &q, 3, now);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, false);
 }
 
 static stw_status_t sq_voucher_get(void *be, const char *device_id, uint8_t **out, size_t *len)
@@ -828,14 +831,8 @@ static stw_status_t sq_voucher_get(void *be, const char *device_id, uint8_t **ou
   stw_status_t rc = query_open(b, Q_VOUCHER_GET, &q);
   if (rc == STW_OK)
     rc = bind_text(b, &q, 1, device_id);
-  if (rc != STW_OK)
-    goto out;
-  int r = sqlite3_step(q.s);
-  if (r == SQLITE_ROW)
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK)
     rc = col_blob_dup(q.s, 0, out, len);
-  else
-    rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
-out:
   query_close(&q);
   return rc;
 }
@@ -882,14 +879,8 @@ static stw_status_t sq_device_get(void *be, const char *id, stw_device_t *out)
   stw_status_t rc = query_open(b, Q_DEVICE_GET, &q);
   if (rc == STW_OK)
     rc = bind_text(b, &q, 1, id);
-  if (rc != STW_OK)
-    goto out;
-  int r = sqlite3_step(q.s);
-  if (r == SQLITE_ROW)
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK)
     rc = row_to_device(q.s, out);
-  else
-    rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
-out:
   query_close(&q);
   return rc;
 }
@@ -913,9 +904,7 @@ static stw_status_t sq_device_put(void *be, const stw_device_t *d)
   if (rc == STW_OK) rc = bind_blob(b, &q, 12, d->csr_digest, sizeof(d->csr_digest));
   if (rc == STW_OK) rc = bind_text(b, &q, 13, d->psk_identity);
   if (rc == STW_OK) rc = bind_int(b, &q, 14, d->generation);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, false);
 }
 
 static stw_status_t sq_device_list(void *be, int state, stw_device_cb cb, void *ctx)
@@ -923,23 +912,14 @@ static stw_status_t sq_device_list(void *be, int state, stw_device_cb cb, void *
   sqlite_be_t *b = be;
   query_t q = { 0 };
   stw_device_t d = { 0 };
-  int r;
   stw_status_t rc = query_open(b, state < 0 ? Q_DEVICE_LIST_ALL : Q_DEVICE_LIST_STATE, &q);
   if (rc == STW_OK && state >= 0)
     rc = bind_int(b, &q, 1, state);
-  if (rc != STW_OK)
-    goto out;
-  while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
-    if ((rc = row_to_device(q.s, &d)) != STW_OK)
-      goto out;
-    rc = cb(&d, ctx);
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
+    if ((rc = row_to_device(q.s, &d)) == STW_OK)
+      rc = cb(&d, ctx);
     stw_device_clear(&d);
-    if (rc != STW_OK)
-      goto out;
   }
-  rc = map_rc(b, r);
-out:
-  stw_device_clear(&d);
   query_close(&q);
   return rc;
 }
@@ -950,14 +930,8 @@ static stw_status_t count_rows(sqlite_be_t *b, int qid, bool bind_state, int sta
   stw_status_t rc = query_open(b, qid, &q);
   if (rc == STW_OK && bind_state)
     rc = bind_int(b, &q, 1, state);
-  if (rc != STW_OK)
-    goto out;
-  int r = sqlite3_step(q.s);
-  if (r == SQLITE_ROW)
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_STORE)) == STW_OK)
     *count = (uint64_t)sqlite3_column_int64(q.s, 0);
-  else
-    rc = r == SQLITE_DONE ? STW_ERR_STORE : map_rc(b, r);
-out:
   query_close(&q);
   return rc;
 }
@@ -981,9 +955,7 @@ static stw_status_t sq_serial_claim(void *be, const char *serial_hex, const char
   if (rc == STW_OK) rc = bind_text(b, &q, 2, device_id);
   if (rc == STW_OK) rc = bind_int(b, &q, 3, not_after);
   if (rc == STW_OK) rc = bind_int(b, &q, 4, now);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, false);
 }
 
 static stw_status_t sq_serial_count(void *be, uint64_t *count)
@@ -1002,16 +974,12 @@ static stw_status_t sq_psk_put(void *be, const stw_psk_t *p)
   if (rc == STW_OK) rc = bind_text(b, &q, 2, p->device_id);
   if (rc == STW_OK) rc = bind_int(b, &q, 3, p->kind);
   if (rc == STW_OK) rc = bind_int(b, &q, 4, p->active ? 1 : 0);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  if (rc != STW_OK)
+  if ((rc = query_finish(b, &q, rc, false)) != STW_OK)
     return rc;
   rc = query_open(b, Q_PSK_KEY_PUT, &q);
   if (rc == STW_OK) rc = bind_text(b, &q, 1, p->identity);
   if (rc == STW_OK) rc = bind_blob(b, &q, 2, p->key, p->key_len);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, false);
 }
 
 static stw_status_t sq_psk_get(void *be, const char *identity, stw_psk_t *out)
@@ -1021,13 +989,8 @@ static stw_status_t sq_psk_get(void *be, const char *identity, stw_psk_t *out)
   stw_status_t rc = query_open(b, Q_PSK_GET, &q);
   if (rc == STW_OK)
     rc = bind_text(b, &q, 1, identity);
-  if (rc != STW_OK)
+  if (rc != STW_OK || (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) != STW_OK)
     goto out;
-  int r = sqlite3_step(q.s);
-  if (r != SQLITE_ROW) {
-    rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
-    goto out;
-  }
   if ((rc = col_text(q.s, 0, out->identity, sizeof(out->identity))) != STW_OK ||
       (rc = col_text(q.s, 1, out->device_id, sizeof(out->device_id))) != STW_OK)
     goto out;
@@ -1050,15 +1013,10 @@ static stw_status_t sq_psk_set_active(void *be, const char *identity, bool activ
 {
   sqlite_be_t *b = be;
   query_t q = { 0 };
-  int changes = 0;
   stw_status_t rc = query_open(b, Q_PSK_SET_ACTIVE, &q);
   if (rc == STW_OK) rc = bind_text(b, &q, 1, identity);
   if (rc == STW_OK) rc = bind_int(b, &q, 2, active ? 1 : 0);
-  if (rc == STW_OK) rc = query_exec(b, &q, &changes);
-  if (rc == STW_OK && changes == 0)
-    rc = STW_ERR_NOT_FOUND;
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, true);
 }
 
 /* ---- audit ---------------------------------------------------------------------- */
@@ -1068,19 +1026,13 @@ static stw_status_t sq_audit_last(void *be, uint64_t *seq, uint8_t hash[32])
   sqlite_be_t *b = be;
   query_t q = { 0 };
   stw_status_t rc = query_open(b, Q_AUDIT_LAST, &q);
-  if (rc != STW_OK)
-    goto out;
-  int r = sqlite3_step(q.s);
-  if (r == SQLITE_DONE) {  /* empty log: the first record links to zeros */
-    *seq = 0;
-    memset(hash, 0, 32);
-  } else if (r == SQLITE_ROW) {
+  if (rc == STW_OK && query_row(b, &q, &rc)) {
     *seq = (uint64_t)sqlite3_column_int64(q.s, 0);
     rc = col_fixed_blob(q.s, 1, hash, 32);
-  } else {
-    rc = map_rc(b, r);
+  } else if (rc == STW_OK) {  /* empty log: the first record links to zeros */
+    *seq = 0;
+    memset(hash, 0, 32);
   }
-out:
   query_close(&q);
   return rc;
 }
@@ -1101,24 +1053,19 @@ static stw_status_t sq_audit_insert(void *be, const stw_audit_t *a)
   if (rc == STW_OK) rc = bind_text(b, &q, 7, a->detail);
   if (rc == STW_OK) rc = bind_blob(b, &q, 8, a->prev_hash, 32);
   if (rc == STW_OK) rc = bind_blob(b, &q, 9, a->hash, 32);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, false);
 }
 
 static stw_status_t sq_audit_list(void *be, uint64_t after, uint64_t limit, stw_audit_cb cb, void *ctx)
 {
   sqlite_be_t *b = be;
   query_t q = { 0 };
-  int r;
   if (after > (uint64_t)INT64_MAX)
     return STW_OK;  /* nothing can follow */
   stw_status_t rc = query_open(b, Q_AUDIT_LIST, &q);
   if (rc == STW_OK) rc = bind_int(b, &q, 1, (int64_t)after);
   if (rc == STW_OK) rc = bind_int(b, &q, 2, limit == 0 || limit > (uint64_t)INT64_MAX ? -1 : (int64_t)limit);
-  if (rc != STW_OK)
-    goto out;
-  while ((r = sqlite3_step(q.s)) == SQLITE_ROW) {
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
     stw_audit_t a = { 0 };
     a.seq = (uint64_t)sqlite3_column_int64(q.s, 0);
     a.at = sqlite3_column_int64(q.s, 1);
@@ -1127,16 +1074,13 @@ static stw_status_t sq_audit_list(void *be, uint64_t after, uint64_t limit, stw_
         (rc = col_text(q.s, 4, a.subject, sizeof(a.subject))) != STW_OK ||
         (rc = col_text(q.s, 5, a.outcome, sizeof(a.outcome))) != STW_OK ||
         (rc = col_text(q.s, 6, a.detail, sizeof(a.detail))) != STW_OK)
-      goto out;
+      break;
     /* A hash of the wrong size is damage, not a reason to stop reading:
      * leave it zero so verify names this record. */
     (void)col_fixed_blob(q.s, 7, a.prev_hash, 32);
     (void)col_fixed_blob(q.s, 8, a.hash, 32);
-    if ((rc = cb(&a, ctx)) != STW_OK)
-      goto out;
+    rc = cb(&a, ctx);
   }
-  rc = map_rc(b, r);
-out:
   query_close(&q);
   return rc;
 }
@@ -1182,10 +1126,7 @@ static stw_status_t sq_rd_put(void *be, const stw_rd_reg_t *reg, const stw_rd_re
        (rc = bind_int(b, &q, 9, reg->updated_at)) != STW_OK || (rc = bind_text(b, &q, 10, reg->vis)) != STW_OK ||
        (rc = bind_text(b, &q, 11, reg->links)) != STW_OK || (rc = bind_text(b, &q, 12, reg->dattr)) != STW_OK))
     goto out;
-  if (rc == STW_OK)
-    rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  if (rc != STW_OK)
+  if ((rc = query_finish(b, &q, rc, false)) != STW_OK)
     goto out;
   /* Resources are replaced whole: an update's payload is the new set. */
   if ((rc = query_open(b, Q_RD_RES_CLEAR, &q)) != STW_OK || (rc = bind_text(b, &q, 1, reg->id)) != STW_OK ||
@@ -1218,13 +1159,11 @@ static stw_status_t sq_rd_touch(void *be, const char *id, uint32_t lt, int64_t e
 {
   sqlite_be_t *b = be;
   query_t q = { 0 };
-  int changes = 0;
   stw_status_t rc = query_open(b, Q_RD_TOUCH, &q);
   if (rc == STW_OK && (rc = bind_text(b, &q, 1, id)) == STW_OK && (rc = bind_int(b, &q, 2, lt)) == STW_OK &&
-      (rc = bind_int(b, &q, 3, expires_at)) == STW_OK && (rc = bind_int(b, &q, 4, now)) == STW_OK)
-    rc = query_exec(b, &q, &changes);
-  query_close(&q);
-  return rc == STW_OK && changes == 0 ? STW_ERR_NOT_FOUND : rc;
+      (rc = bind_int(b, &q, 3, expires_at)) == STW_OK)
+    rc = bind_int(b, &q, 4, now);
+  return query_finish(b, &q, rc, true);
 }
 
 static stw_status_t sq_rd_get(void *be, const char *id, const char *device_id, stw_rd_reg_t *out)
@@ -1234,14 +1173,8 @@ static stw_status_t sq_rd_get(void *be, const char *id, const char *device_id, s
   stw_status_t rc = query_open(b, id ? Q_RD_GET : Q_RD_GET_BY_DEVICE, &q);
   if (rc == STW_OK)
     rc = bind_text(b, &q, 1, id ? id : device_id);
-  if (rc != STW_OK)
-    goto out;
-  int r = sqlite3_step(q.s);
-  if (r != SQLITE_ROW) {
-    rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
-    goto out;
-  }
-  if ((rc = row_to_reg(q.s, out)) != STW_OK)
+  if (rc != STW_OK || (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) != STW_OK ||
+      (rc = row_to_reg(q.s, out)) != STW_OK)
     goto out;
   uint8_t *links = NULL;
   size_t len = 0;
@@ -1289,13 +1222,8 @@ static stw_status_t sq_rd_count(void *be, uint64_t *count)
   sqlite_be_t *b = be;
   query_t q = { 0 };
   stw_status_t rc = query_open(b, Q_RD_COUNT, &q);
-  if (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    if (r == SQLITE_ROW)
-      *count = (uint64_t)sqlite3_column_int64(q.s, 0);
-    else
-      rc = map_rc(b, r);
-  }
+  if (rc == STW_OK && query_row(b, &q, &rc))
+    *count = (uint64_t)sqlite3_column_int64(q.s, 0);
   query_close(&q);
   return rc;
 }
@@ -1337,14 +1265,7 @@ static stw_status_t scan_rows(sqlite_be_t *b, query_t *q, bool res, stw_rd_reg_c
                               void *ctx)
 {
   stw_status_t rc = STW_OK;
-  for (;;) {
-    int r = sqlite3_step(q->s);
-    if (r == SQLITE_DONE)
-      break;
-    if (r != SQLITE_ROW) {
-      rc = map_rc(b, r);
-      break;
-    }
+  while (rc == STW_OK && query_row(b, q, &rc)) {
     stw_rd_reg_t reg;
     if ((rc = row_to_reg(q->s, &reg)) != STW_OK)
       break;
@@ -1355,8 +1276,6 @@ static stw_status_t scan_rows(sqlite_be_t *b, query_t *q, bool res, stw_rd_reg_c
     } else {
       rc = reg_cb(&reg, ctx);
     }
-    if (rc != STW_OK)
-      break;
   }
   return rc;
 }
@@ -1431,22 +1350,19 @@ static stw_status_t sq_attr_set(void *be, const char *device_id, const stw_attr_
   query_t q = { 0 };
   stw_status_t rc = query_open(b, Q_ATTR_SET, &q);
   if (rc == STW_OK && (rc = bind_text(b, &q, 1, device_id)) == STW_OK && (rc = bind_text(b, &q, 2, a->name)) == STW_OK &&
-      (rc = bind_text(b, &q, 3, a->value)) == STW_OK && (rc = bind_text(b, &q, 4, a->authority)) == STW_OK)
-    rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  return rc;
+      (rc = bind_text(b, &q, 3, a->value)) == STW_OK)
+    rc = bind_text(b, &q, 4, a->authority);
+  return query_finish(b, &q, rc, false);
 }
 
 static stw_status_t sq_attr_delete(void *be, const char *device_id, const char *name)
 {
   sqlite_be_t *b = be;
   query_t q = { 0 };
-  int changes = 0;
   stw_status_t rc = query_open(b, Q_ATTR_DELETE, &q);
-  if (rc == STW_OK && (rc = bind_text(b, &q, 1, device_id)) == STW_OK && (rc = bind_text(b, &q, 2, name)) == STW_OK)
-    rc = query_exec(b, &q, &changes);
-  query_close(&q);
-  return rc == STW_OK && changes == 0 ? STW_ERR_NOT_FOUND : rc;
+  if (rc == STW_OK && (rc = bind_text(b, &q, 1, device_id)) == STW_OK)
+    rc = bind_text(b, &q, 2, name);
+  return query_finish(b, &q, rc, true);
 }
 
 static stw_status_t sq_attr_list(void *be, const char *device_id, stw_attr_cb cb, void *ctx)
@@ -1456,14 +1372,7 @@ static stw_status_t sq_attr_list(void *be, const char *device_id, stw_attr_cb cb
   stw_status_t rc = query_open(b, Q_ATTR_LIST, &q);
   if (rc == STW_OK)
     rc = bind_text(b, &q, 1, device_id);
-  while (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    if (r == SQLITE_DONE)
-      break;
-    if (r != SQLITE_ROW) {
-      rc = map_rc(b, r);
-      break;
-    }
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
     stw_attr_row_t a;
     memset(&a, 0, sizeof(a));
     if ((rc = col_text(q.s, 0, a.name, sizeof(a.name))) == STW_OK &&
@@ -1507,10 +1416,8 @@ static stw_status_t sq_policy_add(void *be, stw_policy_row_t *p)
   if (rc == STW_OK) rc = bind_int(b, &q, 6, p->methods);
   if (rc == STW_OK) rc = bind_text(b, &q, 7, p->conditions);
   if (rc == STW_OK) rc = bind_int(b, &q, 8, p->created_at);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  if (rc == STW_OK)
+  if ((rc = query_finish(b, &q, rc, false)) == STW_OK)
     p->id = sqlite3_last_insert_rowid(b->db);
-  query_close(&q);
   return rc;
 }
 
@@ -1521,10 +1428,8 @@ static stw_status_t sq_policy_get(void *be, int64_t id, stw_policy_row_t *out)
   stw_status_t rc = query_open(b, Q_POLICY_GET, &q);
   if (rc == STW_OK)
     rc = bind_int(b, &q, 1, id);
-  if (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    rc = r == SQLITE_ROW ? row_to_policy(q.s, out) : r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
-  }
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK)
+    rc = row_to_policy(q.s, out);
   query_close(&q);
   return rc;
 }
@@ -1534,14 +1439,7 @@ static stw_status_t sq_policy_list(void *be, stw_policy_cb cb, void *ctx)
   sqlite_be_t *b = be;
   query_t q = { 0 };
   stw_status_t rc = query_open(b, Q_POLICY_LIST, &q);
-  while (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    if (r == SQLITE_DONE)
-      break;
-    if (r != SQLITE_ROW) {
-      rc = map_rc(b, r);
-      break;
-    }
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
     stw_policy_row_t p;
     if ((rc = row_to_policy(q.s, &p)) == STW_OK)
       rc = cb(&p, ctx);
@@ -1576,9 +1474,7 @@ static stw_status_t sq_context_set(void *be, const stw_context_row_t *c)
   if (rc == STW_OK) rc = bind_text(b, &q, 2, c->name);
   if (rc == STW_OK) rc = bind_text(b, &q, 3, c->value);
   if (rc == STW_OK) rc = bind_int(b, &q, 4, c->updated_at);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, false);
 }
 
 static stw_status_t sq_context_get(void *be, const char *scope, const char *name, stw_context_row_t *out)
@@ -1588,10 +1484,8 @@ static stw_status_t sq_context_get(void *be, const char *scope, const char *name
   stw_status_t rc = query_open(b, Q_CONTEXT_GET, &q);
   if (rc == STW_OK) rc = bind_text(b, &q, 1, scope);
   if (rc == STW_OK) rc = bind_text(b, &q, 2, name);
-  if (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    rc = r == SQLITE_ROW ? row_to_context(q.s, out) : r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
-  }
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK)
+    rc = row_to_context(q.s, out);
   query_close(&q);
   return rc;
 }
@@ -1601,14 +1495,7 @@ static stw_status_t sq_context_list(void *be, stw_context_cb cb, void *ctx)
   sqlite_be_t *b = be;
   query_t q = { 0 };
   stw_status_t rc = query_open(b, Q_CONTEXT_LIST, &q);
-  while (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    if (r == SQLITE_DONE)
-      break;
-    if (r != SQLITE_ROW) {
-      rc = map_rc(b, r);
-      break;
-    }
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
     stw_context_row_t c;
     if ((rc = row_to_context(q.s, &c)) == STW_OK)
       rc = cb(&c, ctx);
@@ -1621,12 +1508,10 @@ static stw_status_t sq_context_delete(void *be, const char *scope, const char *n
 {
   sqlite_be_t *b = be;
   query_t q = { 0 };
-  int changes = 0;
   stw_status_t rc = query_open(b, Q_CONTEXT_DELETE, &q);
-  if (rc == STW_OK && (rc = bind_text(b, &q, 1, scope)) == STW_OK && (rc = bind_text(b, &q, 2, name)) == STW_OK)
-    rc = query_exec(b, &q, &changes);
-  query_close(&q);
-  return rc == STW_OK && changes == 0 ? STW_ERR_NOT_FOUND : rc;
+  if (rc == STW_OK && (rc = bind_text(b, &q, 1, scope)) == STW_OK)
+    rc = bind_text(b, &q, 2, name);
+  return query_finish(b, &q, rc, true);
 }
 
 static stw_status_t row_to_token(sqlite3_stmt *s, stw_token_row_t *t)
@@ -1660,9 +1545,7 @@ static stw_status_t sq_token_put(void *be, const stw_token_row_t *t)
   if (rc == STW_OK) rc = bind_text(b, &q, 5, t->policy_ids);
   if (rc == STW_OK) rc = bind_int(b, &q, 6, t->iat);
   if (rc == STW_OK) rc = bind_int(b, &q, 7, t->exp);
-  if (rc == STW_OK) rc = query_exec(b, &q, NULL);
-  query_close(&q);
-  return rc;
+  return query_finish(b, &q, rc, false);
 }
 
 static stw_status_t sq_token_get(void *be, const char *cti, stw_token_row_t *out)
@@ -1672,10 +1555,8 @@ static stw_status_t sq_token_get(void *be, const char *cti, stw_token_row_t *out
   stw_status_t rc = query_open(b, Q_TOKEN_GET, &q);
   if (rc == STW_OK)
     rc = bind_text(b, &q, 1, cti);
-  if (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    rc = r == SQLITE_ROW ? row_to_token(q.s, out) : r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
-  }
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK)
+    rc = row_to_token(q.s, out);
   query_close(&q);
   return rc;
 }
@@ -1693,14 +1574,7 @@ static stw_status_t sq_token_list(void *be, bool live_only, bool revoked_only, i
   stw_token_row_t *t = rc == STW_OK ? malloc(sizeof(*t)) : NULL;
   if (rc == STW_OK && t == NULL)
     rc = STW_ERR_NOMEM;
-  while (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    if (r == SQLITE_DONE)
-      break;
-    if (r != SQLITE_ROW) {
-      rc = map_rc(b, r);
-      break;
-    }
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
     if ((rc = row_to_token(q.s, t)) == STW_OK)
       rc = cb(t, ctx);
   }
@@ -1713,15 +1587,12 @@ static stw_status_t sq_token_revoke(void *be, const char *cti, int64_t now, cons
 {
   sqlite_be_t *b = be;
   query_t q = { 0 };
-  int changes = 0;
   stw_status_t rc = query_open(b, Q_TOKEN_REVOKE, &q);
   if (rc == STW_OK) rc = bind_text(b, &q, 1, cti);
   if (rc == STW_OK) rc = bind_int(b, &q, 2, now);
   if (rc == STW_OK) rc = bind_text(b, &q, 3, reason);
   if (rc == STW_OK) rc = bind_int(b, &q, 4, (int64_t)seq);
-  if (rc == STW_OK) rc = query_exec(b, &q, &changes);
-  query_close(&q);
-  return rc == STW_OK && changes == 0 ? STW_ERR_NOT_FOUND : rc;
+  return query_finish(b, &q, rc, true);
 }
 
 static stw_status_t sq_revocation_seq(void *be, uint64_t *seq)
@@ -1729,13 +1600,8 @@ static stw_status_t sq_revocation_seq(void *be, uint64_t *seq)
   sqlite_be_t *b = be;
   query_t q = { 0 };
   stw_status_t rc = query_open(b, Q_REVOCATION_SEQ, &q);
-  if (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    if (r == SQLITE_ROW)
-      *seq = (uint64_t)sqlite3_column_int64(q.s, 0);
-    else
-      rc = map_rc(b, r);
-  }
+  if (rc == STW_OK && query_row(b, &q, &rc))
+    *seq = (uint64_t)sqlite3_column_int64(q.s, 0);
   query_close(&q);
   return rc;
 }
@@ -1747,13 +1613,8 @@ static stw_status_t sq_device_by_name(void *be, const char *name, char id[STW_ID
   stw_status_t rc = query_open(b, Q_DEVICE_BY_NAME, &q);
   if (rc == STW_OK)
     rc = bind_text(b, &q, 1, name);
-  if (rc == STW_OK) {
-    int r = sqlite3_step(q.s);
-    if (r == SQLITE_ROW)
-      rc = col_text(q.s, 0, id, STW_ID_HEX);
-    else
-      rc = r == SQLITE_DONE ? STW_ERR_NOT_FOUND : map_rc(b, r);
-  }
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK)
+    rc = col_text(q.s, 0, id, STW_ID_HEX);
   query_close(&q);
   return rc;
 }

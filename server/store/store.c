@@ -208,6 +208,29 @@ static stw_status_t write_leave(stw_store_t *st, bool own, stw_status_t rc)
   return rc != STW_OK ? rc : rel;
 }
 
+/* The removals that are one backend call on a row id (st already checked). */
+static stw_status_t write_by_id(stw_store_t *st, stw_status_t (*op)(void *be, int64_t id), int64_t id)
+{
+  bool own = false;
+  stw_status_t rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, op(st->be, id));
+}
+
+/* The same on a string key of at most cap bytes (NUL included). */
+static stw_status_t write_by_key(stw_store_t *st, stw_status_t (*op)(void *be, const char *key), const char *key,
+                                 size_t cap)
+{
+  bool own = false;
+  stw_status_t rc;
+  if ((rc = check_str(key, cap, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, op(st->be, key));
+}
+
 /* ---- record helpers ------------------------------------------------------- */
 
 void stw_trust_clear(stw_trust_t *t)
@@ -259,13 +282,9 @@ stw_status_t stw_store_trust_list(stw_store_t *st, stw_trust_cb cb, void *ctx)
 
 stw_status_t stw_store_trust_remove(stw_store_t *st, int64_t id)
 {
-  bool own = false;
-  stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->trust_remove(st->be, id));
+  return write_by_id(st, st->ops->trust_remove, id);
 }
 
 /* ---- enrollment policy ---------------------------------------------------- */
@@ -299,13 +318,9 @@ stw_status_t stw_store_rule_list(stw_store_t *st, stw_rule_cb cb, void *ctx)
 
 stw_status_t stw_store_rule_remove(stw_store_t *st, int64_t id)
 {
-  bool own = false;
-  stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->rule_remove(st->be, id));
+  return write_by_id(st, st->ops->rule_remove, id);
 }
 
 /* ---- vouchers --------------------------------------------------------------- */
@@ -340,15 +355,9 @@ stw_status_t stw_store_voucher_get(stw_store_t *st, const char *device_id, uint8
 
 stw_status_t stw_store_voucher_delete(stw_store_t *st, const char *device_id)
 {
-  bool own = false;
-  stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
-  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
-    return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->voucher_delete(st->be, device_id));
+  return write_by_key(st, st->ops->voucher_delete, device_id, STW_ID_HEX);
 }
 
 /* ---- devices -------------------------------------------------------------- */
@@ -820,15 +829,9 @@ stw_status_t stw_store_rd_get_by_device(stw_store_t *st, const char *device_id, 
 
 stw_status_t stw_store_rd_delete(stw_store_t *st, const char *id)
 {
-  bool own = false;
-  stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
-  if ((rc = check_str(id, STW_RD_ID_MAX, false)) != STW_OK)
-    return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->rd_delete(st->be, id));
+  return write_by_key(st, st->ops->rd_delete, id, STW_RD_ID_MAX);
 }
 
 stw_status_t stw_store_rd_expire(stw_store_t *st, int64_t now, uint64_t *removed)
@@ -969,13 +972,9 @@ stw_status_t stw_store_policy_list(stw_store_t *st, stw_policy_cb cb, void *ctx)
 
 stw_status_t stw_store_policy_remove(stw_store_t *st, int64_t id)
 {
-  bool own = false;
-  stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->policy_remove(st->be, id));
+  return write_by_id(st, st->ops->policy_remove, id);
 }
 
 /* ---- authorization: context attributes --------------------------------------- */
@@ -1079,12 +1078,22 @@ stw_status_t stw_store_revocation_seq(stw_store_t *st, uint64_t *seq)
   return st->ops->revocation_seq(st->be, seq);
 }
 
-/* Reads the tail of the revocation sequence and writes the next number in
- * one write transaction, so two revokers never share a number. */
+/* Revoke one token under the next revocation number (*seq). The caller holds
+ * the write lock, so two revokers never share a number. */
+static stw_status_t revoke_next(stw_store_t *st, const char *cti, int64_t now, const char *reason, uint64_t *seq)
+{
+  uint64_t last = 0;
+  stw_status_t rc = st->ops->revocation_seq(st->be, &last);
+  *seq = last + 1;
+  if (rc == STW_OK)
+    rc = st->ops->token_revoke(st->be, cti, now, reason, *seq);
+  return rc;
+}
+
 stw_status_t stw_store_token_revoke(stw_store_t *st, const char *cti, int64_t now, const char *reason, uint64_t *seq)
 {
   bool own = false;
-  uint64_t last = 0;
+  uint64_t next = 0;
   stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
@@ -1092,12 +1101,9 @@ stw_status_t stw_store_token_revoke(stw_store_t *st, const char *cti, int64_t no
     return rc;
   if ((rc = write_enter(st, &own)) != STW_OK)
     return rc;
-  rc = st->ops->revocation_seq(st->be, &last);
-  if (rc == STW_OK)
-    rc = st->ops->token_revoke(st->be, cti, now, reason, last + 1);
-  rc = write_leave(st, own, rc);
+  rc = write_leave(st, own, revoke_next(st, cti, now, reason, &next));
   if (rc == STW_OK && seq != NULL)
-    *seq = last + 1;
+    *seq = next;
   return rc;
 }
 
@@ -1142,10 +1148,8 @@ stw_status_t stw_store_token_revoke_device(stw_store_t *st, const char *device_i
   /* Collect first, then write: no updates under a running SELECT. */
   rc = st->ops->token_list(st->be, true, false, now, collect_device_token, &dt);
   for (size_t i = 0; rc == STW_OK && i < dt.n; i++) {
-    uint64_t last = 0;
-    rc = st->ops->revocation_seq(st->be, &last);
-    if (rc == STW_OK)
-      rc = st->ops->token_revoke(st->be, dt.ctis[i], now, reason, last + 1);
+    uint64_t next;
+    rc = revoke_next(st, dt.ctis[i], now, reason, &next);
   }
   rc = write_leave(st, own, rc);
   if (rc == STW_OK && count != NULL)
