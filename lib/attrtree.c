@@ -19,7 +19,6 @@ enum {
   KEY_LAST = 5,
 };
 
-#define KID_LEN 16
 #define LEVELS_MAX 7            /* 64 leaves -> 32 -> 16 -> 8 -> 4 -> 2 -> 1 */
 #define PROOF_MAX (STW_ATTR_MAX_LEAVES - 1)  /* disjoint undisclosed subtrees */
 #define CLOCK_SKEW_S 300
@@ -250,6 +249,21 @@ static stw_status_t tree_build(const stw_attr_set_t *set, tree_t *t)
   return STW_OK;
 }
 
+/* A tree is some 14 KiB, too much for the stack: built on the heap, NULL
+ * on failure, the caller frees it. */
+static stw_status_t tree_new(const stw_attr_set_t *set, tree_t **out)
+{
+  *out = malloc(sizeof(**out));
+  if (*out == NULL)
+    return STW_ERR_NOMEM;
+  stw_status_t st = tree_build(set, *out);
+  if (st != STW_OK) {
+    free(*out);
+    *out = NULL;
+  }
+  return st;
+}
+
 typedef struct {
   size_t index;
   uint8_t hash[STW_ATTR_HASH_LEN];
@@ -374,23 +388,11 @@ stw_status_t stw_attr_tree_root(const stw_attr_set_t *set, uint8_t root[STW_ATTR
 {
   if (root == NULL)
     return STW_ERR_INVALID;
-  tree_t *t = malloc(sizeof(*t));
-  if (t == NULL)
-    return STW_ERR_NOMEM;
-  stw_status_t st = tree_build(set, t);
+  tree_t *t = NULL;
+  stw_status_t st = tree_new(set, &t);
   if (st == STW_OK)
     memcpy(root, t->node[t->levels - 1][0], STW_ATTR_HASH_LEN);
   free(t);
-  return st;
-}
-
-/* kid = SHA-256(domain SPKI)[0..16), as for vouchers */
-static stw_status_t domain_kid(const uint8_t *spki, size_t len, uint8_t kid[KID_LEN])
-{
-  uint8_t d[32];
-  stw_status_t st = stw_sha256(spki, len, d);
-  if (st == STW_OK)
-    memcpy(kid, d, KID_LEN);
   return st;
 }
 
@@ -399,14 +401,12 @@ stw_status_t stw_attr_sign_root(const stw_attr_set_t *set, const uint8_t device_
 {
   if (set == NULL || device_id == NULL || domain_key == NULL || signed_root == NULL || exp <= iat)
     return STW_ERR_INVALID;
-  uint8_t payload[128], spki[STW_SPKI_MAX], kid[KID_LEN];
+  uint8_t payload[128], spki[STW_SPKI_MAX], kid[STW_SPKI_KID_LEN];
   size_t spki_len = sizeof(spki);
   writer_t w = {.p = payload, .cap = sizeof(payload)};
-  tree_t *t = malloc(sizeof(*t));
-  stw_status_t st = STW_ERR_NOMEM;
-  if (t == NULL)
-    goto out;
-  if ((st = tree_build(set, t)) != STW_OK)
+  tree_t *t = NULL;
+  stw_status_t st = tree_new(set, &t);
+  if (st != STW_OK)
     goto out;
   put_head(&w, 5, KEY_LAST);
   put_head(&w, 0, KEY_DEVICE_ID);
@@ -424,7 +424,7 @@ stw_status_t stw_attr_sign_root(const stw_attr_set_t *set, const uint8_t device_
     goto out;
   if ((st = stw_key_spki(domain_key, spki, &spki_len)) != STW_OK)
     goto out;
-  if ((st = domain_kid(spki, spki_len, kid)) != STW_OK)
+  if ((st = stw__cose_spki_kid(spki, spki_len, kid)) != STW_OK)
     goto out;
   if (signed_root->data == NULL && signed_root->max == 0)
     stw_buf_init(signed_root, STW_ATTR_SIGNED_ROOT_MAX);
@@ -439,23 +439,9 @@ out:
 
 /* ---- reading ---- */
 
-static bool get_int(const cbor_item_t *it, int64_t *out)
-{
-  if (!cbor_isa_uint(it) && !cbor_isa_negint(it))
-    return false;
-  uint64_t u = cbor_get_int(it);
-  if (u > INT64_MAX)
-    return false;
-  *out = cbor_isa_uint(it) ? (int64_t)u : -1 - (int64_t)u;
-  return true;
-}
-
 static bool get_bstr_exact(const cbor_item_t *it, uint8_t *dst, size_t len)
 {
-  if (!cbor_isa_bytestring(it) || !cbor_bytestring_is_definite(it) || cbor_bytestring_length(it) != len)
-    return false;
-  memcpy(dst, cbor_bytestring_handle(it), len);
-  return true;
+  return stw__cbor_get_bstr(it, len, true, dst, NULL);
 }
 
 /* A definite UTF-8 tstr of min..cap-1 bytes, copied NUL-terminated. */
@@ -509,14 +495,14 @@ static stw_status_t parse_root_payload(const uint8_t *p, size_t len, root_claims
       ok = get_bstr_exact(v, c->root, sizeof(c->root));
       break;
     case KEY_LEAF_COUNT:
-      ok = cbor_isa_uint(v) && get_int(v, &c->leaf_count) && c->leaf_count >= 1 &&
+      ok = cbor_isa_uint(v) && stw__cbor_int64(v, &c->leaf_count) && c->leaf_count >= 1 &&
            c->leaf_count <= STW_ATTR_MAX_LEAVES;
       break;
     case KEY_ISSUED_AT:
-      ok = get_int(v, &c->issued_at);
+      ok = stw__cbor_int64(v, &c->issued_at);
       break;
     case KEY_EXPIRES_AT:
-      ok = get_int(v, &c->expires_at);
+      ok = stw__cbor_int64(v, &c->expires_at);
       break;
     default:
       break;
@@ -548,11 +534,9 @@ stw_status_t stw_attr_disclose(const stw_attr_set_t *set, const uint8_t *signed_
   stw_cose_sign1_t cose;
   root_claims_t claims;
   uint8_t *enc = NULL;
-  tree_t *t = malloc(sizeof(*t));
-  stw_status_t st = STW_ERR_NOMEM;
-  if (t == NULL)
-    goto out;
-  if ((st = tree_build(set, t)) != STW_OK)
+  tree_t *t = NULL;
+  stw_status_t st = tree_new(set, &t);
+  if (st != STW_OK)
     goto out;
   /* A disclosure that cannot verify helps nobody: the signed root must be
    * this tree's (its signature is the verifier's business). */
@@ -630,7 +614,7 @@ static bool parse_leaf(const cbor_item_t *it, size_t *index, stw_attr_t *a)
     return false;
   cbor_item_t **f = cbor_array_handle(it);
   int64_t idx;
-  if (!cbor_isa_uint(f[0]) || !get_int(f[0], &idx) || idx >= STW_ATTR_MAX_LEAVES)
+  if (!cbor_isa_uint(f[0]) || !stw__cbor_int64(f[0], &idx) || idx >= STW_ATTR_MAX_LEAVES)
     return false;
   *index = (size_t)idx;
   return get_tstr(f[1], 1, a->name, sizeof(a->name)) && get_tstr(f[2], 0, a->value, sizeof(a->value)) &&
@@ -651,7 +635,7 @@ stw_status_t stw_attr_verify_disclosure(const uint8_t *disclosure, size_t len, c
     return STW_ERR_TOO_LARGE;
   cbor_item_t *top = NULL;
   known_t known[STW_ATTR_MAX_LEAVES];
-  uint8_t proof[PROOF_MAX][STW_ATTR_HASH_LEN], root[STW_ATTR_HASH_LEN], kid[KID_LEN];
+  uint8_t proof[PROOF_MAX][STW_ATTR_HASH_LEN], root[STW_ATTR_HASH_LEN];
   size_t proof_len;
   stw_cose_sign1_t cose;
   root_claims_t claims;
@@ -672,10 +656,7 @@ stw_status_t stw_attr_verify_disclosure(const uint8_t *disclosure, size_t len, c
                              (const uint8_t *)ROOT_AAD, sizeof(ROOT_AAD) - 1, &cose);
   if (st != STW_OK)
     goto out;
-  if ((st = domain_kid(domain_spki, spki_len, kid)) != STW_OK)
-    goto out;
-  st = STW_ERR_UNTRUSTED;
-  if (cose.kid_len != KID_LEN || !stw_ct_equal(cose.kid, kid, KID_LEN))
+  if ((st = stw__cose_check_spki_kid(&cose, domain_spki, spki_len)) != STW_OK)
     goto out;
   if ((st = parse_root_payload(cose.payload, cose.payload_len, &claims)) != STW_OK)
     goto out;

@@ -146,8 +146,7 @@ typedef struct {
   const cbor_item_t *crit;  /* the crit array, if any (protected only) */
 } headers_t;
 
-/* int64 of a CBOR integer item; false if not an integer or out of range. */
-static bool item_int64(const cbor_item_t *item, int64_t *out)
+bool stw__cbor_int64(const cbor_item_t *item, int64_t *out)
 {
   if (cbor_isa_uint(item)) {
     uint64_t v = cbor_get_int(item);
@@ -166,10 +165,24 @@ static bool item_int64(const cbor_item_t *item, int64_t *out)
   return false;
 }
 
+bool stw__cbor_get_bstr(const cbor_item_t *it, size_t max, bool exact, uint8_t *dst, size_t *len)
+{
+  if (!cbor_isa_bytestring(it) || !cbor_bytestring_is_definite(it))
+    return false;
+  size_t n = cbor_bytestring_length(it);
+  if (n > max || (exact && n != max))
+    return false;
+  if (n > 0)
+    memcpy(dst, cbor_bytestring_handle(it), n);
+  if (len != NULL)
+    *len = n;
+  return true;
+}
+
 static stw_status_t to_label(const cbor_item_t *item, label_t *l)
 {
   memset(l, 0, sizeof(*l));
-  if (item_int64(item, &l->i)) {
+  if (stw__cbor_int64(item, &l->i)) {
     l->is_int = true;
     return STW_OK;
   }
@@ -224,7 +237,7 @@ static stw_status_t read_headers(const cbor_item_t *map, bool is_protected, head
       /* Only a protected alg counts: an unprotected one could be swapped. */
       if (!is_protected)
         return STW_ERR_UNSUPPORTED;
-      if (item_int64(v, &h->alg)) {
+      if (stw__cbor_int64(v, &h->alg)) {
         h->alg_is_int = true;
       } else if (!(cbor_isa_string(v) && cbor_string_is_definite(v))) {
         return STW_ERR_MALFORMED;
@@ -447,7 +460,7 @@ out:
   return st;
 }
 
-static bool map_put(cbor_item_t *map, cbor_item_t *k, cbor_item_t *v)
+bool stw__cbor_map_put(cbor_item_t *map, cbor_item_t *k, cbor_item_t *v)
 {
   bool ok = k != NULL && v != NULL && cbor_map_add(map, (struct cbor_pair){.key = k, .value = v});
   if (k != NULL)
@@ -455,6 +468,26 @@ static bool map_put(cbor_item_t *map, cbor_item_t *k, cbor_item_t *v)
   if (v != NULL)
     cbor_decref(&v);
   return ok;
+}
+
+stw_status_t stw__cose_spki_kid(const uint8_t *spki, size_t len, uint8_t kid[STW_SPKI_KID_LEN])
+{
+  uint8_t d[32];
+  stw_status_t st = stw_sha256(spki, len, d);
+  if (st == STW_OK)
+    memcpy(kid, d, STW_SPKI_KID_LEN);
+  return st;
+}
+
+stw_status_t stw__cose_check_spki_kid(const stw_cose_sign1_t *s, const uint8_t *spki, size_t len)
+{
+  uint8_t kid[STW_SPKI_KID_LEN];
+  stw_status_t st = stw__cose_spki_kid(spki, len, kid);
+  if (st != STW_OK)
+    return st;
+  if (s->kid_len != STW_SPKI_KID_LEN || !stw_ct_equal(s->kid, kid, STW_SPKI_KID_LEN))
+    return STW_ERR_UNTRUSTED;
+  return STW_OK;
 }
 
 stw_status_t stw_cose_sign1_create(const stw_key_t *key, const uint8_t *kid, size_t kid_len,
@@ -484,7 +517,7 @@ stw_status_t stw_cose_sign1_create(const stw_key_t *key, const uint8_t *kid, siz
   unprot = cbor_new_definite_map(kid_len > 0 ? 1 : 0);
   if (arr == NULL || unprot == NULL)
     goto out;
-  if (kid_len > 0 && !map_put(unprot, cbor_build_uint8(LABEL_KID), build_bstr(kid, kid_len)))
+  if (kid_len > 0 && !stw__cbor_map_put(unprot, cbor_build_uint8(LABEL_KID), build_bstr(kid, kid_len)))
     goto out;
   if (!push(arr, build_bstr(prot, sizeof(prot))))
     goto out;

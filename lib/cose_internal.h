@@ -13,4 +13,26 @@
  *  the caller's to cbor_decref. STW_ERR_MALFORMED or STW_ERR_NOMEM. */
 stw_status_t stw__cbor_load(const uint8_t *p, size_t len, cbor_item_t **item) STW_WUR;
 
+/** int64 of a CBOR integer item; false if not an integer or out of range. */
+bool stw__cbor_int64(const cbor_item_t *item, int64_t *out);
+
+/** A definite bstr of at most max bytes (exactly max when exact), copied to
+ *  dst; its length goes to *len unless len is NULL. */
+bool stw__cbor_get_bstr(const cbor_item_t *it, size_t max, bool exact, uint8_t *dst, size_t *len);
+
+/** Adds k: v to map and drops our references to both; false on failure
+ *  (either NULL included), with both freed. */
+bool stw__cbor_map_put(cbor_item_t *map, cbor_item_t *k, cbor_item_t *v);
+
+/* Vouchers and attribute roots name their signer with the same kid, so the
+ * one rule lives here. */
+#define STW_SPKI_KID_LEN 16
+
+/** kid = SHA-256(spki)[0..16) */
+stw_status_t stw__cose_spki_kid(const uint8_t *spki, size_t len, uint8_t kid[STW_SPKI_KID_LEN]) STW_WUR;
+
+/** STW_OK when s carries the kid of spki; STW_ERR_UNTRUSTED when it is
+ *  missing or names another key (whatever the signature says). */
+stw_status_t stw__cose_check_spki_kid(const stw_cose_sign1_t *s, const uint8_t *spki, size_t len) STW_WUR;
+
 #endif

@@ -21,18 +21,6 @@ enum {
   KEY_LAST = 8,
 };
 
-#define KID_LEN 16
-
-/* kid = SHA-256(manufacturer SPKI)[0..16) */
-static stw_status_t mfg_kid(const uint8_t *spki, size_t len, uint8_t kid[KID_LEN])
-{
-  uint8_t d[32];
-  stw_status_t st = stw_sha256(spki, len, d);
-  if (st == STW_OK)
-    memcpy(kid, d, KID_LEN);
-  return st;
-}
-
 /* Smallest-width CBOR integer for v (libcbor encodes at the item's width). */
 static cbor_item_t *build_int(int64_t v)
 {
@@ -51,13 +39,7 @@ static cbor_item_t *build_int(int64_t v)
 
 static bool put(cbor_item_t *map, int key, cbor_item_t *v)
 {
-  cbor_item_t *k = cbor_build_uint8((uint8_t)key);
-  bool ok = k != NULL && v != NULL && cbor_map_add(map, (struct cbor_pair){.key = k, .value = v});
-  if (k != NULL)
-    cbor_decref(&k);
-  if (v != NULL)
-    cbor_decref(&v);
-  return ok;
+  return stw__cbor_map_put(map, cbor_build_uint8((uint8_t)key), v);
 }
 
 static bool has_psk(const stw_voucher_t *v)
@@ -91,7 +73,7 @@ stw_status_t stw_voucher_sign(const stw_voucher_t *v, const stw_key_t *mfg_key, 
     return STW_ERR_INVALID;
   if (check_fields(v) != STW_OK)
     return STW_ERR_INVALID;
-  uint8_t spki[STW_SPKI_MAX], kid[KID_LEN];
+  uint8_t spki[STW_SPKI_MAX], kid[STW_SPKI_KID_LEN];
   size_t spki_len = sizeof(spki);
   unsigned char *payload = NULL;
   size_t payload_len = 0, cap = 0;
@@ -117,7 +99,7 @@ stw_status_t stw_voucher_sign(const stw_voucher_t *v, const stw_key_t *mfg_key, 
     goto out;
   if ((st = stw_key_spki(mfg_key, spki, &spki_len)) != STW_OK)
     goto out;
-  if ((st = mfg_kid(spki, spki_len, kid)) != STW_OK)
+  if ((st = stw__cose_spki_kid(spki, spki_len, kid)) != STW_OK)
     goto out;
   if (out->data == NULL && out->max == 0)
     stw_buf_init(out, STW_VOUCHER_MAX);
@@ -131,38 +113,14 @@ out:
   return st;
 }
 
-static bool get_int(const cbor_item_t *it, int64_t *out)
+/* A definite tstr of 1..cap-1 bytes without NUL, copied NUL-terminated. */
+static bool get_text(const cbor_item_t *it, char *dst, size_t cap)
 {
-  uint64_t u;
-  if (cbor_isa_uint(it)) {
-    u = cbor_get_int(it);
-    if (u > INT64_MAX)
-      return false;
-    *out = (int64_t)u;
-    return true;
-  }
-  if (cbor_isa_negint(it)) {
-    u = cbor_get_int(it);
-    if (u > INT64_MAX)
-      return false;
-    *out = -1 - (int64_t)u;
-    return true;
-  }
-  return false;
-}
-
-/* A definite bstr of at most max bytes (exactly max when exact). */
-static bool get_bstr(const cbor_item_t *it, size_t max, bool exact, uint8_t *dst, size_t *len)
-{
-  if (!cbor_isa_bytestring(it) || !cbor_bytestring_is_definite(it))
+  size_t n = cbor_isa_string(it) && cbor_string_is_definite(it) ? cbor_string_length(it) : 0;
+  if (n == 0 || n >= cap || memchr(cbor_string_handle(it), '\0', n) != NULL)
     return false;
-  size_t n = cbor_bytestring_length(it);
-  if (n > max || (exact && n != max))
-    return false;
-  if (n > 0)
-    memcpy(dst, cbor_bytestring_handle(it), n);
-  if (len != NULL)
-    *len = n;
+  memcpy(dst, cbor_string_handle(it), n);
+  dst[n] = '\0';
   return true;
 }
 
@@ -188,41 +146,29 @@ static stw_status_t parse_payload(const uint8_t *p, size_t len, stw_voucher_t *v
     bool ok = false;
     switch (k) {
     case KEY_DEVICE_ID:
-      ok = get_bstr(val, STW_DEVICE_ID_LEN, true, v->device_id, NULL);
+      ok = stw__cbor_get_bstr(val, STW_DEVICE_ID_LEN, true, v->device_id, NULL);
       break;
     case KEY_OWNER_SPKI:
-      ok = get_bstr(val, STW_SPKI_MAX, false, v->owner_spki, &v->owner_spki_len);
+      ok = stw__cbor_get_bstr(val, STW_SPKI_MAX, false, v->owner_spki, &v->owner_spki_len);
       break;
     case KEY_CREATED_ON:
-      ok = get_int(val, &v->created_on);
+      ok = stw__cbor_int64(val, &v->created_on);
       break;
     case KEY_EXPIRES_ON:
-      ok = get_int(val, &v->expires_on);
+      ok = stw__cbor_int64(val, &v->expires_on);
       break;
     case KEY_SERIAL:
-      ok = get_bstr(val, sizeof(v->serial), true, v->serial, NULL);
+      ok = stw__cbor_get_bstr(val, sizeof(v->serial), true, v->serial, NULL);
       break;
-    case KEY_PSK_IDENTITY: {
-      size_t n = cbor_isa_string(val) && cbor_string_is_definite(val) ? cbor_string_length(val) : 0;
-      ok = n > 0 && n < sizeof(v->psk_identity) && memchr(cbor_string_handle(val), '\0', n) == NULL;
-      if (ok) {
-        memcpy(v->psk_identity, cbor_string_handle(val), n);
-        v->psk_identity[n] = '\0';
-      }
+    case KEY_PSK_IDENTITY:
+      ok = get_text(val, v->psk_identity, sizeof(v->psk_identity));
       break;
-    }
     case KEY_SEALED_PSK:
-      ok = get_bstr(val, sizeof(v->sealed_psk), false, v->sealed_psk, &v->sealed_psk_len);
+      ok = stw__cbor_get_bstr(val, sizeof(v->sealed_psk), false, v->sealed_psk, &v->sealed_psk_len);
       break;
-    case KEY_MODEL: {
-      size_t n = cbor_isa_string(val) && cbor_string_is_definite(val) ? cbor_string_length(val) : 0;
-      ok = n > 0 && n < sizeof(v->model) && memchr(cbor_string_handle(val), '\0', n) == NULL;
-      if (ok) {
-        memcpy(v->model, cbor_string_handle(val), n);
-        v->model[n] = '\0';
-      }
+    case KEY_MODEL:
+      ok = get_text(val, v->model, sizeof(v->model));
       break;
-    }
     default:
       break;
     }
@@ -267,16 +213,12 @@ stw_status_t stw_voucher_verify(const uint8_t *msg, size_t len, const uint8_t *m
   if (len > STW_VOUCHER_MAX)
     return STW_ERR_TOO_LARGE;
   stw_cose_sign1_t s;
-  uint8_t kid[KID_LEN];
   stw_status_t st = stw_cose_sign1_verify(msg, len, mfg_spki, mfg_spki_len, NULL, 0, &s);
   if (st != STW_OK)
     goto out;
   /* The kid names the manufacturer key and is part of the format: one that
    * is missing or names another key is refused even if the signature checks. */
-  if ((st = mfg_kid(mfg_spki, mfg_spki_len, kid)) != STW_OK)
-    goto out;
-  st = STW_ERR_UNTRUSTED;
-  if (s.kid_len != KID_LEN || !stw_ct_equal(s.kid, kid, KID_LEN))
+  if ((st = stw__cose_check_spki_kid(&s, mfg_spki, mfg_spki_len)) != STW_OK)
     goto out;
   if ((st = parse_payload(s.payload, s.payload_len, out)) != STW_OK)
     goto out;

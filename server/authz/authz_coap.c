@@ -44,6 +44,20 @@ static void identify(stw_authz_coap_t *t, coap_session_t *session, stw_identity_
     who->authenticated = false;
 }
 
+/* The request body (NULL, 0 when there is none); false when it, or the
+ * block-wise total announced, is over max. */
+static bool request_body(const coap_pdu_t *request, size_t max, const uint8_t **data, size_t *len)
+{
+  size_t offset = 0, total = 0;
+  *data = NULL;
+  *len = 0;
+  if (!coap_get_data_large(request, len, data, &offset, &total)) {
+    *data = NULL;
+    *len = total = 0;
+  }
+  return total <= max && *len <= max;
+}
+
 /* Tell observers of /revoked when the sequence moved (event loop thread). */
 static void notify_if_changed(stw_authz_coap_t *t)
 {
@@ -97,13 +111,9 @@ static void handle_token(coap_resource_t *resource, coap_session_t *session, con
   if (stw_deferred_resume(resource, session, request, response))
     return;
   stw_authz_coap_t *t = coap_resource_get_userdata(resource);
-  size_t len = 0, offset = 0, total = 0;
-  const uint8_t *data = NULL;
-  if (!coap_get_data_large(request, &len, &data, &offset, &total)) {
-    data = NULL;
-    len = total = 0;
-  }
-  if (total > STW_TOKEN_REQUEST_MAX || len > STW_TOKEN_REQUEST_MAX) {
+  const uint8_t *data;
+  size_t len;
+  if (!request_body(request, STW_TOKEN_REQUEST_MAX, &data, &len)) {
     stw_coap_error(response, COAP_RESPONSE_CODE(413), "token request over 1024 bytes");
     return;
   }
@@ -311,13 +321,9 @@ static void handle_context(coap_resource_t *resource, coap_session_t *session, c
   if (stw_deferred_resume(resource, session, request, response))
     return;
   stw_authz_coap_t *t = coap_resource_get_userdata(resource);
-  size_t len = 0, offset = 0, total = 0;
-  const uint8_t *data = NULL;
-  if (!coap_get_data_large(request, &len, &data, &offset, &total)) {
-    data = NULL;
-    len = total = 0;
-  }
-  if (total > CONTEXT_BODY_MAX || len > CONTEXT_BODY_MAX) {
+  const uint8_t *data;
+  size_t len;
+  if (!request_body(request, CONTEXT_BODY_MAX, &data, &len)) {
     stw_coap_error(response, COAP_RESPONSE_CODE(413), "context body over 512 bytes");
     return;
   }

@@ -699,6 +699,36 @@ static stw_status_t apply_refusal(stw_store_t *st, stw_enroll_outcome_t *o)
   return audit(st, o->device_id, action, o->device_id, o->refusal ? o->refusal : "refused", o->diag);
 }
 
+/* The device moved on since decide() (decommissioned, or to a state where
+ * `what` is not allowed): refuse, and record it like any refusal. */
+static stw_status_t refuse_moved_on(stw_store_t *st, stw_enroll_outcome_t *o, stw_device_t *cur, const char *what)
+{
+  stw_state_t was = cur->state;
+  stw_device_clear(cur);
+  if (was == STW_STATE_DECOMMISSIONED)
+    refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
+  else
+    refuse(o, STW_ERR_STATE, "state", "%s not allowed in state %s", what, stw_state_name(was));
+  return apply_refusal(st, o);
+}
+
+/* The last step of every grant: the lifecycle transition, then its audit record. */
+__attribute__((format(printf, 6, 7)))
+static stw_status_t transition_audited(stw_store_t *st, const stw_enroll_outcome_t *o, stw_event_t ev,
+                                       const char *reason, const char *action, const char *fmt, ...)
+{
+  stw_state_t next;
+  stw_status_t rc = stw_store_transition(st, o->device_id, ev, "daemon", reason, &next);
+  if (rc != STW_OK)
+    return rc;
+  char detail[STW_REASON_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof(detail), fmt, ap);
+  va_end(ap);
+  return audit(st, o->device_id, action, o->device_id, "ok", detail);
+}
+
 /* Re-check against committed state: a concurrent request for the same device
  * may have committed since stw_enroll_decide() read the store. */
 static stw_status_t apply_sen(stw_store_t *st, stw_enroll_outcome_t *o)
@@ -739,13 +769,9 @@ static stw_status_t apply_sen(stw_store_t *st, stw_enroll_outcome_t *o)
     return rc;
   if ((rc = stw_store_serial_claim(st, o->serial_hex, o->device_id, o->device.ldevid_not_after)) != STW_OK)
     return rc;
-  stw_state_t next;
-  if ((rc = stw_store_transition(st, o->device_id, STW_EV_BOOTSTRAP, "daemon", "LDevID issued", &next)) != STW_OK)
-    return rc;
-  char detail[STW_REASON_MAX];
-  snprintf(detail, sizeof(detail), "LDevID serial %s, name %s, model %s, manufacturer %s",
-           o->serial_hex, o->device.name, o->device.model, o->device.manufacturer);
-  return audit(st, o->device_id, "enroll", o->device_id, "ok", detail);
+  return transition_audited(st, o, STW_EV_BOOTSTRAP, "LDevID issued", "enroll",
+                            "LDevID serial %s, name %s, model %s, manufacturer %s",
+                            o->serial_hex, o->device.name, o->device.model, o->device.manufacturer);
 }
 
 /* Re-check against committed state, and write the new certificate onto the
@@ -768,15 +794,8 @@ static stw_status_t apply_sren(stw_store_t *st, stw_enroll_outcome_t *o)
     refuse(o, STW_ERR_UNAUTHENTICATED, "ldevid-superseded", "this LDevID was replaced by a newer one");
     return apply_refusal(st, o);
   }
-  if (stw_lifecycle_next(cur.state, STW_EV_REENROLL, &next) != STW_OK) {
-    stw_state_t was = cur.state;
-    stw_device_clear(&cur);
-    if (was == STW_STATE_DECOMMISSIONED)
-      refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
-    else
-      refuse(o, STW_ERR_STATE, "state", "renewal not allowed in state %s", stw_state_name(was));
-    return apply_refusal(st, o);
-  }
+  if (stw_lifecycle_next(cur.state, STW_EV_REENROLL, &next) != STW_OK)
+    return refuse_moved_on(st, o, &cur, "renewal");
   free(cur.ldevid);
   cur.ldevid = o->payload;
   cur.ldevid_len = o->payload_len;
@@ -792,11 +811,7 @@ static stw_status_t apply_sren(stw_store_t *st, stw_enroll_outcome_t *o)
     return rc;
   if ((rc = stw_store_serial_claim(st, o->serial_hex, o->device_id, o->device.ldevid_not_after)) != STW_OK)
     return rc;
-  if ((rc = stw_store_transition(st, o->device_id, STW_EV_REENROLL, "daemon", "LDevID renewed", &next)) != STW_OK)
-    return rc;
-  char detail[STW_REASON_MAX];
-  snprintf(detail, sizeof(detail), "LDevID serial %s", o->serial_hex);
-  return audit(st, o->device_id, "reenroll", o->device_id, "ok", detail);
+  return transition_audited(st, o, STW_EV_REENROLL, "LDevID renewed", "reenroll", "LDevID serial %s", o->serial_hex);
 }
 
 static stw_status_t apply_psk(stw_store_t *st, stw_enroll_outcome_t *o)
@@ -808,13 +823,7 @@ static stw_status_t apply_psk(stw_store_t *st, stw_enroll_outcome_t *o)
   if (cur.state == STW_STATE_DECOMMISSIONED || (cur.state != STW_STATE_MANUFACTURED && cur.psk_identity[0] == '\0')) {
     /* Decommissioned (or re-imprinted) since decide(): the old PSK must not
      * come back as a retry. */
-    stw_state_t was = cur.state;
-    stw_device_clear(&cur);
-    if (was == STW_STATE_DECOMMISSIONED)
-      refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
-    else
-      refuse(o, STW_ERR_STATE, "state", "PSK enrollment not allowed in state %s", stw_state_name(was));
-    return apply_refusal(st, o);
+    return refuse_moved_on(st, o, &cur, "PSK enrollment");
   }
   if (cur.state != STW_STATE_MANUFACTURED) {
     /* Someone else's identical request committed first; answer with theirs. */
@@ -840,12 +849,8 @@ static stw_status_t apply_psk(stw_store_t *st, stw_enroll_outcome_t *o)
     return rc;
   if ((rc = stw_store_psk_put(st, &o->psk)) != STW_OK)
     return rc;
-  stw_state_t next;
-  if ((rc = stw_store_transition(st, o->device_id, STW_EV_BOOTSTRAP, "daemon", "operational PSK issued", &next)) != STW_OK)
-    return rc;
-  char detail[STW_REASON_MAX];
-  snprintf(detail, sizeof(detail), "operational PSK %s, name %s", o->psk.identity, o->device.name);
-  return audit(st, o->device_id, "enroll.psk", o->device_id, "ok", detail);
+  return transition_audited(st, o, STW_EV_BOOTSTRAP, "operational PSK issued", "enroll.psk",
+                            "operational PSK %s, name %s", o->psk.identity, o->device.name);
 }
 
 static stw_status_t apply_psk_confirm(stw_store_t *st, stw_enroll_outcome_t *o)

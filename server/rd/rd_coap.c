@@ -43,11 +43,6 @@ static stw_status_t parse_query(const coap_pdu_t *request, stw_rd_query_t *q)
   return stw_rd_query_parse(values, lens, n, q);
 }
 
-static unsigned query_error_code(stw_status_t st)
-{
-  return st == STW_ERR_TOO_LARGE ? COAP_RESPONSE_CODE(413) : COAP_RESPONSE_CODE(400);
-}
-
 static const char *query_error_diag(stw_status_t st)
 {
   switch (st) {
@@ -55,6 +50,20 @@ static const char *query_error_diag(stw_status_t st)
   case STW_ERR_INVALID: return "query value out of range (lt or count)";
   default: return "malformed query";
   }
+}
+
+/* For the reads: a bad query is answered at once (writes audit it instead). */
+static void answer_query_error(coap_pdu_t *response, stw_status_t st)
+{
+  stw_coap_error(response, st == STW_ERR_TOO_LARGE ? COAP_RESPONSE_CODE(413) : COAP_RESPONSE_CODE(400),
+                 query_error_diag(st));
+}
+
+static void identify(stw_rd_coap_t *t, coap_session_t *session, stw_asker_t *asker)
+{
+  stw_peer_t peer;
+  stw_coap_peer(session, &peer);
+  stw_rd_identify(t->rd, &peer, asker);
 }
 
 static stw_status_t apply_job(stw_store_t *st, void *arg)
@@ -126,36 +135,47 @@ static void submit(stw_rd_coap_t *t, rd_job_t *job, coap_session_t *session, con
   }
 }
 
+/* What every write decodes the same way. */
+typedef struct {
+  stw_asker_t asker;
+  stw_rd_query_t q;
+  stw_status_t query_status;
+  const uint8_t *body;
+  size_t len;
+  bool too_large;
+} rd_write_t;
+
 /* Decode the common parts of a write: who, what query, what body. Refusals
- * that happen here are still decided by rd.c so they are audited. */
+ * that happen here are still decided by rd.c so they are audited. NULL: out
+ * of memory, already answered. */
 static rd_job_t *start_job(stw_rd_coap_t *t, stw_rd_op_t op, coap_session_t *session, const coap_pdu_t *request,
-                           stw_asker_t *asker, stw_rd_query_t *q, stw_status_t *query_status,
-                           const uint8_t **body, size_t *len, bool *too_large)
+                           coap_pdu_t *response, rd_write_t *w)
 {
   rd_job_t *job = calloc(1, sizeof(*job));
-  if (job == NULL)
+  if (job == NULL) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(500), "out of memory");
     return NULL;
+  }
   job->t = t;
   stw_rd_outcome_init(&job->o, op);
-  stw_peer_t peer;
-  stw_coap_peer(session, &peer);
-  stw_rd_identify(t->rd, &peer, asker);
-  *query_status = parse_query(request, q);
+  identify(t, session, &w->asker);
+  w->query_status = parse_query(request, &w->q);
   size_t offset = 0, total = 0;
-  *body = NULL;
-  *len = 0;
-  if (!coap_get_data_large(request, len, body, &offset, &total)) {
-    *body = NULL;
-    *len = total = 0;
+  w->body = NULL;
+  w->len = 0;
+  if (!coap_get_data_large(request, &w->len, &w->body, &offset, &total)) {
+    w->body = NULL;
+    w->len = total = 0;
   }
-  *too_large = total > RD_BODY_MAX || *len > RD_BODY_MAX;
+  w->too_large = total > RD_BODY_MAX || w->len > RD_BODY_MAX;
   return job;
 }
 
-static bool refuse_early(rd_job_t *job, const stw_asker_t *asker, stw_status_t query_status, bool too_large)
+static bool refuse_early(rd_job_t *job, const rd_write_t *w)
 {
-  snprintf(job->o.device_id, sizeof(job->o.device_id), "%s", asker->device_id);
-  if (too_large) {
+  stw_status_t query_status = w->query_status;
+  snprintf(job->o.device_id, sizeof(job->o.device_id), "%s", w->asker.device_id);
+  if (w->too_large) {
     job->o.status = STW_ERR_TOO_LARGE;
     job->o.refusal = "payload-too-large";
     snprintf(job->o.diag, sizeof(job->o.diag), "payload over %d bytes", STW_LINKS_PAYLOAD_MAX);
@@ -178,21 +198,14 @@ static void handle_register(coap_resource_t *resource, coap_session_t *session, 
   if (stw_deferred_resume(resource, session, request, response))
     return;
   maybe_sweep(t);
-  stw_asker_t asker;
-  stw_rd_query_t q;
-  stw_status_t qs;
-  const uint8_t *body;
-  size_t len;
-  bool too_large;
-  rd_job_t *job = start_job(t, STW_RD_REGISTER, session, request, &asker, &q, &qs, &body, &len, &too_large);
-  if (job == NULL) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(500), "out of memory");
+  rd_write_t w;
+  rd_job_t *job = start_job(t, STW_RD_REGISTER, session, request, response, &w);
+  if (job == NULL)
     return;
-  }
-  if (!refuse_early(job, &asker, qs, too_large)) {
+  if (!refuse_early(job, &w)) {
     char source[128];
     stw_coap_peer_uri(session, source, sizeof(source));
-    stw_rd_decide_register(t->rd, &asker, &q, (const char *)body, len, source, &job->o);
+    stw_rd_decide_register(t->rd, &w.asker, &w.q, (const char *)w.body, w.len, source, &job->o);
   }
   submit(t, job, session, request, response);
 }
@@ -204,19 +217,13 @@ static void handle_update(coap_resource_t *resource, coap_session_t *session, co
   stw_rd_coap_t *t = arg;
   if (stw_deferred_resume(resource, session, request, response))
     return;
-  stw_asker_t asker;
-  stw_rd_query_t q;
-  stw_status_t qs;
-  const uint8_t *body;
-  size_t len;
-  bool too_large;
-  rd_job_t *job = start_job(t, STW_RD_UPDATE, session, request, &asker, &q, &qs, &body, &len, &too_large);
-  if (job == NULL) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(500), "out of memory");
+  rd_write_t w;
+  rd_job_t *job = start_job(t, STW_RD_UPDATE, session, request, response, &w);
+  if (job == NULL)
     return;
-  }
-  if (!refuse_early(job, &asker, qs, too_large))
-    stw_rd_decide_update(t->rd, &asker, rest, &q, (const char *)body, len, body != NULL && len > 0, &job->o);
+  if (!refuse_early(job, &w))
+    stw_rd_decide_update(t->rd, &w.asker, rest, &w.q, (const char *)w.body, w.len, w.body != NULL && w.len > 0,
+                         &job->o);
   submit(t, job, session, request, response);
 }
 
@@ -227,18 +234,11 @@ static void handle_delete(coap_resource_t *resource, coap_session_t *session, co
   stw_rd_coap_t *t = arg;
   if (stw_deferred_resume(resource, session, request, response))
     return;
-  stw_asker_t asker;
-  stw_rd_query_t q;
-  stw_status_t qs;
-  const uint8_t *body;
-  size_t len;
-  bool too_large;
-  rd_job_t *job = start_job(t, STW_RD_DELETE, session, request, &asker, &q, &qs, &body, &len, &too_large);
-  if (job == NULL) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(500), "out of memory");
+  rd_write_t w;
+  rd_job_t *job = start_job(t, STW_RD_DELETE, session, request, response, &w);
+  if (job == NULL)
     return;
-  }
-  stw_rd_decide_delete(t->rd, &asker, rest, &job->o);
+  stw_rd_decide_delete(t->rd, &w.asker, rest, &job->o);
   submit(t, job, session, request, response);
 }
 
@@ -272,13 +272,11 @@ static void answer_lookup(coap_resource_t *resource, coap_session_t *session, co
   stw_rd_query_t q;
   stw_status_t st = parse_query(request, &q);
   if (st != STW_OK) {
-    stw_coap_error(response, query_error_code(st), query_error_diag(st));
+    answer_query_error(response, st);
     return;
   }
-  stw_peer_t peer;
   stw_asker_t asker;
-  stw_coap_peer(session, &peer);
-  stw_rd_identify(t->rd, &peer, &asker);
+  identify(t, session, &asker);
   stw_buf_t out;
   st = stw_rd_lookup(t->rd, &asker, kind, &q, stw_now(), &out);
   if (st != STW_OK) {
@@ -314,7 +312,7 @@ static void handle_resolve(coap_resource_t *resource, coap_session_t *session, c
   stw_rd_query_t q;
   stw_status_t st = parse_query(request, &q);
   if (st != STW_OK) {
-    stw_coap_error(response, query_error_code(st), query_error_diag(st));
+    answer_query_error(response, st);
     return;
   }
   /* ?a=model&a=location picks the attributes to disclose. */
@@ -323,10 +321,8 @@ static void handle_resolve(coap_resource_t *resource, coap_session_t *session, c
   for (size_t i = 0; i < q.n_filters; i++)
     if (strcmp(q.filters[i].name, "a") == 0 && q.filters[i].has_value)
       names[n++] = q.filters[i].value;
-  stw_peer_t peer;
   stw_asker_t asker;
-  stw_coap_peer(session, &peer);
-  stw_rd_identify(t->rd, &peer, &asker);
+  identify(t, session, &asker);
   stw_buf_t out;
   st = stw_rd_resolve(t->rd, &asker, rest, n ? names : NULL, n, stw_now(), &out);
   if (st != STW_OK) {
