@@ -33,6 +33,8 @@ static void request_free(void *p)
     return;
   free(r->path);
   free(r->body);
+  if (r->answer != NULL)
+    stw_wipe(r->answer, r->answer_len);  /* a token answer holds an OSCORE master secret */
   free(r->answer);
   free(r);
 }
@@ -208,6 +210,8 @@ stw_status_t stw__request_run(stw_dev_t *dev, const char *uri, coap_pdu_code_t m
     if (answer_len != NULL)
       *answer_len = w.answer_len;
   }
+  if (w.answer != NULL)
+    stw_wipe(w.answer, w.answer_len);
   free(w.answer);
   return st;
 }

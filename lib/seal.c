@@ -112,6 +112,8 @@ static stw_status_t ecdh(const struct ecc_scalar *e, const uint8_t rx[32], const
   st = STW_OK;
 out:
   stw_wipe(sy, sizeof(sy));
+  /* s is the shared secret point; nettle frees it without clearing it. */
+  stw_wipe(s.p, 2 * ecc_size(curve) * sizeof(mp_limb_t));
   ecc_point_clear(&r);
   ecc_point_clear(&s);
   return st;

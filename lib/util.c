@@ -132,6 +132,7 @@ stw_status_t stw_file_read(const char *path, size_t max, uint8_t **out, size_t *
   stw_status_t st = STW_ERR_IO;
   struct stat sb;
   uint8_t *buf = NULL;
+  size_t cap = 0;
   if (fstat(fd, &sb) != 0)
     goto out;
   if (sb.st_size < 0 || (uint64_t)sb.st_size > max) {
@@ -139,7 +140,8 @@ stw_status_t stw_file_read(const char *path, size_t max, uint8_t **out, size_t *
     goto out;
   }
   size_t size = (size_t)sb.st_size;
-  buf = malloc(size + 1);
+  cap = size + 1;
+  buf = malloc(cap);
   if (buf == NULL) {
     st = STW_ERR_NOMEM;
     goto out;
@@ -162,6 +164,8 @@ stw_status_t stw_file_read(const char *path, size_t max, uint8_t **out, size_t *
   buf = NULL;
   st = STW_OK;
 out:
+  if (buf != NULL)
+    stw_wipe(buf, cap);  /* a half-read key file leaves nothing behind */
   free(buf);
   close(fd);
   return st;
@@ -230,9 +234,17 @@ stw_status_t stw_buf_append(stw_buf_t *b, const void *data, size_t len)
       cap *= 2;
     if (cap > b->max)
       cap = b->max;
-    uint8_t *p = realloc(b->data, cap);
+    /* Not realloc: it would free the old block unwiped, and buffers carry
+     * keys and secrets (a PEM key followed by its certificate, a token
+     * answer with a master secret). */
+    uint8_t *p = malloc(cap);
     if (p == NULL)
       return STW_ERR_NOMEM;
+    if (b->data != NULL) {
+      memcpy(p, b->data, b->len);
+      stw_wipe(b->data, b->cap);
+      free(b->data);
+    }
     b->data = p;
     b->cap = cap;
   }

@@ -35,8 +35,7 @@ struct stw_deferred {
   bool ready;
   unsigned code;
   int content_format;
-  uint8_t *body;
-  size_t len;
+  stw_coap_body_t *body;
   char diag[192];
   char location[64];
 };
@@ -206,15 +205,8 @@ void stw_deferred_answer(stw_deferred_t *d, unsigned code, int content_format,
 {
   d->code = code;
   d->content_format = content_format;
-  if (body != NULL && len > 0) {
-    d->body = malloc(len);
-    if (d->body != NULL) {
-      memcpy(d->body, body, len);
-      d->len = len;
-    } else {
-      d->code = COAP_RESPONSE_CODE(500);
-    }
-  }
+  if (body != NULL && len > 0 && (d->body = stw_coap_body_new(body, len)) == NULL)
+    d->code = COAP_RESPONSE_CODE(500);
   snprintf(d->diag, sizeof(d->diag), "%s", diag ? diag : "");
   d->ready = true;
   coap_async_trigger(d->async);
@@ -231,10 +223,45 @@ static void unlink_deferred(stw_deferred_t *d)
   d->next->prev = d->prev;
 }
 
+/* Answers may carry secrets (an operational PSK, an OSCORE master secret):
+ * the copy libcoap holds until the last block went out is wiped on release. */
+struct stw_coap_body {
+  size_t len;
+  uint8_t data[];
+};
+
+stw_coap_body_t *stw_coap_body_new(const uint8_t *data, size_t len)
+{
+  stw_coap_body_t *b = malloc(sizeof(*b) + (len > 0 ? len : 1));
+  if (b == NULL)
+    return NULL;
+  b->len = len;
+  if (len > 0)
+    memcpy(b->data, data, len);
+  return b;
+}
+
+void stw_coap_body_free(stw_coap_body_t *b)
+{
+  if (b == NULL)
+    return;
+  stw_wipe(b->data, b->len);
+  free(b);
+}
+
 static void release_body(coap_session_t *session, void *body)
 {
   (void)session;
-  free(body);
+  stw_coap_body_free(body);
+}
+
+void stw_coap_add_body(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                       coap_pdu_t *response, int content_format, stw_coap_body_t *body)
+{
+  /* libcoap owns the body from here (released even when adding fails) and
+   * splits it into blocks if needed. */
+  coap_add_data_large_response(resource, session, request, response, NULL, (uint16_t)content_format, -1, 0,
+                               body->len, body->data, release_body, body);
 }
 
 bool stw_deferred_resume(coap_resource_t *resource, coap_session_t *session,
@@ -260,10 +287,7 @@ bool stw_deferred_resume(coap_resource_t *resource, coap_session_t *session,
       seg++;
   }
   if (d->body != NULL) {
-    /* libcoap owns the body from here and splits it into blocks if needed. */
-    coap_add_data_large_response(resource, session, request, response, NULL,
-                                 (uint16_t)d->content_format, -1, 0, d->len, d->body,
-                                 release_body, d->body);
+    stw_coap_add_body(resource, session, request, response, d->content_format, d->body);
   } else if (d->diag[0] != '\0') {
     coap_add_data(response, strlen(d->diag), (const uint8_t *)d->diag);
   }
@@ -533,7 +557,7 @@ void stw_coap_server_free(stw_coap_server_t *s)
   while (s->deferred.next != &s->deferred) {
     stw_deferred_t *d = s->deferred.next;
     unlink_deferred(d);
-    free(d->body);
+    stw_coap_body_free(d->body);
     free(d);
   }
   stw_buf_free(&s->key_pem, true);

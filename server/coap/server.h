@@ -49,6 +49,14 @@ void stw_coap_error(coap_pdu_t *response, unsigned code, const char *diag);
  */
 typedef struct stw_deferred stw_deferred_t;
 
+/** An answer body libcoap may keep for block-wise transfer; wiped when freed. */
+typedef struct stw_coap_body stw_coap_body_t;
+stw_coap_body_t *stw_coap_body_new(const uint8_t *data, size_t len);
+void stw_coap_body_free(stw_coap_body_t *b);
+/** Attach body to response (block-wise as needed); libcoap takes it over. */
+void stw_coap_add_body(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                       coap_pdu_t *response, int content_format, stw_coap_body_t *body);
+
 stw_deferred_t *stw_defer(coap_session_t *session, const coap_pdu_t *request);
 /** Set the answer (body copied) and wake the handler; frees nothing of the caller's. */
 void stw_deferred_answer(stw_deferred_t *d, unsigned code, int content_format,

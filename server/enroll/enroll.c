@@ -532,6 +532,7 @@ static stw_status_t decide_psk(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
       return refuse(o, st, "store", "store unavailable");
     o->retry = true;
     o->psk = op;
+    stw_wipe(&op, sizeof(op));
   } else {
     uint8_t rnd[4];
     char tag[9];
@@ -835,11 +836,12 @@ static stw_status_t apply_psk(stw_store_t *st, stw_enroll_outcome_t *o)
       return rc;
     o->retry = true;
     o->psk = op;
+    stw_wipe(&op, sizeof(op));
     uint8_t answer[STW_PSK_ANSWER_MAX];
     size_t len = 0;
-    if ((rc = stw_psk_answer_encode(op.identity, op.key, o->device.name, answer, sizeof(answer), &len)) != STW_OK)
-      return rc;
-    rc = take_payload(o, answer, len);
+    if ((rc = stw_psk_answer_encode(o->psk.identity, o->psk.key, o->device.name, answer, sizeof(answer), &len)) ==
+        STW_OK)
+      rc = take_payload(o, answer, len);
     stw_wipe(answer, sizeof(answer));
     return rc;
   }

@@ -20,12 +20,6 @@ typedef struct {
   int accept;               /* content format the client asked for */
 } est_job_t;
 
-static void release_copy(coap_session_t *session, void *p)
-{
-  (void)session;
-  free(p);
-}
-
 static int answer_format(const est_job_t *job)
 {
   switch (job->o.op) {
@@ -145,13 +139,9 @@ static void serve(coap_resource_t *resource, coap_session_t *session, const coap
     size_t blen = 0;
     if (granted_body(job, &p7, &body, &blen) == STW_OK) {
       coap_pdu_set_code(response, (coap_pdu_code_t)stw_enroll_coap_code(&job->o));
-      uint8_t *copy = malloc(blen ? blen : 1);
-      if (copy != NULL) {
-        memcpy(copy, body, blen);
-        coap_add_data_large_response(resource, session, request, response, NULL,
-                                     (uint16_t)answer_format(job), -1, 0, blen, copy,
-                                     release_copy, copy);
-      }
+      stw_coap_body_t *copy = stw_coap_body_new(body, blen);
+      if (copy != NULL)
+        stw_coap_add_body(resource, session, request, response, answer_format(job), copy);
     } else {
       stw_coap_error(response, COAP_RESPONSE_CODE(500), "encoding failed");
     }
