@@ -7,6 +7,7 @@
 #include "cbor_reader.h"
 #include "cwt.h"
 #include "net_internal.h"
+#include "token_internal.h"
 #include "steward/token.h"
 
 #define CF_ACE_CBOR 19
@@ -175,10 +176,12 @@ static const char *ace_error_name(int64_t e)
 }
 
 /* {1: token, 2: expires_in, 9: scope bstr, 41: rs_cnf} or {30: error, 31: text} */
-static stw_status_t parse_answer(const uint8_t *p, size_t len, stw_token_t *out, stw_oscore_material_t *m)
+stw_status_t stw__token_answer_parse(const uint8_t *p, size_t len, stw_token_t *out, stw_oscore_material_t *m)
 {
   stw_cbor_reader_t r;
   size_t n = 0;
+  if (p == NULL || len == 0 || len > ANSWER_MAX)
+    return STW_ERR_MALFORMED;
   stw_cbor_reader_init(&r, p, len);
   if (stw_cbor_read_map(&r, &n) != STW_OK || n > 16)
     return STW_ERR_MALFORMED;
@@ -246,7 +249,7 @@ static stw_status_t token_request(stw_dev_t *dev, const char *as_uri, const char
     st = stw__request_run(dev, as_uri, COAP_REQUEST_CODE_POST, "token", CF_ACE_CBOR, CF_ACE_CBOR, req.data, req.len,
                           ANSWER_MAX, &answer, &answer_len, NULL, report);
   if (st == STW_OK) {
-    st = parse_answer(answer, answer_len, out, m);
+    st = stw__token_answer_parse(answer, answer_len, out, m);
     if (st != STW_OK) {
       stw_token_clear(out);
       stw_oscore_material_clear(m);
