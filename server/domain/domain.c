@@ -130,7 +130,15 @@ stw_status_t stw_domain_open(const char *data_dir, const char *name, stw_domain_
   if ((st = load_or_create_key(d->dir, "domain-ca.key", &d->ca_key, &fresh_ca)) != STW_OK)
     goto out;
   int64_t now = stw_now();
-  if (fresh_ca) {
+  /* A key whose certificate is missing is a first start cut short between
+   * the two files: issue the certificate now rather than never start. */
+  bool issue_ca = fresh_ca;
+  if (!issue_ca && (st = load_cert(d->dir, "domain-ca.pem", &d->ca_der)) != STW_OK) {
+    if (st != STW_ERR_NOT_FOUND)
+      goto out;
+    issue_ca = true;
+  }
+  if (issue_ca) {
     char cn[STW_NAME_MAX + 16];
     snprintf(cn, sizeof(cn), "%.*s CA", STW_NAME_MAX - 4, d->name);
     stw_cert_template_t t = {
@@ -141,15 +149,19 @@ stw_status_t stw_domain_open(const char *data_dir, const char *name, stw_domain_
     if ((st = stw_cert_self_signed(d->ca_key, &t, &d->ca_der)) != STW_OK ||
         (st = write_cert_pem(d->dir, "domain-ca.pem", &d->ca_der)) != STW_OK)
       goto out;
-  } else if ((st = load_cert(d->dir, "domain-ca.pem", &d->ca_der)) != STW_OK) {
-    goto out;
   }
   if ((st = stw_cert_parse(d->ca_der.data, d->ca_der.len, &d->ca)) != STW_OK)
     goto out;
 
   if ((st = load_or_create_key(d->dir, "server.key", &d->server_key, &fresh_server)) != STW_OK)
     goto out;
-  if (fresh_server || fresh_ca) {
+  bool issue_server = fresh_server || issue_ca;
+  if (!issue_server && (st = load_cert(d->dir, "server.pem", &d->server_der)) != STW_OK) {
+    if (st != STW_ERR_NOT_FOUND)
+      goto out;
+    issue_server = true;
+  }
+  if (issue_server) {
     uint8_t spki[STW_SPKI_MAX];
     size_t spki_len = sizeof(spki);
     stw_cert_template_t t = {
@@ -163,8 +175,6 @@ stw_status_t stw_domain_open(const char *data_dir, const char *name, stw_domain_
                              &d->server_der, NULL)) != STW_OK ||
         (st = write_cert_pem(d->dir, "server.pem", &d->server_der)) != STW_OK)
       goto out;
-  } else if ((st = load_cert(d->dir, "server.pem", &d->server_der)) != STW_OK) {
-    goto out;
   }
   if ((st = stw_cert_parse(d->server_der.data, d->server_der.len, &d->server)) != STW_OK)
     goto out;
