@@ -11,7 +11,6 @@
 #include "authz/pdp.h"
 #include "coap/identity.h"
 
-#define CONTEXT_BODY_MAX 512
 #define REVOKED_MAX_ENTRIES 4096   /* the list answer carries at most this many (block-wise) */
 
 struct stw_authz_coap {
@@ -284,13 +283,14 @@ static const char *identity_attr(const stw_identity_t *who, const char *name)
   return NULL;
 }
 
-/* {1: name tstr, 2: value tstr} */
-static stw_status_t parse_context_body(const uint8_t *data, size_t len, stw_context_row_t *row)
+stw_status_t stw_context_body_parse(const uint8_t *data, size_t len, stw_context_row_t *row)
 {
   stw_cbor_reader_t r;
   size_t n;
   stw_status_t st;
   bool have_name = false, have_value = false;
+  if (data == NULL || len == 0 || len > CONTEXT_BODY_MAX)
+    return STW_ERR_MALFORMED;
   stw_cbor_reader_init(&r, data, len);
   if ((st = stw_cbor_read_map(&r, &n)) != STW_OK)
     return st;
@@ -341,7 +341,7 @@ static void handle_context(coap_resource_t *resource, coap_session_t *session, c
     stw_coap_error(response, COAP_RESPONSE_CODE(401), "not an enrolled device of this domain");
     goto drop;
   }
-  if (data == NULL || parse_context_body(data, len, &job->row) != STW_OK) {
+  if (data == NULL || stw_context_body_parse(data, len, &job->row) != STW_OK) {
     stw_coap_error(response, COAP_RESPONSE_CODE(400), "expected CBOR {1: name, 2: value}");
     goto drop;
   }
