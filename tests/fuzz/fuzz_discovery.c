@@ -45,11 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t n = size < sizeof(rule) - 1 ? size : sizeof(rule) - 1;
   memcpy(rule, data, n);
   rule[n] = '\0';
-  stw_asker_t asker = { .authenticated = true, .device_id = "fedcba9876543210fedcba9876543210", .n_attrs = 2 };
-  strcpy(asker.attrs[0].name, "role");
-  strcpy(asker.attrs[0].value, "maintainer");
-  strcpy(asker.attrs[1].name, "model");
-  strcpy(asker.attrs[1].value, "thermo-1");
+  stw_asker_t asker = { .authenticated = true, .device_id = "fedcba9876543210fedcba9876543210", .n_attrs = 2,
+                        .attrs = { { .name = "role", .value = "maintainer" }, { .name = "model", .value = "thermo-1" } } };
   (void)stw_visibility_valid(rule);
   (void)stw_visible(rule, &asker, OWNER);
   /* The owner always sees its own entries; nobody unauthenticated sees
