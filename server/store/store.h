@@ -324,4 +324,169 @@ stw_status_t stw_store_token_revoked_list(stw_store_t *st, int64_t now, stw_toke
 /** The latest revocation sequence number (0: nothing ever revoked). */
 stw_status_t stw_store_revocation_seq(stw_store_t *st, uint64_t *seq);
 
+/* ==== later life (issue 6): firmware, campaigns, attestation, revocation of
+ * certificates, erasure, vulnerability reports ============================ */
+#define STW_URI_MAX 256
+
+/* ---- firmware the domain authorised (manifests; images live in files) ----- */
+typedef struct {
+  int64_t id;                      /**< assigned by the store */
+  char vendor[STW_TEXT_MAX];       /**< the manifest's vendor id (manufacturer) */
+  char class_id[STW_TEXT_MAX];     /**< the device class it is for (model) */
+  char component[STW_TEXT_MAX];    /**< "firmware" */
+  uint64_t sequence;               /**< manifest sequence number (monotonic per vendor/class) */
+  uint8_t digest[32];              /**< SHA-256 of the image: also the attestation reference value */
+  uint64_t size;                   /**< image bytes */
+  char uri[STW_URI_MAX];           /**< where devices fetch it ("/fw/img/<hex digest>") */
+  uint8_t *envelope;               /**< the signed envelope devices receive; owned */
+  size_t envelope_len;
+  int64_t published_at;
+} stw_firmware_t;
+void stw_firmware_clear(stw_firmware_t *f);
+/** Record an authorised manifest; sets f->id. STW_ERR_EXISTS if (vendor,
+ *  class_id, sequence) is there already. */
+stw_status_t stw_store_firmware_put(stw_store_t *st, stw_firmware_t *f);
+stw_status_t stw_store_firmware_get(stw_store_t *st, int64_t id, stw_firmware_t *out);
+/** The manifest with this image digest (reference values for appraisal). */
+stw_status_t stw_store_firmware_by_digest(stw_store_t *st, const uint8_t digest[32], stw_firmware_t *out);
+typedef stw_status_t (*stw_firmware_cb)(const stw_firmware_t *f, void *ctx);
+/** Every manifest in id order (envelope NULL in the callback). */
+stw_status_t stw_store_firmware_list(stw_store_t *st, stw_firmware_cb cb, void *ctx);
+
+/* ---- what each device reports it runs ------------------------------------- */
+typedef struct {
+  char device_id[STW_ID_HEX];
+  uint64_t sequence;               /**< installed manifest sequence (0: factory image) */
+  uint8_t digest[32];              /**< running image digest as last reported */
+  int64_t reported_at;
+} stw_device_fw_t;
+stw_status_t stw_store_device_fw_set(stw_store_t *st, const stw_device_fw_t *f);
+stw_status_t stw_store_device_fw_get(stw_store_t *st, const char *device_id, stw_device_fw_t *out);
+
+/* ---- roll-out campaigns ---------------------------------------------------- */
+typedef enum {
+  STW_CAMPAIGN_RUNNING = 0,
+  STW_CAMPAIGN_HALTED = 1,         /**< failures passed the threshold; resume or abort */
+  STW_CAMPAIGN_ABORTED = 2,
+  STW_CAMPAIGN_DONE = 3,
+} stw_campaign_state_t;
+typedef struct {
+  int64_t id;                      /**< assigned by the store */
+  int64_t firmware_id;
+  char target[STW_POLICY_PART_MAX];/**< "model=meter" or "group=kitchen" */
+  unsigned canary_percent;         /**< share of the targets in stage 0 (1..100) */
+  unsigned max_failure_percent;    /**< halt when failed/finished of the open stage passes this */
+  unsigned stage;                  /**< 0: canary, 1: the rest */
+  stw_campaign_state_t state;
+  char reason[STW_REASON_MAX];     /**< why it halted or aborted */
+  int64_t created_at;
+  int64_t updated_at;
+} stw_campaign_t;
+stw_status_t stw_store_campaign_add(stw_store_t *st, stw_campaign_t *c /* id set */);
+stw_status_t stw_store_campaign_get(stw_store_t *st, int64_t id, stw_campaign_t *out);
+/** Write stage, state, reason and updated_at of an existing campaign. */
+stw_status_t stw_store_campaign_update(stw_store_t *st, const stw_campaign_t *c);
+typedef stw_status_t (*stw_campaign_cb)(const stw_campaign_t *c, void *ctx);
+stw_status_t stw_store_campaign_list(stw_store_t *st, stw_campaign_cb cb, void *ctx);
+
+typedef enum {
+  STW_ROLLOUT_WAITING = 0,         /**< in a later stage, not offered yet */
+  STW_ROLLOUT_OFFERED = 1,         /**< the device may fetch the manifest */
+  STW_ROLLOUT_DOWNLOADING = 2,
+  STW_ROLLOUT_INSTALLED = 3,       /**< reported running and confirmed */
+  STW_ROLLOUT_FAILED = 4,          /**< rejected, digest mismatch, self-test failed (rolled back) */
+  STW_ROLLOUT_COUNT
+} stw_rollout_status_t;
+typedef struct {
+  int64_t campaign_id;
+  char device_id[STW_ID_HEX];
+  unsigned stage;
+  stw_rollout_status_t status;
+  char detail[STW_REASON_MAX];
+  int64_t updated_at;
+} stw_rollout_t;
+/** Insert or replace one device's row of a campaign. */
+stw_status_t stw_store_rollout_put(stw_store_t *st, const stw_rollout_t *r);
+stw_status_t stw_store_rollout_get(stw_store_t *st, int64_t campaign_id, const char *device_id, stw_rollout_t *out);
+/** The newest RUNNING campaign row offered to this device (status OFFERED or
+ *  DOWNLOADING). STW_ERR_NOT_FOUND if nothing is offered. */
+stw_status_t stw_store_rollout_offered(stw_store_t *st, const char *device_id, stw_rollout_t *out);
+typedef stw_status_t (*stw_rollout_cb)(const stw_rollout_t *r, void *ctx);
+/** A campaign's rows in device order. */
+stw_status_t stw_store_rollout_list(stw_store_t *st, int64_t campaign_id, stw_rollout_cb cb, void *ctx);
+/** counts[status] of one stage of a campaign (stage < 0: all stages). */
+stw_status_t stw_store_rollout_counts(stw_store_t *st, int64_t campaign_id, int stage,
+                                      uint64_t counts[STW_ROLLOUT_COUNT]);
+
+/* ---- attestation: challenges and results ---------------------------------- */
+#define STW_NONCE_MAX 64
+/** Remember a challenge issued to a device until expires_at. */
+stw_status_t stw_store_nonce_put(stw_store_t *st, const char *device_id, const uint8_t *nonce, size_t len,
+                                 int64_t expires_at);
+/** Consume a challenge: STW_OK once; STW_ERR_REPLAY if unknown or already
+ *  used (or issued to another device); STW_ERR_EXPIRED if past expires_at
+ *  (consumed all the same). */
+stw_status_t stw_store_nonce_take(stw_store_t *st, const char *device_id, const uint8_t *nonce, size_t len,
+                                  int64_t now);
+
+typedef enum { STW_EAR_NONE = 0, STW_EAR_AFFIRMING = 2, STW_EAR_WARNING = 32, STW_EAR_CONTRAINDICATED = 96 } stw_ear_t;
+typedef struct {
+  int64_t id;                      /**< assigned by the store */
+  char device_id[STW_ID_HEX];
+  int64_t at;
+  stw_ear_t verdict;               /**< EAR trustworthiness tier (draft-ietf-rats-ear) */
+  char trigger[STW_TEXT_MAX];      /**< "enroll", "update", "periodic", "admin" */
+  char reasons[STW_REASON_MAX];    /**< "image digest unknown; boot count went back" */
+  uint8_t image_digest[32];
+  uint64_t boot_count;
+} stw_attest_row_t;
+stw_status_t stw_store_attest_put(stw_store_t *st, stw_attest_row_t *a /* id set */);
+/** The device's latest result. STW_ERR_NOT_FOUND if never attested. */
+stw_status_t stw_store_attest_latest(stw_store_t *st, const char *device_id, stw_attest_row_t *out);
+typedef stw_status_t (*stw_attest_cb)(const stw_attest_row_t *a, void *ctx);
+/** A device's results, newest first, at most limit (0: all). */
+stw_status_t stw_store_attest_list(stw_store_t *st, const char *device_id, uint64_t limit, stw_attest_cb cb, void *ctx);
+
+/* ---- certificate revocation (the CRL the daemon serves) -------------------- */
+/** Revoke every certificate serial ever issued to the device; *count: newly revoked. */
+stw_status_t stw_store_serial_revoke_device(stw_store_t *st, const char *device_id, int64_t now, uint64_t *count);
+/** *revoked: whether this serial is revoked (false for an unknown serial). */
+stw_status_t stw_store_serial_is_revoked(stw_store_t *st, const char *serial_hex, bool *revoked);
+typedef stw_status_t (*stw_serial_cb)(const char *serial_hex, const char *device_id, int64_t not_after,
+                                      int64_t revoked_at, void *ctx);
+/** Revoked serials in revocation order (what the CRL lists). */
+stw_status_t stw_store_serial_revoked_list(stw_store_t *st, stw_serial_cb cb, void *ctx);
+
+/* ---- erasure of what the domain knew about a device and its people ---------- */
+typedef struct {
+  uint64_t attributes;             /**< device_attr rows */
+  uint64_t context;                /**< context_attr rows scoped to the device or its owner */
+  uint64_t vouchers;
+  uint64_t psks;
+  uint64_t attestations;
+  uint64_t nonces;
+} stw_erasure_t;
+/** Delete every row that describes the device's people or place: its
+ *  attributes, context attributes scoped "device:<id>" (and "owner:<o>"
+ *  when no other live device has that owner), its voucher, its PSK keys,
+ *  its attestation nonces and results. Joins the caller's transaction. */
+stw_status_t stw_store_device_erase(stw_store_t *st, const char *device_id, stw_erasure_t *out);
+
+/* ---- vulnerability reports (EN 303 645 §5.2) ------------------------------- */
+#define STW_VULN_TEXT_MAX 4096
+typedef struct {
+  int64_t id;                      /**< assigned by the store */
+  int64_t received_at;
+  char contact[STW_RD_VALUE_MAX];  /**< how to reach the reporter ("" if anonymous) */
+  char summary[STW_RD_VALUE_MAX];
+  char *detail;                    /**< owned, NUL-terminated, at most STW_VULN_TEXT_MAX bytes */
+  char status[STW_TEXT_MAX];       /**< "received", "triaged", "fixed", "rejected" */
+} stw_vuln_t;
+void stw_vuln_clear(stw_vuln_t *v);
+stw_status_t stw_store_vuln_add(stw_store_t *st, stw_vuln_t *v /* id set */);
+stw_status_t stw_store_vuln_set_status(stw_store_t *st, int64_t id, const char *status);
+typedef stw_status_t (*stw_vuln_cb)(const stw_vuln_t *v, void *ctx);
+/** Reports in id order (detail filled). */
+stw_status_t stw_store_vuln_list(stw_store_t *st, stw_vuln_cb cb, void *ctx);
+
 #endif
