@@ -382,7 +382,7 @@ static timing_t time_protect(unsigned n)
 {
   timing_t t;
   memset(&t, 0, sizeof(t));
-  static const uint8_t cid[] = { 0x5e, 0x00 }, sid[] = { 0x01 };  /* as the thing's ACE OSCORE profile assigns */
+  static const uint8_t cid[] = { 0x5e, 0x00 }, sid[] = { 0x01 };  /* the longest kid a thing hands out: the worst case */
   osc_pair_t pair;
   osc_pair(cid, sizeof(cid), sid, sizeof(sid), &pair);
   uint8_t inner_opts[32], option[STW_OSCORE_OPTION_MAX], ct[MSG_MAX], pt[MSG_MAX];
@@ -771,6 +771,73 @@ static void mint(const stw_domain_t *domain, const char *audience, const char *s
     die("token", st);
 }
 
+typedef struct {
+  size_t kid_len;     /* the Recipient ID the thing gave the client */
+  size_t overhead;    /* bytes the protected datagram adds to the same GET unprotected */
+} wire_overhead_t;
+
+/* The first OSCORE request the SDK sends to a fresh stw_thing: a token
+ * with OSCORE material minted for the caller (the Master Secret sealed to
+ * the meter's key, as the domain's PDP does), the post to /authz-info, one
+ * GET; its datagram beside the same GET unprotected with the same token. */
+static wire_overhead_t oscore_wire_overhead(const stw_domain_t *domain, const device_t *meter, const device_t *caller,
+                                            uint16_t osc_port)
+{
+  stw_oscore_material_t mat;
+  memset(&mat, 0, sizeof(mat));
+  mat.ms_len = 32, mat.salt_len = 8, mat.id_len = 4;
+  stw_buf_t sealed = { 0 }, token;
+  stw_cwt_t c;
+  stw_cwt_init(&c);
+  if (stw_random(mat.ms, mat.ms_len) != STW_OK || stw_random(mat.salt, mat.salt_len) != STW_OK ||
+      stw_random(mat.id, mat.id_len) != STW_OK ||
+      stw_seal(meter->spki, meter->spki_len, (const uint8_t *)STW_CWT_OSC_SEAL_INFO, sizeof(STW_CWT_OSC_SEAL_INFO) - 1,
+               mat.ms, mat.ms_len, &sealed) != STW_OK || sealed.len > sizeof(c.osc_ms_sealed))
+    die("oscore material", STW_ERR_CRYPTO);
+  const char *aud = stw_dev_name(meter->dev), *sub = stw_dev_id(caller->dev);
+  c.iss = DOMAIN_NAME, c.iss_len = strlen(DOMAIN_NAME);
+  c.aud = aud, c.aud_len = strlen(aud);
+  c.sub = sub, c.sub_len = strlen(sub);
+  c.iat = stw_now() - 5;
+  c.exp = stw_now() + 3600;
+  memset(c.cti, 0x0c, 16);
+  c.cti_len = 16;
+  c.cnf_kind = STW_CWT_CNF_OSC;
+  memcpy(c.osc_id, mat.id, mat.id_len), c.osc_id_len = mat.id_len;
+  memcpy(c.osc_salt, mat.salt, mat.salt_len), c.osc_salt_len = mat.salt_len;
+  memcpy(c.osc_ms_sealed, sealed.data, sealed.len), c.osc_ms_sealed_len = sealed.len;
+  stw_buf_free(&sealed, false);
+  if (stw_aif_add(&c.scope, "/" PATH, strlen("/" PATH), STW_AIF_GET) != STW_OK)
+    die("token claims", STW_ERR_INVALID);
+  c.present = STW_CWT_HAS_ISS | STW_CWT_HAS_AUD | STW_CWT_HAS_SUB | STW_CWT_HAS_IAT | STW_CWT_HAS_EXP |
+              STW_CWT_HAS_CTI | STW_CWT_HAS_CNF | STW_CWT_HAS_SCOPE;
+  stw_buf_init(&token, STW_PEP_TOKEN_MAX);
+  stw_status_t st = stw_cwt_encode_sign(&c, domain->ca_key, NULL, 0, &token);
+  if (st != STW_OK)
+    die("oscore token", st);
+  char uri[64];
+  snprintf(uri, sizeof(uri), "coap://127.0.0.1:%u", osc_port);
+  stw_oscore_peer_t *peer = NULL;
+  uint8_t *answer = NULL;
+  if ((st = stw_thing_call_oscore(&peer, uri, token.data, token.len, &mat, STW_AIF_GET, "/" PATH, NULL, 0, NULL,
+                                  &answer, NULL)) != STW_OK)
+    die("stw_thing_call_oscore", st);
+  free(answer);
+  size_t len = 0;
+  const uint8_t *d = stw_oscore_peer_last_request(peer, &len);
+  /* header, token, then the OSCORE option (9, the first outer option) */
+  size_t tkl = d[0] & 0x0f, opt_len = d[4 + tkl] & 0x0f;
+  if ((d[4 + tkl] >> 4) != 9 || opt_len == 0 || opt_len > 12)
+    die("the OSCORE option", STW_ERR_MALFORMED);
+  uint8_t flags = d[4 + tkl + 1];
+  wire_overhead_t w = { .kid_len = opt_len - 1 - (flags & 7),
+                        .overhead = len - (plain_request_size() - TOKEN_LEN + tkl) };
+  stw_oscore_peer_free(peer);
+  stw_oscore_material_clear(&mat);
+  stw_buf_free(&token, false);
+  return w;
+}
+
 static unsigned read_temp(void *arg, unsigned method, const char *path, const uint8_t *body, size_t len,
                           uint8_t *out, size_t cap, size_t *out_len)
 {
@@ -816,23 +883,27 @@ int main(int argc, char **argv)
   uint64_t run_start = now_ns();
 
   /* ---- 1a. OSCORE overhead, from real protect output ---- */
-  static const uint8_t thing_cid[] = { 0x5e, 0x00 }, one[] = { 0x01 }, none[] = { 0 };
-  osc_overhead_t o_thing1 = osc_overhead(thing_cid, 2, one, 1, 1);
-  osc_overhead_t o_thing2 = osc_overhead(thing_cid, 2, one, 1, 1000);
-  osc_overhead_t o_one1 = osc_overhead(one, 1, none, 0, 1);
-  osc_overhead_t o_one2 = osc_overhead(one, 1, none, 0, 1000);
-  osc_overhead_t o_none1 = osc_overhead(none, 0, one, 1, 1);
-  osc_overhead_t o_none2 = osc_overhead(none, 0, one, 1, 1000);
+  /* The kid of a request is the client's Sender ID, which is the Recipient
+   * ID the thing assigned at /authz-info: the empty one for its first
+   * client, then 1 byte, then 2 (device/thing_oscore.c). The thing's own
+   * Sender ID is the client's ID1, 2 random bytes in the SDK. */
+  static const uint8_t id1[] = { 0x9c, 0x41 }, one[] = { 0x01 }, two[] = { 0x01, 0x00 }, none[] = { 0 };
+  osc_overhead_t o_none1 = osc_overhead(none, 0, id1, 2, 1);
+  osc_overhead_t o_none2 = osc_overhead(none, 0, id1, 2, 1000);
+  osc_overhead_t o_one1 = osc_overhead(one, 1, id1, 2, 1);
+  osc_overhead_t o_one2 = osc_overhead(one, 1, id1, 2, 1000);
+  osc_overhead_t o_two1 = osc_overhead(two, 2, id1, 2, 1);
+  osc_overhead_t o_two2 = osc_overhead(two, 2, id1, 2, 1000);
   printf("\n1. bytes added to GET /%s (unprotected %zu B) and its 2.05 \"%s\" (unprotected %zu B), token %d B\n",
          PATH, plain_request_size(), ANSWER, plain_response_size(), TOKEN_LEN);
   printf("   OSCORE (protected - unprotected CoAP message, lib/oscore output; response without Partial IV):\n");
-  printf("     client Sender ID (the request's kid)   Partial IV 1 B (SSN < 256)   Partial IV 2 B (SSN < 65536)\n");
-  printf("     2 B, as stw_thing's ACE OSCORE profile assigns   req %2zu  resp %2zu   req %2zu  resp %2zu\n",
-         o_thing1.request, o_thing1.response, o_thing2.request, o_thing2.response);
-  printf("     1 B                                              req %2zu  resp %2zu   req %2zu  resp %2zu\n",
-         o_one1.request, o_one1.response, o_one2.request, o_one2.response);
-  printf("     0 B (RFC 8613 C.1's client)                      req %2zu  resp %2zu   req %2zu  resp %2zu\n",
+  printf("     client Sender ID (the request's kid)            Partial IV 1 B (SSN < 256)   Partial IV 2 B (SSN < 65536)\n");
+  printf("     0 B: the thing's first client                   req %2zu  resp %2zu   req %2zu  resp %2zu\n",
          o_none1.request, o_none1.response, o_none2.request, o_none2.response);
+  printf("     1 B: its next 256 live clients                  req %2zu  resp %2zu   req %2zu  resp %2zu\n",
+         o_one1.request, o_one1.response, o_one2.request, o_one2.response);
+  printf("     2 B: beyond (never, with %d contexts at most)    req %2zu  resp %2zu   req %2zu  resp %2zu\n",
+         STW_THING_OSCORE_CONTEXTS, o_two1.request, o_two1.response, o_two2.request, o_two2.response);
 
   /* ---- 2. protect + unprotect ---- */
   timing_t t = time_protect(200000);
@@ -885,7 +956,8 @@ int main(int argc, char **argv)
 
   serve_t srv = { 0 };
   if ((st = stw_thing_new(meter.dev, "127.0.0.1:0", 30, &srv.thing)) != STW_OK ||
-      (st = stw_thing_resource(srv.thing, PATH, read_temp, NULL)) != STW_OK)
+      (st = stw_thing_resource(srv.thing, PATH, read_temp, NULL)) != STW_OK ||
+      (st = stw_thing_enable_oscore(srv.thing, "127.0.0.1:0")) != STW_OK)
     die("thing", st);
   uint16_t thing_port = stw_thing_port(srv.thing);
   pthread_t serve_th;
@@ -894,6 +966,9 @@ int main(int argc, char **argv)
   printf("\nsetup: domain %s, meter %s (stw_thing at coaps://127.0.0.1:%u, DTLS with its LDevID key as a raw "
          "public key) and a caller, both bootstrapped against steward serve\n",
          DOMAIN_NAME, stw_dev_name(meter.dev), thing_port);
+
+  /* ---- 1a on the wire: the first OSCORE client of stw_thing ---- */
+  wire_overhead_t wire = oscore_wire_overhead(domain, &meter, &caller, stw_thing_oscore_port(srv.thing));
 
   /* ---- 3a. stw_thing_call: a handshake per call ---- */
   stw_buf_t tok_caller;
@@ -992,11 +1067,12 @@ int main(int argc, char **argv)
          dtls_resp_over);
   printf("     (AES-128-CCM-8 would be 13 header + 8 explicit nonce + 8 tag = 29 B; AES-128-GCM 13 + 8 + 16 = 37 B;"
          " the handshake before it: %llu B up, %llu B down in %u datagrams)\n", hs_up, hs_down, hs_dgrams);
-  printf("   OSCORE request overhead as the thing assigns IDs: %zu B (first 255 requests), %zu B after: target <= 13 B:"
-         " %s; with a 0-byte client Sender ID %zu / %zu B: %s\n", o_thing1.request, o_thing2.request,
-         verdict(o_thing2.request <= 13), o_none1.request, o_none2.request, verdict(o_none2.request <= 13));
-  printf("   OSCORE beside DTLS record: request %zu vs %zu B, response %zu vs %zu B\n", o_thing2.request,
-         dtls_req_over, o_thing2.response, dtls_resp_over);
+  printf("   OSCORE request overhead on the wire at stw_thing (the SDK's first datagram after /authz-info): the "
+         "first client's kid is %zu B, %zu B added (1-byte Partial IV): target <= 13 B: %s; with a 1-byte kid "
+         "(the next clients) %zu B; with 2-byte Partial IVs (SSN >= 256) %zu / %zu B\n", wire.kid_len, wire.overhead,
+         verdict(wire.overhead <= 13), o_one1.request, o_none2.request, o_one2.request);
+  printf("   OSCORE beside DTLS record: request %zu vs %zu B, response %zu vs %zu B\n", wire.overhead, dtls_req_over,
+         o_none1.response, dtls_resp_over);
 
   printf("\n2. protect + unprotect per message (2-byte kid, 2-byte Partial IV, one core) beside raw AES-CCM-16-64-128 "
          "of the same plaintext, %zu-byte AAD (GnuTLS, same run)\n", t.aad_len);

@@ -2,7 +2,10 @@
  * device's /authz-info over plain CoAP, the context both sides derive, and
  * OSCORE-protected requests (RFC 8613) over one UDP socket. The CoAP
  * messages are small and built here by hand: confirmable, one token each,
- * answered piggybacked or separately; no Block-wise, no Observe. */
+ * answered piggybacked or separately. End to end on top: answers in blocks
+ * (Inner Block2, 4.1.3.4.1), one observation (4.1.3.5) whose notifications
+ * are ordered by their Partial IV, and the Echo round of a device that
+ * restarted (Appendix B.1.2). */
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -26,9 +29,17 @@
 #define CF_ACE_CBOR 19
 #define NONCE_LEN 8
 #define NONCE_MAX 32
+#define OPT_ETAG 4
+#define OPT_OBSERVE 6
 #define OPT_URI_PATH 11
 #define OPT_CONTENT_FORMAT 12
+#define OPT_BLOCK2 23
 #define CODE_POST 2
+#define CODE_FETCH 5
+#define ECHO_MAX 40           /* RFC 9175 2.2 */
+#define OBSERVE_REGISTER 0    /* RFC 7641 2 */
+#define OBSERVE_DEREGISTER 1
+#define ETAG_MAX 8
 #define TOKEN_LEN 4
 #define ATTEMPTS 4            /* RFC 7252 MAX_RETRANSMIT */
 #define FIRST_WAIT_MS 2000    /* ACK_TIMEOUT */
@@ -43,6 +54,20 @@ struct stw_oscore_peer {
   size_t last_len;
   stw_oscore_request_t last_binding;
   uint8_t last_token[TOKEN_LEN];
+  /* The observation: the registration's token and binding (every
+   * notification is bound to it, 4.1.3.5.1) and the Notification Number,
+   * the highest Partial IV of a notification delivered (7.4.1). */
+  struct {
+    bool active;
+    uint8_t token[TOKEN_LEN];
+    stw_oscore_request_t binding;
+    bool numbered;
+    uint64_t number;
+    uint64_t delivered;
+    stw_oscore_notify_t notify;
+    void *arg;
+    char path[STW_AIF_PATH_MAX + 1];
+  } obs;
   /* What was posted to /authz-info, to post again when the device has lost
    * the context (it keeps contexts in RAM only, so a restart drops them). */
   uint8_t posted[STW_PEP_TOKEN_MAX];
@@ -103,9 +128,10 @@ static stw_status_t connect_uri(const char *uri, int *fd_out)
   return STW_OK;
 }
 
-/* Header, token, options (already serialized), payload. */
-static stw_status_t build(stw_oscore_peer_t *p, uint8_t code, const uint8_t *opts, size_t opts_len,
-                          const uint8_t *payload, size_t payload_len, uint8_t *out, size_t cap, size_t *out_len)
+/* Header, token (a fresh one, or reuse's), options (already serialized), payload. */
+static stw_status_t build(stw_oscore_peer_t *p, uint8_t code, const uint8_t *reuse, const uint8_t *opts,
+                          size_t opts_len, const uint8_t *payload, size_t payload_len, uint8_t *out, size_t cap,
+                          size_t *out_len)
 {
   size_t need = 4 + TOKEN_LEN + opts_len + (payload_len ? 1 + payload_len : 0);
   if (need > cap)
@@ -117,7 +143,7 @@ static stw_status_t build(stw_oscore_peer_t *p, uint8_t code, const uint8_t *opt
   out[2] = (uint8_t)(p->mid >> 8);
   out[3] = (uint8_t)p->mid;
   for (size_t i = 0; i < TOKEN_LEN; i++)
-    p->last_token[i] = out[4 + i] = (uint8_t)(p->token >> (8 * (TOKEN_LEN - 1 - i)));
+    p->last_token[i] = out[4 + i] = reuse != NULL ? reuse[i] : (uint8_t)(p->token >> (8 * (TOKEN_LEN - 1 - i)));
   size_t n = 4 + TOKEN_LEN;
   if (opts_len > 0)
     memcpy(out + n, opts, opts_len);
@@ -182,6 +208,28 @@ stw_status_t stw__coap_udp_parse(const uint8_t *b, size_t len, stw__coap_msg_t *
   return STW_OK;
 }
 
+static void on_notification(stw_oscore_peer_t *p, const stw__coap_msg_t *m);
+
+/* Message-layer answer to a confirmable message: an empty ACK, or a reset
+ * for one we have no use for (a notification of an observation we ended
+ * tells the device so, RFC 7641 3.6). */
+static stw_status_t reply_empty(stw_oscore_peer_t *p, const stw__coap_msg_t *m, bool reset)
+{
+  uint8_t e[4] = { reset ? 0x70 : 0x60, 0, (uint8_t)(m->mid >> 8), (uint8_t)m->mid };
+  return send(p->fd, e, sizeof(e), 0) == (ssize_t)sizeof(e) ? STW_OK : STW_ERR_NETWORK;
+}
+
+/* A datagram that is not the answer awaited: a notification of our
+ * observation, or something to reset. */
+static stw_status_t on_other(stw_oscore_peer_t *p, const stw__coap_msg_t *m)
+{
+  if (p->obs.active && m->code != 0 && m->token_len == TOKEN_LEN && memcmp(m->token, p->obs.token, TOKEN_LEN) == 0) {
+    on_notification(p, m);
+    return STW_OK;
+  }
+  return m->type == 0 && m->code != 0 ? reply_empty(p, m, true) : STW_OK;
+}
+
 /* Send, retransmit on silence, and wait for the answer carrying our token
  * (piggybacked in an ACK, or separate after an empty ACK). */
 static stw_status_t exchange(stw_oscore_peer_t *p, const uint8_t *dgram, size_t len, uint8_t *resp, size_t cap,
@@ -204,13 +252,15 @@ static stw_status_t exchange(stw_oscore_peer_t *p, const uint8_t *dgram, size_t 
       *resp_len = (size_t)got;
       if (stw__coap_udp_parse(resp, *resp_len, m) != STW_OK)
         continue;
-      if (m->code == 0 || m->token_len != TOKEN_LEN || memcmp(m->token, p->last_token, TOKEN_LEN) != 0)
-        continue;  /* an empty ACK (the answer comes separately) or not ours */
-      if (m->type == 0) {
-        uint8_t ack[4] = { 0x60, 0, (uint8_t)(m->mid >> 8), (uint8_t)m->mid };
-        if (send(p->fd, ack, sizeof(ack), 0) != (ssize_t)sizeof(ack))
+      if (m->code == 0)
+        continue;  /* an empty ACK (the answer comes separately) */
+      if (m->token_len != TOKEN_LEN || memcmp(m->token, p->last_token, TOKEN_LEN) != 0) {
+        if (on_other(p, m) != STW_OK)
           return STW_ERR_NETWORK;
+        continue;
       }
+      if (m->type == 0 && reply_empty(p, m, false) != STW_OK)
+        return STW_ERR_NETWORK;
       return STW_OK;
     }
   }
@@ -319,7 +369,8 @@ static stw_status_t post_token(stw_oscore_peer_t *p, const uint8_t *token, size_
   if ((st = stw_oscore_opt_put(opts, sizeof(opts), &opts_len, &last, OPT_URI_PATH, (const uint8_t *)"authz-info",
                                10)) != STW_OK ||
       (st = stw_oscore_opt_put(opts, sizeof(opts), &opts_len, &last, OPT_CONTENT_FORMAT, cf, cf_len)) != STW_OK ||
-      (st = build(p, CODE_POST, opts, opts_len, body.data, body.len, p->last, sizeof(p->last), &p->last_len)) !=
+      (st = build(p, CODE_POST, NULL, opts, opts_len, body.data, body.len, p->last, sizeof(p->last),
+                   &p->last_len)) !=
           STW_OK)
     goto out;
   size_t resp_len = 0;
@@ -363,17 +414,54 @@ static uint8_t method_code(unsigned bit)
   return 0;
 }
 
-stw_status_t stw_oscore_peer_protect(stw_oscore_peer_t *p, unsigned method, const char *path, const uint8_t *body,
-                                     size_t len, uint8_t *out, size_t cap, size_t *out_len)
+stw_status_t stw__coap_uint_decode(const uint8_t *v, size_t len, size_t max_len, uint32_t *out)
+{
+  *out = 0;
+  if (len > max_len || len > 4)
+    return STW_ERR_MALFORMED;
+  for (size_t i = 0; i < len; i++)
+    *out = *out << 8 | v[i];
+  return STW_OK;
+}
+
+size_t stw__coap_uint_encode(uint32_t value, uint8_t out[4])
+{
+  size_t n = 0;
+  for (int shift = 24; shift >= 0; shift -= 8)
+    if (n > 0 || (value >> shift) != 0)
+      out[n++] = (uint8_t)(value >> shift);
+  return n;
+}
+
+/* What a request carries beyond method, path and body. */
+typedef struct {
+  int observe;              /* -1: none; 0 register, 1 deregister */
+  bool has_block2;
+  uint32_t block2;          /* NUM << 4 | SZX */
+  const uint8_t *echo;      /* NULL: none */
+  size_t echo_len;
+  const uint8_t *token;     /* NULL: a fresh token */
+} extras_t;
+
+/* Inner options in ascending order (Observe 6, Uri-Path 11, Block2 23,
+ * Echo 252), the protection, and the outer message: Observe is Class E and
+ * U (4.1.3.5.1) and makes the Outer Code FETCH (4.2), else POST. */
+static stw_status_t protect(stw_oscore_peer_t *p, unsigned method, const char *path, const uint8_t *body, size_t len,
+                            const extras_t *x, uint8_t *out, size_t cap, size_t *out_len)
 {
   uint8_t code = method_code(method);
   if (p == NULL || code == 0 || path == NULL || path[0] != '/' || strlen(path) > STW_AIF_PATH_MAX ||
-      (body == NULL && len > 0) || len > STW_OSCORE_PLAINTEXT_MAX)
+      (body == NULL && len > 0) || len > STW_OSCORE_PLAINTEXT_MAX || x->echo_len > ECHO_MAX)
     return STW_ERR_INVALID;
-  uint8_t inner_opts[STW_AIF_PATH_MAX + 64];
-  size_t inner_len = 0;
+  uint8_t inner_opts[STW_AIF_PATH_MAX + 64 + ECHO_MAX], u[4], ov[4];
+  size_t inner_len = 0, ov_len = 0;
   uint16_t last = 0;
   stw_status_t st;
+  if (x->observe >= 0) {
+    ov_len = stw__coap_uint_encode((uint32_t)x->observe, ov);
+    if ((st = stw_oscore_opt_put(inner_opts, sizeof(inner_opts), &inner_len, &last, OPT_OBSERVE, ov, ov_len)) != STW_OK)
+      return st;
+  }
   const char *seg = path + 1;
   while (*seg != '\0') {
     size_t sl = strcspn(seg, "/");
@@ -384,19 +472,36 @@ stw_status_t stw_oscore_peer_protect(stw_oscore_peer_t *p, unsigned method, cons
     if (*seg == '/')
       seg++;
   }
+  if (x->has_block2 &&
+      (st = stw_oscore_opt_put(inner_opts, sizeof(inner_opts), &inner_len, &last, OPT_BLOCK2, u,
+                               stw__coap_uint_encode(x->block2, u))) != STW_OK)
+    return st;
+  if (x->echo != NULL && (st = stw_oscore_opt_put(inner_opts, sizeof(inner_opts), &inner_len, &last,
+                                                  STW_COAP_OPTION_ECHO, x->echo, x->echo_len)) != STW_OK)
+    return st;
   stw_oscore_msg_t msg = { .code = code, .options = inner_opts, .options_len = inner_len,
                            .payload = len ? body : NULL, .payload_len = len };
-  uint8_t option[STW_OSCORE_OPTION_MAX], outer[STW_OSCORE_OPTION_MAX + 8];
+  uint8_t option[STW_OSCORE_OPTION_MAX], outer[STW_OSCORE_OPTION_MAX + 16];
   size_t option_len = 0, ct_len = 0, outer_len = 0;
   if ((st = stw_oscore_protect_request(&p->ctx, &msg, false, option, sizeof(option), &option_len, p->ct, sizeof(p->ct),
                                        &ct_len, &p->last_binding)) != STW_OK)
     return st;
   last = 0;
+  if (x->observe >= 0 &&
+      (st = stw_oscore_opt_put(outer, sizeof(outer), &outer_len, &last, OPT_OBSERVE, ov, ov_len)) != STW_OK)
+    return st;
   if ((st = stw_oscore_opt_put(outer, sizeof(outer), &outer_len, &last, STW_COAP_OPTION_OSCORE, option,
                                option_len)) != STW_OK)
     return st;
-  /* RFC 8613 4.2: a request without Observe goes as POST outside. */
-  return build(p, CODE_POST, outer, outer_len, p->ct, ct_len, out, cap, out_len);
+  return build(p, x->observe >= 0 ? CODE_FETCH : CODE_POST, x->token, outer, outer_len, p->ct, ct_len, out, cap,
+               out_len);
+}
+
+stw_status_t stw_oscore_peer_protect(stw_oscore_peer_t *p, unsigned method, const char *path, const uint8_t *body,
+                                     size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+  extras_t none = { .observe = -1 };
+  return protect(p, method, path, body, len, &none, out, cap, out_len);
 }
 
 const uint8_t *stw_oscore_peer_last_request(const stw_oscore_peer_t *p, size_t *len)
@@ -423,10 +528,205 @@ void stw_oscore_peer_free(stw_oscore_peer_t *p)
   free(p);
 }
 
-stw_status_t stw_thing_call_oscore(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token,
-                                   size_t token_len, const stw_oscore_material_t *material, unsigned method,
-                                   const char *path, const uint8_t *body, size_t len, unsigned *code,
-                                   uint8_t **answer, size_t *answer_len)
+static uint64_t piv_number(const stw_oscore_option_t *opt)
+{
+  uint64_t v = 0;
+  for (size_t i = 0; i < opt->piv_len; i++)
+    v = v << 8 | opt->piv[i];
+  return v;
+}
+
+static bool has_option(const stw_oscore_msg_t *msg, uint16_t number, const uint8_t **v, size_t *len)
+{
+  const uint8_t *dummy_v;
+  size_t dummy_len;
+  return stw_oscore_msg_find_option(msg, number, v ? v : &dummy_v, len ? len : &dummy_len) == STW_OK;
+}
+
+/* A datagram on the observation's token: a response to the registration
+ * protected under the device's own Partial IV (4.1.3.5.2). Delivered only
+ * when it verifies and its Partial IV is above the Notification Number;
+ * an older one is not delivered as a notification at all (7.4.1). */
+static void on_notification(stw_oscore_peer_t *p, const stw__coap_msg_t *m)
+{
+  if (m->type == 0 && reply_empty(p, m, false) != STW_OK)
+    return;
+  stw_oscore_option_t opt;
+  stw_oscore_msg_t inner;
+  if (!m->has_oscore || m->payload == NULL || stw_oscore_option_parse(m->oscore, m->oscore_len, &opt) != STW_OK ||
+      opt.piv_len == 0)
+    return;
+  uint64_t number = piv_number(&opt);
+  if (p->obs.numbered && number <= p->obs.number)
+    return;
+  if (stw_oscore_unprotect_response(&p->ctx, &p->obs.binding, &opt, m->payload, m->payload_len, p->pt, sizeof(p->pt),
+                                    &inner) != STW_OK)
+    return;
+  p->obs.numbered = true;
+  p->obs.number = number;
+  p->obs.delivered++;
+  if (!has_option(&inner, OPT_OBSERVE, NULL, NULL) || (inner.code >> 5) != 2)
+    p->obs.active = false;  /* the last one (RFC 7641 3.2) */
+  if (p->obs.notify != NULL)
+    p->obs.notify(p->obs.arg, inner.code, inner.payload, inner.payload_len);
+  stw_wipe(p->pt, sizeof(p->pt));
+}
+
+/* One request and what the device may ask on the way: the token posted
+ * again (an unprotected 4.01/4.00: it lost the context), the request
+ * repeated with an Echo (a protected 4.01 with Echo, B.1.2), the rest of
+ * an answer in blocks (Inner Block2, RFC 7959 2.4: each block its own
+ * request, same size, same ETag). observe: -1, or the registration (0) or
+ * deregistration (1) value, with reuse the token of a deregistration. */
+static stw_status_t call(stw_oscore_peer_t *p, unsigned method, const char *path, const uint8_t *body, size_t len,
+                         int observe, const uint8_t *reuse, unsigned *code, uint8_t **answer, size_t *answer_len)
+{
+  stw_buf_t whole;
+  stw_buf_init(&whole, STW_THING_OSCORE_BODY_MAX);
+  uint8_t echo[ECHO_MAX], etag[ETAG_MAX];
+  size_t echo_len = 0, etag_len = 0, resp_len = 0;
+  bool reposted = false, echoed = false, blocks = false, has_etag = false;
+  uint32_t num = 0;
+  unsigned szx = 0;
+  stw__coap_msg_t m;
+  stw_oscore_msg_t inner;
+  stw_status_t st;
+  for (;;) {
+    extras_t x = { .observe = num == 0 ? observe : -1, .has_block2 = num > 0, .block2 = num << 4 | szx,
+                   .echo = echo_len > 0 ? echo : NULL, .echo_len = echo_len, .token = num == 0 ? reuse : NULL };
+    if ((st = protect(p, method, path, body, len, &x, p->last, sizeof(p->last), &p->last_len)) != STW_OK ||
+        (st = exchange(p, p->last, p->last_len, p->resp, sizeof(p->resp), &resp_len, &m)) != STW_OK)
+      goto out;
+    if (!m.has_oscore) {
+      /* Refused before it could be verified: an unprotected error (8.2).
+       * 4.01 "Security context not found" (the device restarted with its
+       * contexts in RAM) or 4.00 (our Recipient ID went to another client
+       * since): post the token once more for a fresh context (new nonces,
+       * so new keys: nothing is encrypted twice under the old ones). A
+       * revoked or expired token is refused at that post. */
+      if ((m.code == COAP_RESPONSE_CODE(401) || m.code == COAP_RESPONSE_CODE(400)) && !reposted && num == 0) {
+        reposted = true;
+        p->obs.active = false;
+        if ((st = post_token(p, p->posted, p->posted_len, &p->material, code, answer, answer_len)) != STW_OK)
+          goto out;
+        continue;
+      }
+      if (code != NULL)
+        *code = m.code;
+      st = (m.code >> 5) == 2 ? STW_ERR_BAD_SIGNATURE : stw__status_of_code(m.code);
+      if (copy_answer(m.payload, m.payload_len, answer, answer_len) != STW_OK)
+        st = STW_ERR_NOMEM;
+      goto out;
+    }
+    stw_oscore_option_t opt;
+    if (stw_oscore_option_parse(m.oscore, m.oscore_len, &opt) != STW_OK || m.payload == NULL) {
+      st = STW_ERR_MALFORMED;
+      goto out;
+    }
+    if ((st = stw_oscore_unprotect_response(&p->ctx, &p->last_binding, &opt, m.payload, m.payload_len, p->pt,
+                                            sizeof(p->pt), &inner)) != STW_OK)
+      goto out;
+    if (code != NULL)
+      *code = inner.code;
+    const uint8_t *v = NULL;
+    size_t vl = 0;
+    if (inner.code == COAP_RESPONSE_CODE(401) && !echoed && has_option(&inner, STW_COAP_OPTION_ECHO, &v, &vl) &&
+        vl > 0 && vl <= ECHO_MAX) {
+      /* B.1.2: the device restarted and asks for proof that this request is
+       * fresh; the same request goes again (new Partial IV) with the Echo. */
+      memcpy(echo, v, vl);
+      echo_len = vl;
+      echoed = true;
+      continue;
+    }
+    echo_len = 0;
+    if (num == 0 && observe == OBSERVE_REGISTER) {
+      p->obs.active = (inner.code >> 5) == 2 && has_option(&inner, OPT_OBSERVE, NULL, NULL);
+      memcpy(p->obs.token, p->last_token, TOKEN_LEN);
+      p->obs.binding = p->last_binding;
+      p->obs.numbered = opt.piv_len > 0;
+      p->obs.number = piv_number(&opt);
+      p->obs.delivered = 0;
+    } else if (num == 0 && observe == OBSERVE_DEREGISTER) {
+      p->obs.active = false;
+    }
+    uint32_t b = 0;
+    if (has_option(&inner, OPT_BLOCK2, &v, &vl)) {
+      if (stw__coap_uint_decode(v, vl, 3, &b) != STW_OK || (b >> 4) != num || (b & 7) == 7 ||
+          (blocks && (b & 7) != szx)) {
+        st = STW_ERR_MALFORMED;
+        goto out;
+      }
+      const uint8_t *tag = NULL;
+      size_t tag_len = 0;
+      bool tagged = has_option(&inner, OPT_ETAG, &tag, &tag_len) && tag_len > 0 && tag_len <= ETAG_MAX;
+      if (!blocks) {
+        blocks = true;
+        szx = b & 7;
+        has_etag = tagged;
+        if (tagged)
+          memcpy(etag, tag, tag_len), etag_len = tag_len;
+      } else if (tagged != has_etag || (tagged && (tag_len != etag_len || memcmp(tag, etag, tag_len) != 0))) {
+        st = STW_ERR_CONFLICT;  /* the representation changed between two blocks */
+        goto out;
+      }
+    } else if (blocks && (inner.code >> 5) == 2) {
+      st = STW_ERR_MALFORMED;  /* a block sequence must end with a block */
+      goto out;
+    }
+    if ((inner.code >> 5) == 2 && inner.payload_len > 0 &&
+        (st = stw_buf_append(&whole, inner.payload, inner.payload_len)) != STW_OK)
+      goto out;
+    if ((inner.code >> 5) == 2 && blocks && (b & 8) != 0) {
+      if (inner.payload_len != (size_t)16 << szx) {
+        st = STW_ERR_MALFORMED;  /* only the last block may be short */
+        goto out;
+      }
+      num++;
+      continue;
+    }
+    if ((inner.code >> 5) == 2)
+      st = copy_answer(whole.data, whole.len, answer, answer_len);
+    else
+      st = copy_answer(inner.payload, inner.payload_len, answer, answer_len);
+    if (st == STW_OK)
+      st = status_of(inner.code);
+    goto out;
+  }
+out:
+  stw_wipe(p->pt, sizeof(p->pt));
+  stw_buf_free(&whole, true);
+  return st;
+}
+
+/* A peer for rs_uri: a socket, the token posted, the context derived. */
+static stw_status_t peer_open(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token, size_t token_len,
+                              const stw_oscore_material_t *material, unsigned *code, uint8_t **answer,
+                              size_t *answer_len)
+{
+  stw_status_t st;
+  if (token == NULL || token_len == 0 || token_len > STW_PEP_TOKEN_MAX || material == NULL ||
+      material->ms_len == 0 || material->ms_len > sizeof(material->ms) ||
+      material->salt_len > sizeof(material->salt) || material->context_id_len > sizeof(material->context_id))
+    return STW_ERR_INVALID;
+  stw_oscore_peer_t *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return STW_ERR_NOMEM;
+  p->fd = -1;
+  if ((st = stw_random(&p->mid, sizeof(p->mid))) != STW_OK || (st = stw_random(&p->token, sizeof(p->token))) != STW_OK ||
+      (st = connect_uri(rs_uri, &p->fd)) != STW_OK ||
+      (st = post_token(p, token, token_len, material, code, answer, answer_len)) != STW_OK) {
+    stw_oscore_peer_free(p);
+    return st;
+  }
+  memcpy(p->posted, token, token_len);
+  p->posted_len = token_len;
+  p->material = *material;
+  *peer = p;
+  return STW_OK;
+}
+
+static void clear_results(unsigned *code, uint8_t **answer, size_t *answer_len)
 {
   if (code != NULL)
     *code = 0;
@@ -434,63 +734,85 @@ stw_status_t stw_thing_call_oscore(stw_oscore_peer_t **peer, const char *rs_uri,
     *answer = NULL;
   if (answer_len != NULL)
     *answer_len = 0;
+}
+
+stw_status_t stw_thing_call_oscore(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token,
+                                   size_t token_len, const stw_oscore_material_t *material, unsigned method,
+                                   const char *path, const uint8_t *body, size_t len, unsigned *code,
+                                   uint8_t **answer, size_t *answer_len)
+{
+  clear_results(code, answer, answer_len);
   if (peer == NULL || method_code(method) == 0)
     return STW_ERR_INVALID;
   stw_status_t st;
-  stw_oscore_peer_t *p = *peer;
-  if (p == NULL) {
-    if (token == NULL || token_len == 0 || token_len > STW_PEP_TOKEN_MAX || material == NULL ||
-        material->ms_len == 0 || material->ms_len > sizeof(material->ms) ||
-        material->salt_len > sizeof(material->salt) || material->context_id_len > sizeof(material->context_id))
-      return STW_ERR_INVALID;
-    if ((p = calloc(1, sizeof(*p))) == NULL)
-      return STW_ERR_NOMEM;
-    p->fd = -1;
-    if ((st = stw_random(&p->mid, sizeof(p->mid))) != STW_OK || (st = stw_random(&p->token, sizeof(p->token))) != STW_OK ||
-        (st = connect_uri(rs_uri, &p->fd)) != STW_OK ||
-        (st = post_token(p, token, token_len, material, code, answer, answer_len)) != STW_OK) {
-      stw_oscore_peer_free(p);
-      return st;
-    }
-    memcpy(p->posted, token, token_len);
-    p->posted_len = token_len;
-    p->material = *material;
-    *peer = p;
-  }
-  size_t resp_len = 0;
-  stw__coap_msg_t m;
-  for (bool reposted = false;; reposted = true) {
-    if ((st = stw_oscore_peer_protect(p, method, path, body, len, p->last, sizeof(p->last), &p->last_len)) !=
-            STW_OK ||
-        (st = exchange(p, p->last, p->last_len, p->resp, sizeof(p->resp), &resp_len, &m)) != STW_OK)
-      return st;
-    /* An unprotected 4.01 (Security context not found, 8.2): the device
-     * restarted and lost the context. Post the token once more for a fresh
-     * one (new nonces, so new keys: nothing is encrypted twice under the
-     * old ones) and send the request again. A revoked or expired token is
-     * refused at that post. */
-    if (m.has_oscore || m.code != COAP_RESPONSE_CODE(401) || reposted)
-      break;
-    if ((st = post_token(p, p->posted, p->posted_len, &p->material, code, answer, answer_len)) != STW_OK)
-      return st;
-  }
-  if (!m.has_oscore) {
-    /* Refused before it could be verified: an unprotected error (8.2). */
-    if (code != NULL)
-      *code = m.code;
-    st = (m.code >> 5) == 2 ? STW_ERR_BAD_SIGNATURE : stw__status_of_code(m.code);
-    return copy_answer(m.payload, m.payload_len, answer, answer_len) == STW_OK ? st : STW_ERR_NOMEM;
-  }
-  stw_oscore_option_t opt;
-  stw_oscore_msg_t inner;
-  if ((st = stw_oscore_option_parse(m.oscore, m.oscore_len, &opt)) != STW_OK || m.payload == NULL)
-    return STW_ERR_MALFORMED;
-  if ((st = stw_oscore_unprotect_response(&p->ctx, &p->last_binding, &opt, m.payload, m.payload_len, p->pt, sizeof(p->pt),
-                                          &inner)) != STW_OK)
+  if (*peer == NULL && (st = peer_open(peer, rs_uri, token, token_len, material, code, answer, answer_len)) != STW_OK)
     return st;
-  if (code != NULL)
-    *code = inner.code;
-  st = copy_answer(inner.payload, inner.payload_len, answer, answer_len);
-  stw_wipe(p->pt, sizeof(p->pt));
-  return st == STW_OK ? status_of(inner.code) : st;
+  return call(*peer, method, path, body, len, -1, NULL, code, answer, answer_len);
+}
+
+stw_status_t stw_thing_observe_oscore(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token,
+                                      size_t token_len, const stw_oscore_material_t *material, const char *path,
+                                      stw_oscore_notify_t notify, void *arg, unsigned *code, uint8_t **answer,
+                                      size_t *answer_len)
+{
+  clear_results(code, answer, answer_len);
+  if (peer == NULL || path == NULL || path[0] != '/' || strlen(path) > STW_AIF_PATH_MAX)
+    return STW_ERR_INVALID;
+  stw_status_t st;
+  if (*peer == NULL && (st = peer_open(peer, rs_uri, token, token_len, material, code, answer, answer_len)) != STW_OK)
+    return st;
+  stw_oscore_peer_t *p = *peer;
+  memset(&p->obs, 0, sizeof(p->obs));
+  p->obs.notify = notify;
+  p->obs.arg = arg;
+  snprintf(p->obs.path, sizeof(p->obs.path), "%s", path);
+  return call(p, STW_AIF_GET, path, NULL, 0, OBSERVE_REGISTER, NULL, code, answer, answer_len);
+}
+
+stw_status_t stw_oscore_peer_poll(stw_oscore_peer_t *p, unsigned timeout_ms)
+{
+  if (p == NULL)
+    return STW_ERR_INVALID;
+  uint64_t deadline = stw_monotonic_us() + (uint64_t)timeout_ms * 1000u;
+  for (;;) {
+    uint64_t now = stw_monotonic_us();
+    int wait_ms = now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+    struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+    int r = poll(&pfd, 1, wait_ms);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return STW_ERR_NETWORK;
+    if (r == 0)
+      return STW_OK;
+    ssize_t got = recv(p->fd, p->resp, sizeof(p->resp), 0);
+    if (got < 0)
+      return STW_ERR_NETWORK;
+    stw__coap_msg_t m;
+    if (stw__coap_udp_parse(p->resp, (size_t)got, &m) == STW_OK && on_other(p, &m) != STW_OK)
+      return STW_ERR_NETWORK;
+  }
+}
+
+bool stw_oscore_peer_observing(const stw_oscore_peer_t *p)
+{
+  return p != NULL && p->obs.active;
+}
+
+uint64_t stw_oscore_peer_notifications(const stw_oscore_peer_t *p)
+{
+  return p != NULL ? p->obs.delivered : 0;
+}
+
+stw_status_t stw_oscore_peer_cancel(stw_oscore_peer_t *p)
+{
+  if (p == NULL || !p->obs.active)
+    return STW_ERR_STATE;
+  uint8_t token[TOKEN_LEN];
+  char path[sizeof(p->obs.path)];
+  memcpy(token, p->obs.token, TOKEN_LEN);
+  memcpy(path, p->obs.path, sizeof(path));
+  stw_status_t st = call(p, STW_AIF_GET, path, NULL, 0, OBSERVE_DEREGISTER, token, NULL, NULL, NULL);
+  p->obs.active = false;
+  return st;
 }

@@ -1,6 +1,7 @@
 /* The ACE OSCORE profile's wire parsers, both sides: the client's
- * (device/oscore_client.c) and the device's /authz-info (device/thing.c),
- * exposed for the fuzz target tests/fuzz/fuzz_ace_oscore.c. */
+ * (device/oscore_client.c) and the device's /authz-info and saved contexts
+ * (device/thing_oscore.c), exposed for the fuzz targets
+ * tests/fuzz/fuzz_ace_oscore.c and tests/fuzz/fuzz_oscore_state.c. */
 #ifndef STW_DEVICE_OSCORE_CLIENT_INTERNAL_H
 #define STW_DEVICE_OSCORE_CLIENT_INTERNAL_H
 
@@ -49,5 +50,33 @@ stw_status_t stw__ace_oscore_answer_parse(const uint8_t *buf, size_t len, const 
 stw_status_t stw__ace_oscore_post_parse(const uint8_t *buf, size_t len, const uint8_t **token, size_t *token_len,
                                         const uint8_t **n1, size_t *n1_len, const uint8_t **id1,
                                         size_t *id1_len) STW_WUR;
+
+/** An unsigned CoAP option value (RFC 7252 3.2): at most max_len bytes,
+ *  big-endian, the empty value is 0.
+ *  @retval STW_ERR_MALFORMED longer than max_len (at most 4) */
+stw_status_t stw__coap_uint_decode(const uint8_t *v, size_t len, size_t max_len, uint32_t *out) STW_WUR;
+/** Shortest encoding of value into out (4 bytes); its length (0 for 0). */
+size_t stw__coap_uint_encode(uint32_t value, uint8_t out[4]);
+
+/* ---- the thing's saved OSCORE contexts (RFC 8613 B.1.1), device/thing_oscore.c ---- */
+
+#define STW_OSC_STATE_MAX (STW_PEP_TOKEN_MAX + 128)  /**< bytes of one saved context */
+
+/** A saved context; pointers into the file's bytes. */
+typedef struct {
+  const uint8_t *token;       /**< the access token as posted (1..STW_PEP_TOKEN_MAX bytes) */
+  size_t token_len;
+  const uint8_t *n1, *n2;     /**< N1 (1..32 bytes), N2 (8 bytes) */
+  size_t n1_len, n2_len;
+  const uint8_t *id1, *id2;   /**< the client's and the thing's Recipient IDs (0..7 bytes) */
+  size_t id1_len, id2_len;
+  uint64_t next_ssn;          /**< the bound: no Sender Sequence Number below it is used again */
+} stw__osc_state_t;
+
+/** {1: token, 2: N1, 3: N2, 4: ID1, 5: ID2, 6: next_ssn} (docs/oscore.md):
+ *  every key once, other keys skipped, at most STW_OSC_STATE_MAX bytes,
+ *  next_ssn at most 2^40. On a refusal *out is emptied.
+ *  @retval STW_ERR_MALFORMED not that shape */
+stw_status_t stw__osc_state_parse(const uint8_t *buf, size_t len, stw__osc_state_t *out) STW_WUR;
 
 #endif

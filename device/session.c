@@ -32,10 +32,13 @@ struct stw_session {
   char audience[128];
   char peer_uri[256];
   grant_t grants[STW_SESSION_GRANTS];
+  grant_t *observed;           /* the grant whose OSCORE peer holds the observation */
 };
 
-static void grant_clear(grant_t *g)
+static void grant_clear(stw_session_t *s, grant_t *g)
 {
+  if (s->observed == g)
+    s->observed = NULL;
   stw_oscore_peer_free(g->osc);
   stw_token_clear(&g->tok);
   stw_oscore_material_clear(&g->mat);
@@ -84,7 +87,7 @@ static grant_t *grant_for(stw_session_t *s, const char *path, unsigned method, i
     if (!g->used)
       continue;
     if (now + RENEW_MARGIN >= g->expires) {
-      grant_clear(g);
+      grant_clear(s, g);
       continue;
     }
     if (stw_aif_scope_allows(&g->tok.granted, path, strlen(path), method))
@@ -106,7 +109,7 @@ static stw_status_t grant_new(stw_session_t *s, const char *path, unsigned metho
     for (size_t i = 1; i < STW_SESSION_GRANTS; i++)
       if (s->grants[i].expires < g->expires)
         g = &s->grants[i];
-    grant_clear(g);
+    grant_clear(s, g);
   }
   stw_bootstrap_report_t r;
   memset(&r, 0, sizeof(r));
@@ -116,7 +119,7 @@ static stw_status_t grant_new(stw_session_t *s, const char *path, unsigned metho
   if (st != STW_OK) {
     if (code != NULL)
       *code = r.coap_code;
-    grant_clear(g);
+    grant_clear(s, g);
     return st;
   }
   g->used = true;
@@ -146,8 +149,7 @@ static stw_status_t call_dtls(stw_session_t *s, grant_t *g, unsigned method, con
   return st;
 }
 
-stw_status_t stw_session_request(stw_session_t *s, unsigned method, const char *path, const uint8_t *body,
-                                 size_t len, unsigned *code, uint8_t **answer, size_t *answer_len)
+static void clear_results(unsigned *code, uint8_t **answer, size_t *answer_len)
 {
   if (code != NULL)
     *code = 0;
@@ -155,12 +157,25 @@ stw_status_t stw_session_request(stw_session_t *s, unsigned method, const char *
     *answer = NULL;
   if (answer_len != NULL)
     *answer_len = 0;
+}
+
+/* A held grant for (path, method), or a new one. */
+static stw_status_t grant_get(stw_session_t *s, const char *path, unsigned method, unsigned *code, grant_t **g)
+{
+  int64_t now = stw_now();
+  *g = grant_for(s, path, method, now);
+  return *g != NULL ? STW_OK : grant_new(s, path, method, now, code, g);
+}
+
+stw_status_t stw_session_request(stw_session_t *s, unsigned method, const char *path, const uint8_t *body,
+                                 size_t len, unsigned *code, uint8_t **answer, size_t *answer_len)
+{
+  clear_results(code, answer, answer_len);
   if (s == NULL || path == NULL || path[0] != '/' || strlen(path) > STW_AIF_PATH_MAX || (body == NULL && len > 0))
     return STW_ERR_INVALID;
-  int64_t now = stw_now();
-  grant_t *g = grant_for(s, path, method, now);
+  grant_t *g = NULL;
   stw_status_t st;
-  if (g == NULL && (st = grant_new(s, path, method, now, code, &g)) != STW_OK)
+  if ((st = grant_get(s, path, method, code, &g)) != STW_OK)
     return st;
   if (s->kind == STW_SESSION_DTLS_RPK)
     return call_dtls(s, g, method, path, body, len, code, answer, answer_len);
@@ -172,12 +187,51 @@ stw_status_t stw_session_request(stw_session_t *s, unsigned method, const char *
   return st;
 }
 
+stw_status_t stw_session_observe(stw_session_t *s, const char *path, stw_session_notify_t notify, void *arg,
+                                 unsigned *code, uint8_t **answer, size_t *answer_len)
+{
+  clear_results(code, answer, answer_len);
+  if (s == NULL || path == NULL || path[0] != '/' || strlen(path) > STW_AIF_PATH_MAX)
+    return STW_ERR_INVALID;
+  if (s->kind != STW_SESSION_OSCORE)
+    return STW_ERR_UNSUPPORTED;  /* the DTLS side speaks to libcoap's observe; not offered here */
+  grant_t *g = NULL;
+  stw_status_t st;
+  if ((st = grant_get(s, path, STW_AIF_GET, code, &g)) != STW_OK)
+    return st;
+  /* One observation per session: the old one ends (a failed deregistration
+   * ends it too, at the device's next notification, which gets a reset). */
+  if (s->observed != NULL && s->observed != g && stw_oscore_peer_observing(s->observed->osc) &&
+      stw_oscore_peer_cancel(s->observed->osc) != STW_OK)
+    s->observed = NULL;
+  bool first = g->osc == NULL;
+  st = stw_thing_observe_oscore(&g->osc, s->peer_uri, g->tok.token, g->tok.token_len, &g->mat, path, notify, arg,
+                                code, answer, answer_len);
+  if (first && g->osc != NULL)
+    stw_oscore_material_clear(&g->mat);
+  if (st != STW_OK)
+    return st;
+  if (!stw_oscore_peer_observing(g->osc))
+    return STW_ERR_STATE;
+  s->observed = g;
+  return STW_OK;
+}
+
+stw_status_t stw_session_poll(stw_session_t *s, unsigned timeout_ms)
+{
+  if (s == NULL)
+    return STW_ERR_INVALID;
+  if (s->observed == NULL || s->observed->osc == NULL)
+    return STW_ERR_STATE;
+  return stw_oscore_peer_poll(s->observed->osc, timeout_ms);
+}
+
 void stw_session_close(stw_session_t *s)
 {
   if (s == NULL)
     return;
   for (size_t i = 0; i < STW_SESSION_GRANTS; i++)
-    grant_clear(&s->grants[i]);
+    grant_clear(s, &s->grants[i]);
   stw_wipe(s, sizeof(*s));
   free(s);
 }

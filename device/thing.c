@@ -1,6 +1,7 @@
 /* The smart object's CoAP server: DTLS with the device's LDevID key as a raw
  * public key (RFC 7250), /authz-info for access tokens, and every other
- * request checked by the device's own PEP before its handler runs. */
+ * request checked by the device's own PEP before its handler runs. The
+ * OSCORE endpoint is device/thing_oscore.c. */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,61 +16,13 @@
 #include "net_internal.h"
 #include "netaddr.h"
 #include "oscore.h"
-#include "oscore_client_internal.h"
 #include "pep.h"
 #include "steward/thing.h"
+#include "thing_internal.h"
 
-#define RESOURCES_MAX 16
 #define CF_CWT 61  /* application/cwt: what a client posts to /authz-info */
 
-typedef struct thing_peer {
-  struct thing_peer *next, *prev;
-  uint8_t spki[STW_SPKI_MAX];
-  size_t spki_len;
-} thing_peer_t;
-
-typedef struct {
-  char path[STW_AIF_PATH_MAX + 1];   /* with its leading '/' */
-  stw_thing_handler_t handler;
-  void *arg;
-} thing_resource_t;
-
-/* The observation of the domain's revocation list: a client context of its
- * own (libcoap keeps PKI settings per context, and the server side speaks
- * with a raw key). */
-typedef struct {
-  coap_context_t *ctx;
-  coap_session_t *session;
-  uint8_t server_spki[STW_SPKI_MAX];
-  size_t server_spki_len;
-  bool verified;                    /* the domain's key checked against the pinned CA */
-  uint64_t seq;
-} revocation_watch_t;
-
-/* One client's OSCORE context and the token it was derived for. */
-typedef struct {
-  bool used;
-  stw_oscore_ctx_t ctx;
-  stw_pep_token_t tok;
-} osc_slot_t;
-
-struct stw_thing {
-  revocation_watch_t watch;
-  coap_context_t *osc_ctx;         /* plain CoAP for the ACE OSCORE profile, NULL if off */
-  stw_key_t *osc_key;              /* the LDevID key tokens' secrets are sealed to, parsed once */
-  uint16_t osc_port;
-  osc_slot_t osc[STW_THING_OSCORE_CONTEXTS];
-  coap_context_t *ctx;
-  stw_dev_t *dev;
-  stw_pep_t pep;
-  bool pep_ready;
-  uint16_t port;
-  thing_peer_t peers;              /* sentinel: per-session peer keys */
-  thing_resource_t res[RESOURCES_MAX];
-  size_t n_res;
-};
-
-static stw_thing_t *thing_of(coap_session_t *session)
+stw_thing_t *stw__thing_of(coap_session_t *session)
 {
   return coap_get_app_data(coap_session_get_context(session));
 }
@@ -82,7 +35,7 @@ static int remember_peer(const char *cn, const uint8_t *der, size_t len, coap_se
   (void)arg;
   if (depth != 0)
     return 1;
-  stw_thing_t *t = thing_of(session);
+  stw_thing_t *t = stw__thing_of(session);
   thing_peer_t *p = coap_session_get_app_data(session);
   if (p == NULL) {
     p = calloc(1, sizeof(*p));
@@ -123,13 +76,13 @@ static int on_event(coap_session_t *session, const coap_event_t event)
   if (event == COAP_EVENT_SERVER_SESSION_DEL) {
     thing_peer_t *p = coap_session_get_app_data(session);
     if (p != NULL)
-      forget_peer(thing_of(session), p);
+      forget_peer(stw__thing_of(session), p);
     coap_session_set_app_data(session, NULL);
   }
   return 0;
 }
 
-static void answer_error(coap_pdu_t *response, unsigned code, const char *diag)
+void stw__thing_answer_error(coap_pdu_t *response, unsigned code, const char *diag)
 {
   coap_pdu_set_code(response, (coap_pdu_code_t)code);
   coap_add_data(response, strlen(diag), (const uint8_t *)diag);
@@ -141,15 +94,15 @@ static void handle_authz_info(coap_resource_t *resource, coap_session_t *session
 {
   (void)resource;
   (void)query;
-  stw_thing_t *t = thing_of(session);
+  stw_thing_t *t = stw__thing_of(session);
   size_t len = 0, offset = 0, total = 0;
   const uint8_t *body = NULL;
   if (!coap_get_data_large(request, &len, &body, &offset, &total) || len == 0) {
-    answer_error(response, COAP_RESPONSE_CODE(400), "invalid_request: no token");
+    stw__thing_answer_error(response, COAP_RESPONSE_CODE(400), "invalid_request: no token");
     return;
   }
   if (total > STW_PEP_TOKEN_MAX || len > STW_PEP_TOKEN_MAX) {
-    answer_error(response, COAP_RESPONSE_CODE(413), "token over the size limit");
+    stw__thing_answer_error(response, COAP_RESPONSE_CODE(413), "token over the size limit");
     return;
   }
   stw_pep_token_t tok;
@@ -160,7 +113,7 @@ static void handle_authz_info(coap_resource_t *resource, coap_session_t *session
   if (st != STW_OK) {
     char diag[96];
     snprintf(diag, sizeof(diag), "invalid token: %s", stw_status_str(st));
-    answer_error(response, st == STW_ERR_TOO_LARGE ? COAP_RESPONSE_CODE(413) : COAP_RESPONSE_CODE(401), diag);
+    stw__thing_answer_error(response, st == STW_ERR_TOO_LARGE ? COAP_RESPONSE_CODE(413) : COAP_RESPONSE_CODE(401), diag);
     return;
   }
   coap_pdu_set_code(response, COAP_RESPONSE_CODE(201));
@@ -185,22 +138,22 @@ static void handle_protected(coap_resource_t *resource, coap_session_t *session,
                              const coap_string_t *query, coap_pdu_t *response)
 {
   (void)query;
-  stw_thing_t *t = thing_of(session);
+  stw_thing_t *t = stw__thing_of(session);
   thing_resource_t *r = coap_resource_get_userdata(resource);
   thing_peer_t *p = coap_session_get_app_data(session);
   unsigned method = method_bit(coap_pdu_get_code(request));
   if (p == NULL || p->spki_len == 0) {
-    answer_error(response, COAP_RESPONSE_CODE(401), "unauthorized_client: authenticate your key over DTLS");
+    stw__thing_answer_error(response, COAP_RESPONSE_CODE(401), "unauthorized_client: authenticate your key over DTLS");
     return;
   }
   stw_status_t st = stw_pep_authorize_stored(&t->pep, p->spki, p->spki_len, r->path, strlen(r->path), method,
                                              stw_now());
   if (st == STW_ERR_FORBIDDEN) {
-    answer_error(response, COAP_RESPONSE_CODE(403), "insufficient_scope");
+    stw__thing_answer_error(response, COAP_RESPONSE_CODE(403), "insufficient_scope");
     return;
   }
   if (st != STW_OK) {
-    answer_error(response, COAP_RESPONSE_CODE(401), "unauthorized_client: no valid token for this key");
+    stw__thing_answer_error(response, COAP_RESPONSE_CODE(401), "unauthorized_client: no valid token for this key");
     return;
   }
   size_t len = 0, offset = 0, total = 0;
@@ -280,7 +233,7 @@ out:
 
 stw_status_t stw_thing_resource(stw_thing_t *t, const char *path, stw_thing_handler_t handler, void *arg)
 {
-  if (t->n_res >= RESOURCES_MAX || path[0] == '\0' || path[0] == '/' || strlen(path) >= STW_AIF_PATH_MAX)
+  if (t->n_res >= THING_RESOURCES_MAX || path[0] == '\0' || path[0] == '/' || strlen(path) >= STW_AIF_PATH_MAX)
     return STW_ERR_INVALID;
   thing_resource_t *r = &t->res[t->n_res];
   snprintf(r->path, sizeof(r->path), "/%s", path);
@@ -330,342 +283,6 @@ void stw_thing_run(stw_thing_t *t, unsigned timeout_ms)
     coap_io_process(t->watch.ctx, COAP_IO_NO_WAIT);
 }
 
-/* ---- the ACE OSCORE profile (RFC 9203) over plain CoAP ----------------------------- */
-
-#define ACE_ACCESS_TOKEN 1
-#define ACE_NONCE1 40
-#define ACE_NONCE2 42
-#define ACE_CLIENT_RECIPIENTID 43
-#define ACE_SERVER_RECIPIENTID 44
-#define CF_ACE_CBOR 19
-#define OSC_NONCE_LEN 8
-#define OSC_NONCE_MAX 32
-#define COAP_OPTION_URI_PATH_NUMBER 11
-
-/* The Master Salt: bstr(salt) | bstr(N1) | bstr(N2), each CBOR-encoded (RFC 9203 4.3). */
-static size_t put_cbor_bstr(uint8_t *out, const uint8_t *p, size_t len)
-{
-  size_t n = stw_cbor_put_head(STW_CBOR_BSTR, len, out);
-  if (len > 0)
-    memcpy(out + n, p, len);
-  return n + len;
-}
-
-static void answer_cbor_error(coap_pdu_t *response, unsigned code, const char *diag)
-{
-  answer_error(response, code, diag);
-}
-
-/* A slot for a new context: a free one, else one whose token has expired. */
-static osc_slot_t *osc_free_slot(stw_thing_t *t, int64_t now)
-{
-  for (size_t i = 0; i < STW_THING_OSCORE_CONTEXTS; i++)
-    if (!t->osc[i].used)
-      return &t->osc[i];
-  for (size_t i = 0; i < STW_THING_OSCORE_CONTEXTS; i++)
-    if (now > t->osc[i].tok.expires + (int64_t)t->pep.skew || stw_pep_is_revoked(&t->pep, t->osc[i].tok.cti,
-                                                                                    t->osc[i].tok.cti_len)) {
-      stw_oscore_ctx_wipe(&t->osc[i].ctx);
-      t->osc[i].used = false;
-      return &t->osc[i];
-    }
-  return NULL;
-}
-
-/* The material of a token the PEP has verified: its claims again, for cnf osc. */
-static stw_status_t osc_material(const uint8_t *token, size_t len, stw_cwt_t *claims)
-{
-  stw_cose_sign1_t msg;
-  stw_status_t st = stw_cose_sign1_parse(token, len, &msg);
-  if (st != STW_OK)
-    return st;
-  if ((st = stw_cwt_parse_claims(msg.payload, msg.payload_len, claims)) != STW_OK)
-    return st;
-  return claims->cnf_kind == STW_CWT_CNF_OSC ? STW_OK : STW_ERR_UNAUTHENTICATED;
-}
-
-stw_status_t stw__ace_oscore_post_parse(const uint8_t *buf, size_t len, const uint8_t **token, size_t *token_len,
-                                        const uint8_t **n1, size_t *n1_len, const uint8_t **id1, size_t *id1_len)
-{
-  const uint8_t **value[3] = { token, n1, id1 };
-  size_t *value_len[3] = { token_len, n1_len, id1_len };
-  bool seen[3] = { false, false, false };
-  for (int i = 0; i < 3; i++)
-    *value[i] = NULL, *value_len[i] = 0;
-  stw_cbor_reader_t r;
-  size_t pairs = 0;
-  if (buf == NULL || len == 0 || len > STW_ACE_OSCORE_POST_MAX)
-    goto fail;
-  stw_cbor_reader_init(&r, buf, len);
-  if (stw_cbor_read_map(&r, &pairs) != STW_OK || pairs > 8)
-    goto fail;
-  for (size_t i = 0; i < pairs; i++) {
-    uint64_t key = 0;
-    if (stw_cbor_read_uint(&r, &key) != STW_OK)
-      goto fail;
-    int which = key == ACE_ACCESS_TOKEN ? 0 : key == ACE_NONCE1 ? 1 : key == ACE_CLIENT_RECIPIENTID ? 2 : -1;
-    if (which < 0) {
-      if (stw_cbor_skip(&r) != STW_OK)
-        goto fail;
-      continue;
-    }
-    if (seen[which] || stw_cbor_read_bstr(&r, value[which], value_len[which]) != STW_OK)
-      goto fail;  /* twice: which one would count? */
-    seen[which] = true;
-  }
-  if (!seen[0] || !seen[1] || !seen[2] || *token_len == 0 || *n1_len == 0 || *n1_len > OSC_NONCE_MAX ||
-      *id1_len > STW_OSCORE_ID_MAX || stw_cbor_expect_end(&r) != STW_OK)
-    goto fail;
-  if (*id1 == NULL)
-    *id1 = buf;  /* an empty ID1: a valid pointer all the same */
-  return STW_OK;
-fail:
-  for (int i = 0; i < 3; i++)
-    *value[i] = NULL, *value_len[i] = 0;
-  return STW_ERR_MALFORMED;
-}
-
-/* POST /authz-info, ACE OSCORE profile (RFC 9203 4.1-4.2). */
-static void handle_osc_authz_info(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-                                  const coap_string_t *query, coap_pdu_t *response)
-{
-  (void)resource;
-  (void)query;
-  stw_thing_t *t = thing_of(session);
-  size_t len = 0, offset = 0, total = 0;
-  const uint8_t *body = NULL;
-  if (!coap_get_data_large(request, &len, &body, &offset, &total) || len == 0 || len != total) {
-    answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request");
-    return;
-  }
-  const uint8_t *token = NULL, *n1 = NULL, *id1 = NULL;
-  size_t token_len = 0, n1_len = 0, id1_len = 0;
-  if (stw__ace_oscore_post_parse(body, len, &token, &token_len, &n1, &n1_len, &id1, &id1_len) != STW_OK) {
-    answer_cbor_error(response, COAP_RESPONSE_CODE(400), "invalid_request: access_token, nonce1, ace_client_recipientid");
-    return;
-  }
-  int64_t now = stw_now();
-  stw_pep_token_t tok;
-  stw_cwt_t claims;
-  uint8_t ms[64], salt[3 * (STW_CBOR_HEAD_MAX + OSC_NONCE_MAX)], n2[OSC_NONCE_LEN];
-  size_t ms_len = sizeof(ms);
-  stw_status_t st = stw_pep_check_token(&t->pep, token, token_len, now, &tok);
-  if (st == STW_OK)
-    st = osc_material(token, token_len, &claims);
-  if (st == STW_OK)
-    st = stw_unseal(t->osc_key, (const uint8_t *)STW_CWT_OSC_SEAL_INFO, sizeof(STW_CWT_OSC_SEAL_INFO) - 1,
-                    claims.osc_ms_sealed, claims.osc_ms_sealed_len, ms, &ms_len);
-  if (st != STW_OK) {
-    char diag[96];
-    snprintf(diag, sizeof(diag), "invalid token: %s", stw_status_str(st));
-    answer_error(response, COAP_RESPONSE_CODE(401), diag);
-    goto out;
-  }
-  osc_slot_t *slot = osc_free_slot(t, now);
-  if (slot == NULL) {
-    answer_error(response, COAP_RESPONSE_CODE(503), "too many OSCORE clients");
-    goto out;
-  }
-  /* Our Recipient ID: unique per slot, never the client's. */
-  uint8_t id2[2] = {0x5e, (uint8_t)(slot - t->osc)};
-  if (id1_len == 2 && memcmp(id1, id2, 2) == 0)
-    id2[0] = 0x5f;
-  if ((st = stw_random(n2, sizeof(n2))) != STW_OK) {
-    answer_error(response, COAP_RESPONSE_CODE(500), "no randomness");
-    goto out;
-  }
-  size_t salt_len = put_cbor_bstr(salt, claims.osc_salt, claims.osc_salt_len);
-  salt_len += put_cbor_bstr(salt + salt_len, n1, n1_len);
-  salt_len += put_cbor_bstr(salt + salt_len, n2, sizeof(n2));
-  stw_oscore_params_t params = {
-    .master_secret = ms, .master_secret_len = ms_len, .master_salt = salt, .master_salt_len = salt_len,
-    .sender_id = id1, .sender_id_len = id1_len, .recipient_id = id2, .recipient_id_len = sizeof(id2),
-    .has_id_context = claims.osc_has_context_id, .id_context = claims.osc_context_id,
-    .id_context_len = claims.osc_context_id_len,
-  };
-  if ((st = stw_oscore_ctx_derive(&slot->ctx, &params)) != STW_OK) {
-    answer_error(response, COAP_RESPONSE_CODE(400), "invalid_request: cannot derive a context");
-    goto out;
-  }
-  slot->tok = tok;
-  slot->used = true;
-  uint8_t answer[64];
-  size_t a = stw_cbor_put_head(STW_CBOR_MAP, 2, answer);
-  a += stw_cbor_put_head(STW_CBOR_UINT, ACE_NONCE2, answer + a);
-  a += put_cbor_bstr(answer + a, n2, sizeof(n2));
-  a += stw_cbor_put_head(STW_CBOR_UINT, ACE_SERVER_RECIPIENTID, answer + a);
-  a += put_cbor_bstr(answer + a, id2, sizeof(id2));
-  coap_pdu_set_code(response, COAP_RESPONSE_CODE(201));
-  uint8_t cf[4];
-  coap_add_option(response, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cf, sizeof(cf), CF_ACE_CBOR), cf);
-  coap_add_data(response, a, answer);
-out:
-  stw_wipe(ms, sizeof(ms));
-  stw_wipe(salt, sizeof(salt));
-}
-
-static unsigned method_of_code(uint8_t code)
-{
-  return code >= 1 && code <= 7 ? 1u << (code - 1) : 0;  /* GET 0.01 .. iPATCH 0.07 in AIF bit order */
-}
-
-/* The inner request's path from its Uri-Path options: "/a/b". */
-static stw_status_t inner_path(const stw_oscore_msg_t *msg, char *path, size_t cap, size_t *path_len)
-{
-  stw_oscore_opt_iter_t it = { .pos = msg->options, .end = msg->options + msg->options_len, .number = 0 };
-  size_t n = 0;
-  for (;;) {
-    uint16_t number;
-    const uint8_t *v;
-    size_t len;
-    stw_status_t st = stw_oscore_opt_next(&it, &number, &v, &len);
-    if (st == STW_ERR_NOT_FOUND)
-      break;
-    if (st != STW_OK)
-      return st;
-    if (number != COAP_OPTION_URI_PATH_NUMBER)
-      continue;
-    if (n + 1 + len >= cap || memchr(v, '\0', len) != NULL)
-      return STW_ERR_TOO_LARGE;
-    path[n++] = '/';
-    memcpy(path + n, v, len);
-    n += len;
-  }
-  if (n == 0)
-    path[n++] = '/';
-  path[n] = '\0';
-  *path_len = n;
-  return STW_OK;
-}
-
-/* Every OSCORE request: unprotect, the token's scope, the handler, protect. */
-static void handle_oscore(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-                          const coap_string_t *query, coap_pdu_t *response)
-{
-  (void)resource;
-  (void)query;
-  stw_thing_t *t = thing_of(session);
-  coap_opt_iterator_t oi;
-  coap_opt_t *o = coap_check_option(request, COAP_OPTION_OSCORE, &oi);
-  if (o == NULL) {
-    answer_error(response, COAP_RESPONSE_CODE(401), "unauthorized_client: OSCORE only");
-    return;
-  }
-  stw_oscore_option_t opt;
-  uint8_t code = 0;
-  const char *diag = NULL;
-  stw_status_t st = stw_oscore_option_parse(coap_opt_value(o), coap_opt_length(o), &opt);
-  osc_slot_t *slot = NULL;
-  if (st == STW_OK) {
-    st = STW_ERR_NOT_FOUND;
-    for (size_t i = 0; i < STW_THING_OSCORE_CONTEXTS && slot == NULL; i++)
-      if (t->osc[i].used && opt.has_kid && stw_oscore_ctx_matches(&t->osc[i].ctx, &opt))
-        slot = &t->osc[i];
-  }
-  size_t len = 0, offset = 0, total = 0;
-  const uint8_t *ct = NULL;
-  if (!coap_get_data_large(request, &len, &ct, &offset, &total))
-    ct = NULL, len = 0;
-  static uint8_t pt[STW_OSCORE_PLAINTEXT_MAX];
-  stw_oscore_msg_t msg;
-  stw_oscore_request_t binding;
-  if (slot != NULL)
-    st = len == total && len > 0 ? stw_oscore_unprotect_request(&slot->ctx, &opt, ct, len, pt, sizeof(pt), &msg,
-                                                                &binding)
-                                 : STW_ERR_MALFORMED;
-  if (st != STW_OK) {
-    if (!stw_oscore_error_reply(st, &code, &diag))
-      code = COAP_RESPONSE_CODE(401), diag = "Security context not found";
-    answer_error(response, code, diag);
-    return;
-  }
-  /* The request verified: everything from here is answered protected. */
-  char path[STW_AIF_PATH_MAX + 2];
-  size_t path_len = 0;
-  unsigned method = method_of_code(msg.code);
-  uint8_t out[STW_THING_ANSWER_MAX];
-  size_t out_len = 0;
-  unsigned inner = COAP_RESPONSE_CODE(401);
-  const char *text = "unauthorized_client: token expired or revoked";
-  int64_t now = stw_now();
-  if (inner_path(&msg, path, sizeof(path), &path_len) != STW_OK || method == 0) {
-    inner = COAP_RESPONSE_CODE(400), text = "bad request";
-  } else if (stw_pep_is_revoked(&t->pep, slot->tok.cti, slot->tok.cti_len) ||
-             now > slot->tok.expires + (int64_t)t->pep.skew || now < slot->tok.not_before - (int64_t)t->pep.skew) {
-    /* keep the 4.01 */
-  } else if (!stw_aif_scope_allows(&slot->tok.scope, path, path_len, method)) {
-    inner = COAP_RESPONSE_CODE(403), text = "insufficient_scope";
-  } else {
-    inner = COAP_RESPONSE_CODE(404), text = "not found";
-    for (size_t i = 0; i < t->n_res; i++)
-      if (strcmp(t->res[i].path, path) == 0) {
-        inner = t->res[i].handler(t->res[i].arg, method, path, msg.payload, msg.payload_len, out, sizeof(out),
-                                  &out_len);
-        text = NULL;
-        break;
-      }
-  }
-  if (text != NULL) {
-    out_len = strlen(text);
-    memcpy(out, text, out_len);
-  }
-  stw_oscore_msg_t answer = { .code = (uint8_t)inner, .options = NULL, .options_len = 0,
-                              .payload = out_len > 0 && out_len <= sizeof(out) ? out : NULL,
-                              .payload_len = out_len <= sizeof(out) ? out_len : 0 };
-  uint8_t option[STW_OSCORE_OPTION_MAX];
-  size_t option_len = 0, ct_len = 0;
-  static uint8_t sealed[STW_OSCORE_PLAINTEXT_MAX + STW_OSCORE_TAG_LEN];
-  if (stw_oscore_protect_response(&slot->ctx, &binding, &answer, false, option, sizeof(option), &option_len, sealed,
-                                  sizeof(sealed), &ct_len) != STW_OK) {
-    stw_wipe(pt, sizeof(pt));
-    coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
-    return;
-  }
-  stw_wipe(pt, sizeof(pt));  /* the request's plaintext; out is on the stack and answered */
-  coap_pdu_set_code(response, COAP_RESPONSE_CODE(204));  /* the Outer Code of a response (4.2) */
-  coap_add_option(response, COAP_OPTION_OSCORE, option_len, option);
-  coap_add_data(response, ct_len, sealed);
-}
-
-stw_status_t stw_thing_enable_oscore(stw_thing_t *t, const char *listen)
-{
-  if (t->osc_ctx != NULL)
-    return STW_ERR_STATE;
-  coap_address_t addr;
-  coap_address_init(&addr);
-  stw_status_t st = stw_listen_parse(listen, &addr.addr.sa, &addr.size);
-  if (st != STW_OK)
-    return st;
-  /* Parsed here rather than per token post: a private-key import is the
-   * costliest step of /authz-info after the signature check. */
-  if (t->osc_key == NULL &&
-      (st = stw_key_import_pem(t->dev->op_key_pem.data, t->dev->op_key_pem.len, &t->osc_key)) != STW_OK)
-    return st;
-  if ((t->osc_ctx = coap_new_context(NULL)) == NULL)
-    return STW_ERR_NETWORK;
-  coap_set_app_data(t->osc_ctx, t);
-  coap_register_option(t->osc_ctx, COAP_OPTION_OSCORE);  /* critical: else libcoap answers 4.02 */
-  coap_endpoint_t *ep = coap_new_endpoint(t->osc_ctx, &addr, COAP_PROTO_UDP);
-  if (ep == NULL)
-    return STW_ERR_NETWORK;
-  t->osc_port = stw_addr_text_port(coap_endpoint_str(ep));
-  coap_resource_t *authz = coap_resource_init(coap_make_str_const("authz-info"), 0);
-  coap_resource_t *any = coap_resource_unknown_init2(handle_oscore, 0);
-  if (authz == NULL || any == NULL)
-    return STW_ERR_NOMEM;
-  coap_register_request_handler(authz, COAP_REQUEST_POST, handle_osc_authz_info);
-  coap_add_resource(t->osc_ctx, authz);
-  coap_register_request_handler(any, COAP_REQUEST_POST, handle_oscore);
-  coap_register_request_handler(any, COAP_REQUEST_FETCH, handle_oscore);
-  coap_add_resource(t->osc_ctx, any);
-  return STW_OK;
-}
-
-uint16_t stw_thing_oscore_port(const stw_thing_t *t)
-{
-  return t->osc_port;
-}
-
 /* ---- the revocation list ---------------------------------------------------------- */
 
 static int remember_domain_key(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
@@ -673,7 +290,7 @@ static int remember_domain_key(const char *cn, const uint8_t *der, size_t len, c
 {
   (void)validated;
   (void)arg;
-  stw_thing_t *t = thing_of(session);
+  stw_thing_t *t = stw__thing_of(session);
   if (depth != 0)
     return 1;
   if (strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0 && len <= sizeof(t->watch.server_spki)) {
@@ -756,7 +373,7 @@ static coap_response_t on_watch_answer(coap_session_t *session, const coap_pdu_t
 {
   (void)sent;
   (void)mid;
-  stw_thing_t *t = thing_of(session);
+  stw_thing_t *t = stw__thing_of(session);
   size_t len = 0, offset = 0, total = 0;
   const uint8_t *data = NULL;
   if (!coap_get_data_large(received, &len, &data, &offset, &total))
@@ -855,11 +472,7 @@ void stw_thing_free(stw_thing_t *t)
     coap_free_context(t->watch.ctx);
   if (t->ctx != NULL)
     coap_free_context(t->ctx);
-  if (t->osc_ctx != NULL)
-    coap_free_context(t->osc_ctx);
-  stw_key_free(t->osc_key);
-  for (size_t i = 0; i < STW_THING_OSCORE_CONTEXTS; i++)
-    stw_oscore_ctx_wipe(&t->osc[i].ctx);
+  stw__thing_oscore_free(t);
   while (t->peers.next != &t->peers)
     forget_peer(t, t->peers.next);
   if (t->pep_ready)

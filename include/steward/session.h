@@ -11,7 +11,9 @@
  * for (or whose token expired), uploads it, keys the channel (DTLS with the
  * raw public key the token names, or an OSCORE context derived with the
  * device, RFC 9203) and sends. A device that restarted and lost the key is
- * given the token again, once. Not thread-safe: one caller at a time. */
+ * given the token again, once; one that restarted and kept it (RFC 8613
+ * B.1) gets the request again with its Echo. Answers larger than one block
+ * arrive whole. Not thread-safe: one caller at a time. */
 #ifndef STEWARD_SESSION_H
 #define STEWARD_SESSION_H
 
@@ -46,6 +48,24 @@ stw_status_t stw_session_open(stw_dev_t *dev, const char *as_uri, const char *au
 stw_status_t stw_session_request(stw_session_t *s, unsigned method, const char *path, const uint8_t *body,
                                  size_t len, unsigned *code, uint8_t **answer, size_t *answer_len)
     __attribute__((warn_unused_result));
+
+/** A notification: its CoAP code and payload (valid during the call). */
+typedef void (*stw_session_notify_t)(void *arg, unsigned code, const uint8_t *payload, size_t len);
+
+/** Observe path (RFC 7641) on an OSCORE session: a token for GET as
+ *  stw_session_request() gets one, then the registration; code and answer
+ *  receive the first answer. Notifications (verified, in order: RFC 8613
+ *  4.1.3.5) go to notify from stw_session_poll(). One observation per
+ *  session; a new one replaces it.
+ *  @retval STW_ERR_UNSUPPORTED on a DTLS-RPK session
+ *  @retval STW_ERR_STATE       the device answered without accepting the observation */
+stw_status_t stw_session_observe(stw_session_t *s, const char *path, stw_session_notify_t notify, void *arg,
+                                 unsigned *code, uint8_t **answer, size_t *answer_len)
+    __attribute__((warn_unused_result));
+
+/** Wait up to timeout_ms for notifications of the observation and deliver them.
+ *  @retval STW_ERR_STATE no observation */
+stw_status_t stw_session_poll(stw_session_t *s, unsigned timeout_ms) __attribute__((warn_unused_result));
 
 /** Forget every token and key of the session. NULL is fine. */
 void stw_session_close(stw_session_t *s);

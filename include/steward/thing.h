@@ -16,6 +16,7 @@
 #ifndef STEWARD_THING_H
 #define STEWARD_THING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "steward/authz.h"
@@ -63,11 +64,39 @@ stw_status_t stw_thing_revoke(stw_thing_t *t, const uint8_t *cti, size_t len) __
  *  token's cnf osc material (Master Secret sealed to this device's key,
  *  Master Salt = bstr(salt) | bstr(N1) | bstr(N2), ID Context = contextId
  *  if given); each OSCORE request is then checked against that token's
- *  scope. Refusals: 4.01 "Security context not found", 4.01 "Replay
- *  detected", 4.00 "Decryption failed" (unprotected); 4.01/4.03/4.04
- *  inside the protected answer. At most STW_THING_OSCORE_CONTEXTS clients. */
+ *  scope. Recipient IDs go shortest first: the empty one, then one byte.
+ *  Refusals: 4.01 "Security context not found", 4.01 "Replay detected",
+ *  4.00 "Decryption failed", 4.02 "Failed to decode COSE" (unprotected);
+ *  4.01/4.03/4.04 inside the protected answer. At most
+ *  STW_THING_OSCORE_CONTEXTS clients.
+ *
+ *  Observe (RFC 7641, RFC 8613 4.1.3.5): a GET with Observe 0 registers
+ *  (at most STW_THING_OSCORE_OBSERVERS); stw_thing_changed() notifies.
+ *  Answers over one 1024-byte block go in blocks (Inner Block2, RFC 8613
+ *  4.1.3.4.1); handlers on this endpoint may answer up to
+ *  STW_THING_OSCORE_BODY_MAX bytes.
+ *
+ *  A device kept in a folder (stw_dev_open()) saves each context there
+ *  (oscore-ctx-<n>.cbor, 0600, atomic) with its Sender Sequence Number
+ *  bound, in steps (RFC 8613 B.1.1); a new thing over the same folder
+ *  restores them, never reuses a number, and answers the first request
+ *  of each context with a protected 4.01 and an Echo option (B.1.2): only
+ *  a request that repeats the Echo is acted on. A memory-only device
+ *  keeps its contexts in RAM: after a restart its clients post the token
+ *  again. */
 #define STW_THING_OSCORE_CONTEXTS 8
+#define STW_THING_OSCORE_OBSERVERS 8
+#define STW_THING_OSCORE_BODY_MAX 16384
 stw_status_t stw_thing_enable_oscore(stw_thing_t *t, const char *listen) __attribute__((warn_unused_result));
+/** The resource at path ("consumption" or "/consumption") changed: every
+ *  OSCORE observer of it gets a confirmable notification with the
+ *  handler's answer to GET, protected under the thing's own Partial IV.
+ *  A token that expired or was revoked gets a last 4.01 instead and the
+ *  observation ends; so does one whose notification is reset or never
+ *  acknowledged. Call it from the thread that runs stw_thing_run(). */
+stw_status_t stw_thing_changed(stw_thing_t *t, const char *path) __attribute__((warn_unused_result));
+/** OSCORE observations the thing holds now. */
+size_t stw_thing_oscore_observers(const stw_thing_t *t);
 /** The OSCORE endpoint's port (0 when not enabled). */
 uint16_t stw_thing_oscore_port(const stw_thing_t *t);
 /** The enforcement point, for inspection and tests. */
@@ -104,10 +133,16 @@ typedef struct stw_oscore_peer stw_oscore_peer_t;
  *  bstr(salt) | bstr(N1) | bstr(N2)); *peer then owns it (free with
  *  stw_oscore_peer_free()) and token and material are not read again.
  *  The request goes protected (Outer Code POST, the real method and
- *  Uri-Path inside), the answer is verified and unprotected. When the
- *  device answers an unprotected 4.01 (it restarted and lost the context),
- *  *peer posts the token once more, derives a fresh context and sends the
- *  request again, once.
+ *  Uri-Path inside), the answer is verified and unprotected. An answer in
+ *  blocks (Inner Block2) is read block by block, each one a request of its
+ *  own, and handed over whole (at most STW_THING_OSCORE_BODY_MAX bytes;
+ *  STW_ERR_CONFLICT if its ETag changed between blocks). When the device
+ *  answers an unprotected 4.01 or 4.00 (it restarted and lost the context,
+ *  or gave our Recipient ID to another client since), *peer posts the
+ *  token once more, derives a fresh context and sends the request again,
+ *  once. When it answers a protected 4.01 with an Echo option (it
+ *  restarted and restored the context, RFC 8613 B.1.2), the request goes
+ *  again with that Echo, once.
  *  @param[out] code    the (inner, when protected) CoAP code, class << 5 | detail; may be NULL
  *  @param[out] answer  its payload, NUL-terminated, malloc'd (caller frees); a diagnostic on refusals
  *  @retval STW_OK on a 2.xx; STW_ERR_FORBIDDEN / UNAUTHENTICATED / MALFORMED / NOT_FOUND
@@ -117,6 +152,37 @@ stw_status_t stw_thing_call_oscore(stw_oscore_peer_t **peer, const char *rs_uri,
                                    size_t token_len, const stw_oscore_material_t *material, unsigned method,
                                    const char *path, const uint8_t *body, size_t len, unsigned *code,
                                    uint8_t **answer, size_t *answer_len) __attribute__((warn_unused_result));
+
+/** A notification of an observed resource: its inner code and payload
+ *  (valid during the call). */
+typedef void (*stw_oscore_notify_t)(void *arg, unsigned code, const uint8_t *payload, size_t len);
+
+/** Observe path (RFC 7641) on the device over OSCORE: a GET with Observe 0
+ *  that goes as FETCH outside (RFC 8613 4.2); token, material and the
+ *  results as stw_thing_call_oscore(). When the device accepted (the
+ *  protected answer carries Observe), later notifications go to notify
+ *  from stw_oscore_peer_poll() (or any later call on the peer): verified,
+ *  and in order, since one whose Partial IV is not above the last one's is
+ *  dropped (RFC 8613 7.4.1). A notification that is not 2.xx ends the
+ *  observation. One observation per peer; a new one replaces it. */
+stw_status_t stw_thing_observe_oscore(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token,
+                                      size_t token_len, const stw_oscore_material_t *material, const char *path,
+                                      stw_oscore_notify_t notify, void *arg, unsigned *code, uint8_t **answer,
+                                      size_t *answer_len) __attribute__((warn_unused_result));
+
+/** Wait up to timeout_ms for notifications and deliver them.
+ *  @retval STW_OK (also when none came); STW_ERR_NETWORK when the socket failed */
+stw_status_t stw_oscore_peer_poll(stw_oscore_peer_t *peer, unsigned timeout_ms) __attribute__((warn_unused_result));
+
+/** Whether the peer holds an observation the device accepted. */
+bool stw_oscore_peer_observing(const stw_oscore_peer_t *peer);
+
+/** Notifications delivered so far. */
+uint64_t stw_oscore_peer_notifications(const stw_oscore_peer_t *peer);
+
+/** End the observation: a GET with Observe 1 on the same token (RFC 7641
+ *  3.6), protected. STW_ERR_STATE when there is none. */
+stw_status_t stw_oscore_peer_cancel(stw_oscore_peer_t *peer) __attribute__((warn_unused_result));
 
 /** Protect a request as stw_thing_call_oscore() would (it takes the next
  *  Sender Sequence Number) and write the whole CoAP datagram to out without

@@ -3,7 +3,11 @@
  * it to a meter's /authz-info over plain CoAP and reads over OSCORE; a
  * request outside the scope is refused protected (4.03); a replayed
  * datagram (4.01 "Replay detected"), a flipped ciphertext byte (4.00
- * "Decryption failed") and an unknown kid (4.01) are refused unprotected. */
+ * "Decryption failed") and an unknown kid (4.01) are refused unprotected.
+ * Observe through an OSCORE-unaware relay that replays a notification; a
+ * 3 KB body in Inner Block2 blocks; a meter kept in a folder restarting
+ * with its contexts (B.1: Echo, no replay, no reused number); an expired
+ * token. */
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -18,6 +23,9 @@
 #include "harness.h"
 #include "testutil.h"
 #include "authz/context.h"
+#include "cwt.h"
+#include "enroll/enroll.h"
+#include "pki.h"
 #include "steward/session.h"
 #include "steward/thing.h"
 #include "steward/token.h"
@@ -124,19 +132,24 @@ static unsigned raw_exchange(fixture_t *f, const uint8_t *dgram, size_t len, cha
 }
 
 /* The utility role for the utility, and a rule letting it GET the meter's
- * /consumption; the rule's id. */
-static int64_t grant_meter_read(fixture_t *f)
+ * path; the rule's id. */
+static int64_t grant_read(fixture_t *f, const char *path)
 {
   stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
   assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
   char rule[256], why[256];
-  snprintf(rule, sizeof(rule), "permit role=utility -> %s:/consumption GET", stw_dev_name(f->meter.dev));
+  snprintf(rule, sizeof(rule), "permit role=utility -> %s:%s GET", stw_dev_name(f->meter.dev), path);
   int64_t id = 0;
   uint64_t revoked = 0;
   assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, "meter-read", "admin", stw_now(), &id,
                                         &revoked, why, sizeof(why)),
                    STW_OK);
   return id;
+}
+
+static int64_t grant_meter_read(fixture_t *f)
+{
+  return grant_read(f, "/consumption");
 }
 
 static void read_over_oscore(void **state)
@@ -375,12 +388,637 @@ static void sessions(void **state)
   stw_session_close(osc);
 }
 
+/* ---- a relay: an OSCORE-unaware proxy on the path -------------------------------- */
+
+/* Forwards datagrams between one client and the meter's OSCORE port, keeps
+ * the notifications it sees (outer 2.05: RFC 8613 4.2) and can send one of
+ * them to the client again, as an attacker on the path could. */
+typedef struct {
+  int front, back;                /* client side, meter side */
+  struct sockaddr_in client;
+  bool have_client;
+  pthread_t loop;
+  atomic_bool stop;
+  pthread_mutex_t lock;
+  uint8_t notes[4][1200];
+  size_t note_len[4];
+  atomic_int notes_seen;
+  uint16_t port;
+} relay_t;
+
+static void *relay_serve(void *arg)
+{
+  relay_t *r = arg;
+  uint8_t buf[2048];
+  while (!atomic_load(&r->stop)) {
+    struct pollfd pfd[2] = { { .fd = r->front, .events = POLLIN }, { .fd = r->back, .events = POLLIN } };
+    if (poll(pfd, 2, 20) <= 0)
+      continue;
+    if (pfd[0].revents & POLLIN) {
+      socklen_t al = sizeof(r->client);
+      ssize_t n = recvfrom(r->front, buf, sizeof(buf), 0, (struct sockaddr *)&r->client, &al);
+      r->have_client = true;
+      if (n > 0)
+        (void)send(r->back, buf, (size_t)n, 0);
+    }
+    if (pfd[1].revents & POLLIN) {
+      ssize_t n = recv(r->back, buf, sizeof(buf), 0);
+      if (n >= 4 && buf[1] == IT_COAP(2, 5) && (buf[0] >> 4 & 3) == 0) {
+        pthread_mutex_lock(&r->lock);
+        int k = atomic_load(&r->notes_seen);
+        if (k < 4 && (size_t)n <= sizeof(r->notes[k])) {
+          memcpy(r->notes[k], buf, (size_t)n);
+          r->note_len[k] = (size_t)n;
+        }
+        atomic_store(&r->notes_seen, k + 1);
+        pthread_mutex_unlock(&r->lock);
+      }
+      if (n > 0 && r->have_client)
+        (void)sendto(r->front, buf, (size_t)n, 0, (struct sockaddr *)&r->client, sizeof(r->client));
+    }
+  }
+  return NULL;
+}
+
+static void relay_start(relay_t *r, uint16_t meter_port)
+{
+  memset(r, 0, sizeof(*r));
+  pthread_mutex_init(&r->lock, NULL);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  r->front = socket(AF_INET, SOCK_DGRAM, 0);
+  r->back = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(r->front >= 0 && r->back >= 0);
+  assert_int_equal(bind(r->front, (struct sockaddr *)&a, sizeof(a)), 0);
+  socklen_t al = sizeof(a);
+  assert_int_equal(getsockname(r->front, (struct sockaddr *)&a, &al), 0);
+  r->port = ntohs(a.sin_port);
+  a.sin_port = htons(meter_port);
+  assert_int_equal(connect(r->back, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(pthread_create(&r->loop, NULL, relay_serve, r), 0);
+}
+
+/* The k-th notification seen, sent to the client once more. */
+static void relay_replay_note(relay_t *r, int k)
+{
+  pthread_mutex_lock(&r->lock);
+  assert_true(k < atomic_load(&r->notes_seen) && r->note_len[k] > 0);
+  assert_int_equal(sendto(r->front, r->notes[k], r->note_len[k], 0, (struct sockaddr *)&r->client, sizeof(r->client)),
+                   (ssize_t)r->note_len[k]);
+  pthread_mutex_unlock(&r->lock);
+}
+
+static void relay_stop(relay_t *r)
+{
+  atomic_store(&r->stop, true);
+  pthread_join(r->loop, NULL);
+  close(r->front);
+  close(r->back);
+  pthread_mutex_destroy(&r->lock);
+}
+
+/* A meter reading that changes: "level N". */
+static unsigned level_reading(void *arg, unsigned method, const char *path, const uint8_t *body, size_t len,
+                              uint8_t *out, size_t cap, size_t *out_len)
+{
+  (void)method, (void)path, (void)body, (void)len;
+  atomic_int *level = arg;
+  *out_len = (size_t)snprintf((char *)out, cap, "level %d", atomic_load(level));
+  return IT_COAP(2, 5);
+}
+
+typedef struct {
+  int count;
+  unsigned code;
+  char last[64];
+} notes_t;
+
+static void on_note(void *arg, unsigned code, const uint8_t *payload, size_t len)
+{
+  notes_t *n = arg;
+  n->count++;
+  n->code = code;
+  len = len < sizeof(n->last) - 1 ? len : sizeof(n->last) - 1;
+  memcpy(n->last, payload, len);
+  n->last[len] = '\0';
+}
+
+/* The meter's level changes: its loop pauses while the test thread tells it. */
+static void level_changes(fixture_t *f, atomic_int *level, int to)
+{
+  it_meter_pause(&f->m);
+  atomic_store(level, to);
+  assert_int_equal(stw_thing_changed(f->m.thing, "level"), STW_OK);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+}
+
+/* Poll until want notifications were delivered (5 s at most). */
+static void wait_notes(stw_oscore_peer_t *peer, const notes_t *n, int want)
+{
+  for (int i = 0; i < 100 && n->count < want; i++)
+    assert_int_equal(stw_oscore_peer_poll(peer, 50), STW_OK);
+}
+
+static void observe_over_oscore(void **state)
+{
+  fixture_t *f = *state;
+  printf("  observe over OSCORE through a relay: notifications under the meter's own Partial IV, in order; a\n"
+         "  replayed notification is not delivered; cancel ends it\n");
+  static atomic_int level;
+  atomic_store(&level, 1);
+  it_meter_pause(&f->m);
+  assert_int_equal(stw_thing_resource(f->m.thing, "level", level_reading, &level), STW_OK);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  (void)grant_read(f, "/level");
+  stw_token_t tok;
+  stw_oscore_material_t mat;
+  stw_bootstrap_report_t rep;
+  assert_int_equal(stw_token_request_oscore(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/level",
+                                            STW_AIF_GET, &tok, &mat, &rep),
+                   STW_OK);
+  relay_t relay;
+  relay_start(&relay, stw_thing_oscore_port(f->m.thing));
+  char via[64];
+  snprintf(via, sizeof(via), "coap://127.0.0.1:%u", relay.port);
+
+  stw_oscore_peer_t *peer = NULL;
+  notes_t notes = { 0 };
+  uint8_t *answer = NULL;
+  unsigned code = 0;
+  stw_status_t st = stw_thing_observe_oscore(&peer, via, tok.token, tok.token_len, &mat, "/level", on_note, &notes,
+                                             &code, &answer, NULL);
+  printf("      observe /level: %s (%u.%02u) %s, observing: %d\n", stw_status_str(st), code >> 5, code & 31,
+         answer ? (char *)answer : "", stw_oscore_peer_observing(peer));
+  assert_int_equal(st, STW_OK);
+  assert_int_equal(code, IT_COAP(2, 5));
+  assert_string_equal((char *)answer, "level 1");
+  free(answer);
+  assert_true(stw_oscore_peer_observing(peer));
+  it_meter_pause(&f->m);
+  assert_int_equal(stw_thing_oscore_observers(f->m.thing), 1);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+
+  level_changes(f, &level, 2);
+  wait_notes(peer, &notes, 1);
+  level_changes(f, &level, 3);
+  wait_notes(peer, &notes, 2);
+  printf("      two changes: %d notifications, the last \"%s\" (%u.%02u); the relay saw %d\n", notes.count,
+         notes.last, notes.code >> 5, notes.code & 31, atomic_load(&relay.notes_seen));
+  assert_int_equal(notes.count, 2);
+  assert_string_equal(notes.last, "level 3");
+  assert_int_equal(notes.code, IT_COAP(2, 5));
+  assert_int_equal(stw_oscore_peer_notifications(peer), 2);
+
+  /* The relay sends the first notification again: it verifies (it is
+   * genuine) but its Partial IV is below the Notification Number. */
+  relay_replay_note(&relay, 0);
+  assert_int_equal(stw_oscore_peer_poll(peer, 300), STW_OK);
+  printf("      the first notification replayed: delivered %d (still 2), last \"%s\"\n", notes.count, notes.last);
+  assert_int_equal(notes.count, 2);
+  assert_string_equal(notes.last, "level 3");
+
+  /* A plain read on the same context meanwhile: no effect on the observation. */
+  st = stw_thing_call_oscore(&peer, via, NULL, 0, NULL, STW_AIF_GET, "/level", NULL, 0, &code, &answer, NULL);
+  assert_int_equal(st, STW_OK);
+  free(answer);
+  level_changes(f, &level, 4);
+  wait_notes(peer, &notes, 3);
+  assert_int_equal(notes.count, 3);
+  assert_string_equal(notes.last, "level 4");
+
+  st = stw_oscore_peer_cancel(peer);
+  it_meter_pause(&f->m);
+  size_t left = stw_thing_oscore_observers(f->m.thing);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  printf("      cancel: %s, observers left at the meter: %zu\n", stw_status_str(st), left);
+  assert_int_equal(st, STW_OK);
+  assert_false(stw_oscore_peer_observing(peer));
+  assert_int_equal(left, 0);
+  level_changes(f, &level, 5);
+  assert_int_equal(stw_oscore_peer_poll(peer, 300), STW_OK);
+  assert_int_equal(notes.count, 3);
+
+  /* The same through a session, straight to the meter. */
+  stw_session_t *s = NULL;
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), f->uri, STW_SESSION_OSCORE,
+                                    &s),
+                   STW_OK);
+  notes_t snotes = { 0 };
+  st = stw_session_observe(s, "/level", on_note, &snotes, &code, &answer, NULL);
+  printf("      session observe /level: %s (%u.%02u) %s\n", stw_status_str(st), code >> 5, code & 31,
+         answer ? (char *)answer : "");
+  assert_int_equal(st, STW_OK);
+  assert_string_equal((char *)answer, "level 5");
+  free(answer);
+  level_changes(f, &level, 6);
+  for (int i = 0; i < 100 && snotes.count < 1; i++)
+    assert_int_equal(stw_session_poll(s, 50), STW_OK);
+  printf("      session notification: \"%s\"\n", snotes.last);
+  assert_int_equal(snotes.count, 1);
+  assert_string_equal(snotes.last, "level 6");
+  stw_session_close(s);
+
+  /* DTLS sessions do not offer it. */
+  char dtls_uri[64];
+  snprintf(dtls_uri, sizeof(dtls_uri), "coaps://127.0.0.1:%u", stw_thing_port(f->m.thing));
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), dtls_uri,
+                                    STW_SESSION_DTLS_RPK, &s),
+                   STW_OK);
+  assert_int_equal(stw_session_observe(s, "/level", on_note, &snotes, NULL, NULL, NULL), STW_ERR_UNSUPPORTED);
+  stw_session_close(s);
+
+  relay_stop(&relay);
+  stw_oscore_peer_free(peer);
+  stw_oscore_material_clear(&mat);
+  stw_token_clear(&tok);
+}
+
+/* ---- block-wise ------------------------------------------------------------------ */
+
+#define LOG_LEN 3000
+
+static unsigned log_reading(void *arg, unsigned method, const char *path, const uint8_t *body, size_t len,
+                            uint8_t *out, size_t cap, size_t *out_len)
+{
+  (void)method, (void)path, (void)body, (void)len;
+  atomic_fetch_add((atomic_int *)arg, 1);
+  if (cap < LOG_LEN)
+    return IT_COAP(5, 0);
+  for (size_t i = 0; i < LOG_LEN; i++)
+    out[i] = (uint8_t)('a' + i % 26);
+  *out_len = LOG_LEN;
+  return IT_COAP(2, 5);
+}
+
+static void large_body_over_oscore(void **state)
+{
+  fixture_t *f = *state;
+  printf("  a 3000-byte answer over OSCORE: Inner Block2, each block a request of its own\n");
+  static atomic_int runs;
+  atomic_store(&runs, 0);
+  it_meter_pause(&f->m);
+  assert_int_equal(stw_thing_resource(f->m.thing, "log", log_reading, &runs), STW_OK);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  (void)grant_read(f, "/log");
+  stw_token_t tok;
+  stw_oscore_material_t mat;
+  stw_bootstrap_report_t rep;
+  assert_int_equal(stw_token_request_oscore(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/log", STW_AIF_GET,
+                                            &tok, &mat, &rep),
+                   STW_OK);
+  stw_oscore_peer_t *peer = NULL;
+  uint8_t *answer = NULL;
+  size_t len = 0;
+  unsigned code = 0;
+  stw_status_t st = stw_thing_call_oscore(&peer, f->uri, tok.token, tok.token_len, &mat, STW_AIF_GET, "/log", NULL, 0,
+                                          &code, &answer, &len);
+  printf("      GET /log: %s (%u.%02u), %zu bytes in %d blocks\n", stw_status_str(st), code >> 5, code & 31, len,
+         atomic_load(&runs));
+  assert_int_equal(st, STW_OK);
+  assert_int_equal(code, IT_COAP(2, 5));
+  assert_int_equal(len, LOG_LEN);
+  for (size_t i = 0; i < LOG_LEN; i++)
+    assert_int_equal(answer[i], 'a' + i % 26);
+  free(answer);
+  assert_int_equal(atomic_load(&runs), 3);  /* 1024 + 1024 + 952 */
+  /* the last block request is the last datagram sent: it asked for block 2 */
+  size_t last_len = 0;
+  assert_non_null(stw_oscore_peer_last_request(peer, &last_len));
+
+  /* The session API reads it whole too. */
+  stw_session_t *s = NULL;
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), f->uri, STW_SESSION_OSCORE,
+                                    &s),
+                   STW_OK);
+  st = stw_session_request(s, STW_AIF_GET, "/log", NULL, 0, &code, &answer, &len);
+  printf("      the same through a session: %s, %zu bytes\n", stw_status_str(st), len);
+  assert_int_equal(st, STW_OK);
+  assert_int_equal(len, LOG_LEN);
+  assert_int_equal(answer[LOG_LEN - 1], 'a' + (LOG_LEN - 1) % 26);
+  free(answer);
+  stw_session_close(s);
+  stw_oscore_peer_free(peer);
+  stw_oscore_material_clear(&mat);
+  stw_token_clear(&tok);
+}
+
+/* ---- B.1: a meter kept in a folder restarts with its contexts ------------------------- */
+
+/* The fixture with the meter as a device in a folder (stw_dev_open). */
+static int setup_folder(void **state)
+{
+  fixture_t *f = calloc(1, sizeof(*f));
+  assert_non_null(f);
+  assert_int_equal(it_world_init(&f->w, "home.example"), STW_OK);
+  assert_int_equal(it_allow_model(&f->w, "meter-1"), STW_OK);
+  assert_int_equal(it_allow_model(&f->w, "gateway-1"), STW_OK);
+  assert_int_equal(it_daemon_start(f->w.data, NULL, &f->d), STW_OK);
+  char dir[IT_PATH_MAX + 32], diag[192], vid[STW_ID_HEX];
+  snprintf(dir, sizeof(dir), "%s/meter", f->w.root);
+  stw_buf_init(&f->meter.voucher, STW_VOUCHER_MAX);
+  assert_int_equal(stw_factory_imprint(f->w.mfg, "meter-1", false, &f->meter.im), STW_OK);
+  assert_int_equal(stw_imprint_save(f->w.mfg, &f->meter.im, dir), STW_OK);
+  assert_int_equal(it_device_voucher(&f->w, f->w.mfg, &f->meter, NULL, 0), STW_OK);
+  assert_int_equal(stw_enroll_import_voucher(f->w.store, f->w.domain, f->meter.voucher.data, f->meter.voucher.len, vid,
+                                             diag, sizeof(diag)),
+                   STW_OK);
+  assert_int_equal(stw_dev_open(dir, &f->meter.dev), STW_OK);
+  stw_bootstrap_report_t rep;
+  assert_int_equal(it_device_new(&f->w, "gateway-1", false, &f->utility), STW_OK);
+  assert_int_equal(stw_bootstrap(f->meter.dev, f->d.uri, &rep), STW_OK);
+  assert_int_equal(stw_bootstrap(f->utility.dev, f->d.uri, &rep), STW_OK);
+  assert_int_equal(it_meter_new(f->meter.dev, "127.0.0.1:0", &f->m), STW_OK);
+  assert_int_equal(stw_thing_enable_oscore(f->m.thing, "127.0.0.1:0"), STW_OK);
+  snprintf(f->uri, sizeof(f->uri), "coap://127.0.0.1:%u", stw_thing_oscore_port(f->m.thing));
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  printf("    meter %s (folder %s) serves OSCORE at %s\n", stw_dev_name(f->meter.dev), dir, f->uri);
+  *state = f;
+  return 0;
+}
+
+/* One datagram; the answer's code, its OSCORE option (has, Partial IV
+ * value) and the diagnostic of an unprotected one. */
+static unsigned raw_exchange_oscore(fixture_t *f, const uint8_t *dgram, size_t len, bool *protected_answer,
+                                    uint64_t *piv, size_t *piv_len, char *diag, size_t cap)
+{
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons(stw_thing_oscore_port(f->m.thing));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(send(fd, dgram, len, 0), (ssize_t)len);
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  assert_int_equal(poll(&pfd, 1, 5000), 1);
+  uint8_t resp[2048];
+  ssize_t got = recv(fd, resp, sizeof(resp), 0);
+  close(fd);
+  assert_true(got >= 4);
+  size_t i = 4 + (resp[0] & 0x0f), number = 0;
+  *protected_answer = false;
+  *piv = 0;
+  *piv_len = 0;
+  diag[0] = '\0';
+  while (i < (size_t)got && resp[i] != 0xff) {
+    size_t delta = resp[i] >> 4, l = resp[i] & 0x0f;
+    i++;
+    if (delta == 13)
+      delta = 13u + resp[i++];
+    if (l == 13)
+      l = 13u + resp[i++];
+    number += delta;
+    if (number == 9) {
+      *protected_answer = true;
+      *piv_len = l > 0 ? (resp[i] & 7) : 0;
+      for (size_t k = 0; k < *piv_len; k++)
+        *piv = *piv << 8 | resp[i + 1 + k];
+    }
+    i += l;
+  }
+  if (!*protected_answer && i < (size_t)got) {
+    size_t n = (size_t)got - i - 1;
+    n = n < cap - 1 ? n : cap - 1;
+    memcpy(diag, resp + i + 1, n);
+    diag[n] = '\0';
+  }
+  return resp[1];
+}
+
+static void restart_keeps_contexts(void **state)
+{
+  fixture_t *f = *state;
+  printf("  B.1: the meter saves its contexts in its folder; after a restart an old request replayed gets\n"
+         "  4.01 + Echo (not acted on), the SDK repeats with the Echo, the meter's numbers never repeat\n");
+  (void)grant_meter_read(f);
+  stw_token_t tok;
+  stw_oscore_material_t mat;
+  stw_bootstrap_report_t rep;
+  assert_int_equal(stw_token_request_oscore(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption",
+                                            STW_AIF_GET, &tok, &mat, &rep),
+                   STW_OK);
+  stw_oscore_peer_t *peer = NULL;
+  uint8_t *answer = NULL;
+  unsigned code = 0;
+  assert_int_equal(stw_thing_call_oscore(&peer, f->uri, tok.token, tok.token_len, &mat, STW_AIF_GET, "/consumption",
+                                         NULL, 0, &code, &answer, NULL),
+                   STW_OK);
+  free(answer);
+  size_t old_len = 0;
+  const uint8_t *last = stw_oscore_peer_last_request(peer, &old_len);
+  uint8_t old_request[2048];
+  assert_true(last != NULL && old_len <= sizeof(old_request));
+  memcpy(old_request, last, old_len);
+  /* the first client gets the empty Recipient ID: the kid is absent, so the
+   * OSCORE option (9, after the header and the token) is 2 bytes: flags
+   * (k, n = 1) and the Partial IV */
+  size_t tkl = old_request[0] & 0x0f;
+  assert_int_equal(old_request[4 + tkl], 0x92);
+  assert_int_equal(old_request[4 + tkl + 1], 0x09);
+
+  /* The meter's own numbers on this context: an observation of the same
+   * client uses some (the registration's answer and a notification). */
+  notes_t notes = { 0 };
+  assert_int_equal(stw_thing_observe_oscore(&peer, f->uri, NULL, 0, NULL, "/consumption", on_note, &notes, &code,
+                                            &answer, NULL),
+                   STW_OK);
+  free(answer);
+  assert_true(stw_oscore_peer_observing(peer));
+  it_meter_pause(&f->m);
+  assert_int_equal(stw_thing_changed(f->m.thing, "consumption"), STW_OK);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  wait_notes(peer, &notes, 1);
+  assert_int_equal(notes.count, 1);
+
+  char path[IT_PATH_MAX + 64];
+  struct stat sb;
+  snprintf(path, sizeof(path), "%s/meter/oscore-ctx-0.cbor", f->w.root);
+  assert_int_equal(stat(path, &sb), 0);
+  printf("      saved: %s, mode %03o, %lld bytes\n", path, (unsigned)(sb.st_mode & 0777), (long long)sb.st_size);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  int reads = atomic_load(&f->m.reads);
+
+  /* A saved state that does not parse (a torn write cannot make one, a
+   * stray file can): dropped at the start, nothing derived from it. */
+  char junk[IT_PATH_MAX + 64];
+  snprintf(junk, sizeof(junk), "%s/meter/oscore-ctx-5.cbor", f->w.root);
+  assert_int_equal(it_write_file(junk, "\xa1\x01\x01", 3), STW_OK);
+
+  restart_thing(f);
+  assert_int_not_equal(stat(junk, &sb), 0);
+  assert_int_equal(stat(path, &sb), 0);
+  bool prot = false;
+  uint64_t piv = 0;
+  size_t piv_len = 0;
+  char diag[128];
+  code = raw_exchange_oscore(f, old_request, old_len, &prot, &piv, &piv_len, diag, sizeof(diag));
+  printf("      after the restart, the old request replayed: %u.%02u, protected %d, the meter's Partial IV %llu\n",
+         code >> 5, code & 31, prot, (unsigned long long)piv);
+  assert_int_equal(code, IT_COAP(2, 4));  /* the Outer Code of a protected answer: a 4.01 + Echo inside */
+  assert_true(prot);
+  assert_true(piv_len > 0);
+  assert_true(piv >= 64);  /* past the saved bound: the numbers 0 and 1 used before are never used again */
+  assert_int_equal(atomic_load(&f->m.reads), reads);
+
+  stw_status_t st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code,
+                                          &answer, NULL);
+  printf("      the SDK calls on the old context: %s (%u.%02u) %s after an Echo round\n", stw_status_str(st),
+         code >> 5, code & 31, answer ? (char *)answer : "");
+  assert_int_equal(st, STW_OK);
+  assert_int_equal(code, IT_COAP(2, 5));
+  free(answer);
+  assert_int_equal(atomic_load(&f->m.reads), reads + 1);
+
+  code = raw_exchange_oscore(f, old_request, old_len, &prot, &piv, &piv_len, diag, sizeof(diag));
+  printf("      the old request once more: %u.%02u %s\n", code >> 5, code & 31, diag);
+  assert_int_equal(code, IT_COAP(4, 1));
+  assert_false(prot);
+  assert_string_equal(diag, "Replay detected");
+  assert_int_equal(atomic_load(&f->m.reads), reads + 1);
+
+  /* and the context goes on */
+  st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code, &answer, NULL);
+  assert_int_equal(st, STW_OK);
+  free(answer);
+  stw_oscore_peer_free(peer);
+  stw_oscore_material_clear(&mat);
+  stw_token_clear(&tok);
+}
+
+static void sessions_across_restart(void **state)
+{
+  fixture_t *f = *state;
+  printf("  a session on a meter kept in a folder: after a restart the Echo round is transparent\n");
+  (void)grant_meter_read(f);
+  stw_session_t *s = NULL;
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), f->uri, STW_SESSION_OSCORE,
+                                    &s),
+                   STW_OK);
+  for (int round = 0; round < 2; round++) {
+    uint8_t *answer = NULL;
+    unsigned code = 0;
+    stw_status_t st = stw_session_request(s, STW_AIF_GET, "/consumption", NULL, 0, &code, &answer, NULL);
+    printf("      %s: %s (%u.%02u)\n", round ? "after a restart" : "first", stw_status_str(st), code >> 5, code & 31);
+    assert_int_equal(st, STW_OK);
+    free(answer);
+    if (round == 0)
+      restart_thing(f);
+  }
+  assert_int_equal(atomic_load(&f->m.reads), 2);
+  stw_session_close(s);
+}
+
+/* ---- an expired token --------------------------------------------------------------- */
+
+static void ldevid_spki(stw_store_t *st, const stw_dev_t *dev, uint8_t *spki, size_t *len)
+{
+  stw_device_t row;
+  assert_int_equal(stw_store_device_get(st, stw_dev_id(dev), &row), STW_OK);
+  stw_cert_info_t info;
+  assert_int_equal(stw_cert_parse(row.ldevid, row.ldevid_len, &info), STW_OK);
+  memcpy(spki, info.spki, info.spki_len);
+  *len = info.spki_len;
+  stw_device_clear(&row);
+}
+
+static void expired_token(void **state)
+{
+  fixture_t *f = *state;
+  printf("  a context whose token expires: protected 4.01 from the next request on; the token posted again: 4.01\n");
+  /* A short-lived token as the domain's PDP signs one: it expires 2 s from
+   * now at the meter, whose clock skew allowance is 30 s. */
+  int64_t now = stw_now();
+  uint8_t meter_spki[STW_SPKI_MAX];
+  size_t meter_spki_len = 0;
+  ldevid_spki(f->w.store, f->meter.dev, meter_spki, &meter_spki_len);
+  stw_oscore_material_t mat;
+  memset(&mat, 0, sizeof(mat));
+  mat.ms_len = 32;
+  mat.salt_len = 8;
+  mat.id_len = 4;
+  assert_int_equal(stw_random(mat.ms, mat.ms_len), STW_OK);
+  assert_int_equal(stw_random(mat.salt, mat.salt_len), STW_OK);
+  assert_int_equal(stw_random(mat.id, mat.id_len), STW_OK);
+  stw_buf_t sealed = { 0 };
+  assert_int_equal(stw_seal(meter_spki, meter_spki_len, (const uint8_t *)STW_CWT_OSC_SEAL_INFO,
+                            sizeof(STW_CWT_OSC_SEAL_INFO) - 1, mat.ms, mat.ms_len, &sealed),
+                   STW_OK);
+  stw_cwt_t c;
+  stw_cwt_init(&c);
+  const char *iss = "home.example", *aud = stw_dev_name(f->meter.dev), *sub = stw_dev_id(f->utility.dev);
+  c.iss = iss, c.iss_len = strlen(iss);
+  c.aud = aud, c.aud_len = strlen(aud);
+  c.sub = sub, c.sub_len = strlen(sub);
+  c.iat = now - 60;
+  c.exp = now - 28;
+  memset(c.cti, 0x7e, 16);
+  c.cti_len = 16;
+  c.cnf_kind = STW_CWT_CNF_OSC;
+  memcpy(c.osc_id, mat.id, mat.id_len);
+  c.osc_id_len = mat.id_len;
+  memcpy(c.osc_salt, mat.salt, mat.salt_len);
+  c.osc_salt_len = mat.salt_len;
+  assert_true(sealed.len <= sizeof(c.osc_ms_sealed));
+  memcpy(c.osc_ms_sealed, sealed.data, sealed.len);
+  c.osc_ms_sealed_len = sealed.len;
+  stw_buf_free(&sealed, false);
+  c.present = STW_CWT_HAS_ISS | STW_CWT_HAS_AUD | STW_CWT_HAS_SUB | STW_CWT_HAS_IAT | STW_CWT_HAS_EXP |
+              STW_CWT_HAS_CTI | STW_CWT_HAS_CNF | STW_CWT_HAS_SCOPE;
+  assert_int_equal(stw_aif_add(&c.scope, "/consumption", strlen("/consumption"), STW_AIF_GET), STW_OK);
+  stw_buf_t token;
+  stw_buf_init(&token, STW_PEP_TOKEN_MAX);
+  assert_int_equal(stw_cwt_encode_sign(&c, f->w.domain->ca_key, NULL, 0, &token), STW_OK);
+
+  stw_oscore_peer_t *peer = NULL;
+  uint8_t *answer = NULL;
+  unsigned code = 0;
+  stw_status_t st = stw_thing_call_oscore(&peer, f->uri, token.data, token.len, &mat, STW_AIF_GET, "/consumption",
+                                          NULL, 0, &code, &answer, NULL);
+  printf("      while valid: %s (%u.%02u)\n", stw_status_str(st), code >> 5, code & 31);
+  assert_int_equal(st, STW_OK);
+  free(answer);
+  int reads = atomic_load(&f->m.reads);
+  while (stw_now() <= c.exp + 30)
+    usleep(100000);
+  st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_GET, "/consumption", NULL, 0, &code, &answer, NULL);
+  printf("      expired: %s (%u.%02u, protected) %s\n", stw_status_str(st), code >> 5, code & 31,
+         answer ? (char *)answer : "");
+  assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
+  assert_int_equal(code, IT_COAP(4, 1));
+  assert_non_null(strstr((char *)answer, "expired"));
+  free(answer);
+  assert_int_equal(atomic_load(&f->m.reads), reads);
+
+  /* Posting it again makes no new context. */
+  stw_oscore_peer_t *again = NULL;
+  st = stw_thing_call_oscore(&again, f->uri, token.data, token.len, &mat, STW_AIF_GET, "/consumption", NULL, 0, &code,
+                             &answer, NULL);
+  printf("      the expired token posted again: %s (%u.%02u) %s\n", stw_status_str(st), code >> 5, code & 31,
+         answer ? (char *)answer : "");
+  assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
+  assert_int_equal(code, IT_COAP(4, 1));
+  assert_null(again);
+  free(answer);
+  assert_int_equal(atomic_load(&f->m.reads), reads);
+  stw_oscore_peer_free(peer);
+  stw_oscore_material_clear(&mat);
+  stw_buf_free(&token, false);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(read_over_oscore, setup, teardown),
     cmocka_unit_test_setup_teardown(thing_restarts, setup, teardown),
     cmocka_unit_test_setup_teardown(sessions, setup, teardown),
+    cmocka_unit_test_setup_teardown(observe_over_oscore, setup, teardown),
+    cmocka_unit_test_setup_teardown(large_body_over_oscore, setup, teardown),
+    cmocka_unit_test_setup_teardown(expired_token, setup, teardown),
+    cmocka_unit_test_setup_teardown(restart_keeps_contexts, setup_folder, teardown),
+    cmocka_unit_test_setup_teardown(sessions_across_restart, setup_folder, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * tests/vectors/rfc8613-c*.txt), then what the vectors do not cover:
  * replay detection and window sliding, the Echo rebuild after a reboot,
  * Sender Sequence Number persistence in steps and its end at 2^40 - 1,
- * tampering, unknown kid and kid context, and malformed option values. */
+ * tampering, unknown kid and kid context, and malformed option values;
+ * notifications under the server's own Partial IV (4.1.3.5.2); the
+ * thing's saved context file (B.1.1) and CoAP unsigned option values. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -10,6 +12,8 @@
 #include <string.h>
 
 #include "oscore.h"
+#include "cbor_reader.h"
+#include "oscore_client_internal.h"
 
 /* ---- vector files: "name = hex" lines, '#' comments ---- */
 
@@ -1019,6 +1023,147 @@ static void test_derive_refuses(void **state)
   stw_oscore_ctx_wipe(&ctx);
 }
 
+/* ---- Observe: notifications bound to the registration (4.1.3.5.2) ---- */
+
+static void test_notifications_use_server_piv(void **state)
+{
+  (void)state;
+  stw_oscore_ctx_t client, server;
+  derive_pair("rfc8613-c1.txt", &client, &server);
+  uint8_t options[16];
+  stw_oscore_msg_t msg, got;
+  get_tv1(options, sizeof(options), &msg);
+  wire_t w;
+  send_request(&client, 7, &msg, &w);
+  stw_oscore_request_t binding;
+  assert_int_equal(receive_request(&server, &w, &got, &binding), STW_OK);
+  /* Two notifications of the same representation: each its own Partial IV,
+   * so each its own nonce and ciphertext, both bound to the registration. */
+  static const uint8_t empty_observe[] = { 0x60 };  /* Observe (6), empty value */
+  stw_oscore_msg_t note = { .code = 0x45, .options = empty_observe, .options_len = sizeof(empty_observe),
+                            .payload = (const uint8_t *)"21", .payload_len = 2 };
+  uint8_t opt1[STW_OSCORE_OPTION_MAX], opt2[STW_OSCORE_OPTION_MAX], ct1[64], ct2[64], pt[64];
+  size_t o1 = 0, o2 = 0, c1 = 0, c2 = 0;
+  assert_int_equal(stw_oscore_protect_response(&server, &binding, &note, true, opt1, sizeof(opt1), &o1, ct1,
+                                               sizeof(ct1), &c1),
+                   STW_OK);
+  assert_int_equal(stw_oscore_protect_response(&server, &binding, &note, true, opt2, sizeof(opt2), &o2, ct2,
+                                               sizeof(ct2), &c2),
+                   STW_OK);
+  assert_int_equal(c1, c2);
+  assert_memory_not_equal(ct1, ct2, c1);
+  stw_oscore_option_t p1, p2;
+  assert_int_equal(stw_oscore_option_parse(opt1, o1, &p1), STW_OK);
+  assert_int_equal(stw_oscore_option_parse(opt2, o2, &p2), STW_OK);
+  assert_int_equal(p1.piv_len, 1);
+  assert_int_equal(p1.piv[0], 0);
+  assert_int_equal(p2.piv[0], 1);
+  assert_false(p1.has_kid);
+  stw_oscore_msg_t inner;
+  assert_int_equal(stw_oscore_unprotect_response(&client, &binding, &p2, ct2, c2, pt, sizeof(pt), &inner), STW_OK);
+  const uint8_t *v;
+  size_t vl;
+  assert_int_equal(stw_oscore_msg_find_option(&inner, 6, &v, &vl), STW_OK);
+  assert_int_equal(vl, 0);
+  assert_int_equal(stw_oscore_unprotect_response(&client, &binding, &p1, ct1, c1, pt, sizeof(pt), &inner), STW_OK);
+  /* Under the other notification's Partial IV: the nonce is wrong. */
+  assert_int_equal(stw_oscore_unprotect_response(&client, &binding, &p1, ct2, c2, pt, sizeof(pt), &inner),
+                   STW_ERR_BAD_SIGNATURE);
+  stw_oscore_ctx_wipe(&client);
+  stw_oscore_ctx_wipe(&server);
+}
+
+/* ---- the thing's saved context (device/thing_oscore.c, B.1.1) ---- */
+
+static size_t put_pair_bstr(uint8_t *out, uint64_t key, const uint8_t *v, size_t len)
+{
+  size_t n = stw_cbor_put_head(STW_CBOR_UINT, key, out);
+  n += stw_cbor_put_head(STW_CBOR_BSTR, len, out + n);
+  if (len > 0)
+    memcpy(out + n, v, len);
+  return n + len;
+}
+
+/* {1: token, 2: N1, 3: N2, 4: ID1, 5: ID2, 6: next_ssn} with one field changed:
+ * which (0: none) gets bad, or is left out (skip), or comes twice (twice). */
+static size_t saved_state(uint8_t *out, int which, const char *how)
+{
+  static const uint8_t token[40] = { 0xd2, 0x84 }, n1[8] = { 1 }, n2[8] = { 2 }, id1[2] = { 0x9c, 0x41 };
+  bool skip = strcmp(how, "skip") == 0, twice = strcmp(how, "twice") == 0, bad = strcmp(how, "bad") == 0;
+  size_t n = stw_cbor_put_head(STW_CBOR_MAP, 6 - (skip ? 1 : 0) + (twice ? 1 : 0), out);
+  for (int round = 0; round < (twice ? 2 : 1); round++)
+    for (int key = 1; key <= 6; key++) {
+      if ((skip && key == which) || (round == 1 && key != which))
+        continue;
+      bool b = bad && key == which;
+      switch (key) {
+      case 1: n += put_pair_bstr(out + n, 1, token, b ? 0 : sizeof(token)); break;
+      case 2: n += put_pair_bstr(out + n, 2, n1, b ? 0 : sizeof(n1)); break;
+      case 3: n += put_pair_bstr(out + n, 3, n2, b ? 7 : sizeof(n2)); break;
+      case 4: n += put_pair_bstr(out + n, 4, id1, sizeof(id1)); break;
+      case 5: {
+        static const uint8_t long_id[8] = { 0 };
+        n += put_pair_bstr(out + n, 5, long_id, b ? 8 : 0);
+        break;
+      }
+      default:
+        n += stw_cbor_put_head(STW_CBOR_UINT, 6, out + n);
+        n += stw_cbor_put_head(STW_CBOR_UINT, b ? STW_OSCORE_SSN_MAX + 2 : 64, out + n);
+      }
+    }
+  return n;
+}
+
+static void test_saved_state(void **state)
+{
+  (void)state;
+  uint8_t buf[256];
+  stw__osc_state_t s;
+  size_t n = saved_state(buf, 0, "");
+  assert_int_equal(stw__osc_state_parse(buf, n, &s), STW_OK);
+  assert_int_equal(s.token_len, 40);
+  assert_int_equal(s.n1_len, 8);
+  assert_int_equal(s.n2_len, 8);
+  assert_int_equal(s.id1_len, 2);
+  assert_int_equal(s.id2_len, 0);  /* the first client's: empty */
+  assert_int_equal(s.next_ssn, 64);
+  /* Each refusal is malformed and leaves nothing behind. */
+  const char *hows[] = { "bad", "skip", "twice" };
+  for (int which = 1; which <= 6; which++)
+    for (size_t h = 0; h < 3; h++) {
+      if (strcmp(hows[h], "bad") == 0 && which == 4)
+        continue;  /* any ID1 up to 7 bytes is fine */
+      n = saved_state(buf, which, hows[h]);
+      memset(&s, 0x5a, sizeof(s));
+      assert_int_equal(stw__osc_state_parse(buf, n, &s), STW_ERR_MALFORMED);
+      assert_null(s.token);
+      assert_int_equal(s.token_len, 0);
+      assert_int_equal(s.next_ssn, 0);
+    }
+  n = saved_state(buf, 0, "");
+  assert_int_equal(stw__osc_state_parse(buf, n - 1, &s), STW_ERR_MALFORMED);  /* truncated */
+  assert_int_equal(stw__osc_state_parse(buf, STW_OSC_STATE_MAX + 1, &s), STW_ERR_MALFORMED);
+  assert_int_equal(stw__osc_state_parse(NULL, 0, &s), STW_ERR_MALFORMED);
+}
+
+static void test_coap_uint(void **state)
+{
+  (void)state;
+  uint8_t enc[4];
+  uint32_t v = 1;
+  assert_int_equal(stw__coap_uint_encode(0, enc), 0);  /* 0 is the empty value */
+  assert_int_equal(stw__coap_uint_decode(enc, 0, 3, &v), STW_OK);
+  assert_int_equal(v, 0);
+  assert_int_equal(stw__coap_uint_encode(0x2e, enc), 1);
+  assert_int_equal(stw__coap_uint_encode(0x10000, enc), 3);
+  assert_int_equal(stw__coap_uint_decode(enc, 3, 3, &v), STW_OK);
+  assert_int_equal(v, 0x10000);
+  assert_int_equal(stw__coap_uint_encode(0xffffffffu, enc), 4);
+  assert_int_equal(stw__coap_uint_decode(enc, 4, 3, &v), STW_ERR_MALFORMED);  /* Block2 and Observe: 3 bytes */
+  assert_int_equal(stw__coap_uint_decode(enc, 4, 4, &v), STW_OK);
+  assert_int_equal(v, 0xffffffffu);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1043,6 +1188,9 @@ int main(void)
     cmocka_unit_test(test_option_malformed),
     cmocka_unit_test(test_options_and_plaintext),
     cmocka_unit_test(test_derive_refuses),
+    cmocka_unit_test(test_notifications_use_server_piv),
+    cmocka_unit_test(test_saved_state),
+    cmocka_unit_test(test_coap_uint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

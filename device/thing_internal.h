@@ -1,0 +1,104 @@
+/* Inside the thing: the server state its two files share. device/thing.c
+ * is the DTLS side (RFC 9202) and the revocation list; device/thing_oscore.c
+ * the ACE OSCORE profile (RFC 9203) with Observe, Block-wise and the
+ * reboot rules of RFC 8613 Appendix B.1. */
+#ifndef STW_DEVICE_THING_INTERNAL_H
+#define STW_DEVICE_THING_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <coap3/coap.h>
+
+#include "dev_internal.h"
+#include "oscore.h"
+#include "pep.h"
+#include "steward/thing.h"
+
+#define THING_RESOURCES_MAX 16
+#define THING_OSC_NONCE_MAX 32   /* bytes of N1 we accept (RFC 9203 leaves it open) */
+#define THING_OSC_NONCE_LEN 8    /* bytes of the N2 we pick */
+
+typedef struct thing_peer {
+  struct thing_peer *next, *prev;
+  uint8_t spki[STW_SPKI_MAX];
+  size_t spki_len;
+} thing_peer_t;
+
+typedef struct {
+  char path[STW_AIF_PATH_MAX + 1];   /* with its leading '/' */
+  stw_thing_handler_t handler;
+  void *arg;
+} thing_resource_t;
+
+/* The observation of the domain's revocation list: a client context of its
+ * own (libcoap keeps PKI settings per context, and the server side speaks
+ * with a raw key). */
+typedef struct {
+  coap_context_t *ctx;
+  coap_session_t *session;
+  uint8_t server_spki[STW_SPKI_MAX];
+  size_t server_spki_len;
+  bool verified;                    /* the domain's key checked against the pinned CA */
+  uint64_t seq;
+} revocation_watch_t;
+
+/* One client's OSCORE context, the token it was derived for, and what it
+ * takes to derive it once more after a restart (B.1.1): the token (it holds
+ * the Master Secret sealed to this device's key), both nonces and both IDs. */
+typedef struct {
+  bool used;
+  stw_oscore_ctx_t ctx;
+  stw_pep_token_t tok;
+  stw_thing_t *thing;               /* for the persist callback */
+  uint8_t token[STW_PEP_TOKEN_MAX];
+  size_t token_len;
+  uint8_t n1[THING_OSC_NONCE_MAX];
+  size_t n1_len;
+  uint8_t n2[THING_OSC_NONCE_LEN];
+  uint8_t id1[STW_OSCORE_ID_MAX];   /* the client's Recipient ID: our Sender ID */
+  size_t id1_len;
+} osc_slot_t;
+
+/* An OSCORE observation (RFC 8613 4.1.3.5, RFC 7641): who, on which
+ * context, and the registration every notification is bound to. */
+typedef struct {
+  bool used;
+  size_t slot;
+  coap_session_t *session;          /* referenced while observed */
+  uint8_t token[8];
+  size_t token_len;
+  stw_oscore_request_t binding;     /* the registration's kid and Partial IV */
+  char path[STW_AIF_PATH_MAX + 2];
+  uint32_t seq;                     /* the Outer Observe value last sent */
+} osc_observer_t;
+
+struct stw_thing {
+  revocation_watch_t watch;
+  coap_context_t *osc_ctx;         /* plain CoAP for the ACE OSCORE profile, NULL if off */
+  stw_key_t *osc_key;              /* the LDevID key tokens' secrets are sealed to, parsed once */
+  uint16_t osc_port;
+  osc_slot_t osc[STW_THING_OSCORE_CONTEXTS];
+  osc_observer_t observers[STW_THING_OSCORE_OBSERVERS];
+  uint8_t *osc_body;               /* STW_THING_OSCORE_BODY_MAX bytes: a handler's answer */
+  uint8_t osc_pt[STW_OSCORE_PLAINTEXT_MAX];                         /* a request's plaintext */
+  uint8_t osc_sealed[STW_OSCORE_PLAINTEXT_MAX + STW_OSCORE_TAG_LEN]; /* an answer's ciphertext */
+  coap_context_t *ctx;
+  stw_dev_t *dev;
+  stw_pep_t pep;
+  bool pep_ready;
+  uint16_t port;
+  thing_peer_t peers;              /* sentinel: per-session peer keys */
+  thing_resource_t res[THING_RESOURCES_MAX];
+  size_t n_res;
+};
+
+/** The thing a libcoap session belongs to. */
+stw_thing_t *stw__thing_of(coap_session_t *session);
+/** An error answer: code and a short diagnostic as payload. */
+void stw__thing_answer_error(coap_pdu_t *response, unsigned code, const char *diag);
+/** Release what the OSCORE side holds (observers, contexts, body); the
+ *  saved context states stay on disk for the next start. */
+void stw__thing_oscore_free(stw_thing_t *t);
+
+#endif
