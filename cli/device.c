@@ -16,7 +16,8 @@ static void usage(FILE *to)
     "usage: steward device --dir DEVDIR [--server coaps://HOST:PORT] <command>\n"
     "  bootstrap               enroll with the owner's domain (voucher, EST /sen or PSK)\n"
     "  reenroll [--if-due F]   renew the LDevID over /sren (only past share F of its validity)\n"
-    "  status                  what the device holds\n");
+    "  status                  what the device holds\n"
+    "  factory-reset           wipe the owner's credentials and data, keep the factory identity\n");
 }
 
 int cmd_device(int argc, char **argv)
@@ -47,6 +48,14 @@ int cmd_device(int argc, char **argv)
            stw_dev_name(dev)[0] ? stw_dev_name(dev) : "-");
     if (stw_dev_cert_not_after(dev) != 0)
       printf("ldevid  serial %s, valid until %lld\n", stw_dev_cert_serial(dev), (long long)stw_dev_cert_not_after(dev));
+  } else if (strcmp(cmd, "factory-reset") == 0) {
+    st = stw_dev_factory_reset(dev);
+    if (st == STW_OK) {
+      printf("%s reset to its factory identity: bootstrap it with its new owner's voucher\n", stw_dev_id(dev));
+    } else {
+      fprintf(stderr, "steward: factory reset of %s incomplete: %s\n", stw_dev_id(dev), stw_status_str(st));
+      rc = 1;
+    }
   } else if (server == NULL) {
     fprintf(stderr, "steward device: --server coaps://HOST:PORT is required\n");
     rc = 2;

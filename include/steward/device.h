@@ -56,6 +56,17 @@ int64_t stw_dev_cert_not_after(const stw_dev_t *dev);
 /** The LDevID serial in hex, or "" (valid while dev lives). */
 const char *stw_dev_cert_serial(const stw_dev_t *dev);
 
+/** Factory reset: forget everything the owner's domain gave the device, in
+ *  memory and in its folder — LDevID and its key, domain CA, name,
+ *  operational PSK, an enrollment in flight, OSCORE contexts and any other
+ *  file beside them (each overwritten with zeros, flushed, then unlinked) —
+ *  and keep what the factory imprinted (IDevID or bootstrap PSK,
+ *  manufacturer CA, model) and the firmware (fw/). Afterwards the device is
+ *  STW_DEV_FACTORY: a new owner bootstraps it with a new voucher. Past a
+ *  failure it goes on removing what it can and returns the first error
+ *  (STW_ERR_IO). */
+stw_status_t stw_dev_factory_reset(stw_dev_t *dev) __attribute__((warn_unused_result));
+
 /** stw_bootstrap() on an enrolled device renews its LDevID by itself once
  *  this share (0 < share <= 1) of the validity has passed. */
 #define STW_DEFAULT_RENEWAL_SHARE (2.0 / 3.0)

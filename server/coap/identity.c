@@ -80,8 +80,12 @@ stw_status_t stw_identify_peer(stw_store_t *store, const stw_domain_t *domain, c
     /* Only the current LDevID counts: a superseded one was replaced for a
      * reason. Read from the store on every request, so a renewal or a
      * decommission reaches live sessions at once. */
-    if (strcmp(d.ldevid_serial, memo->serial_hex) != 0 || !device_may_act(&d))
+    if (strcmp(d.ldevid_serial, memo->serial_hex) != 0)
       goto out;
+    if (!device_may_act(&d)) {
+      out->decommissioned = d.state == STW_STATE_DECOMMISSIONED;
+      goto out;
+    }
     /* The current LDevID is the one the session presented: same key. */
     if (memo->spki_len <= sizeof(out->spki)) {
       memcpy(out->spki, memo->spki, memo->spki_len);
@@ -96,8 +100,10 @@ stw_status_t stw_identify_peer(stw_store_t *store, const stw_domain_t *domain, c
     stw_wipe(&psk, sizeof(psk));
     if (!operational || stw_store_device_get(store, id, &d) != STW_OK)
       return STW_OK;
-    if (!device_may_act(&d))
+    if (!device_may_act(&d)) {
+      out->decommissioned = d.state == STW_STATE_DECOMMISSIONED;
       goto out;
+    }
   } else {
     return STW_OK;
   }

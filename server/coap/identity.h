@@ -17,6 +17,10 @@
 
 typedef struct {
   bool authenticated;
+  /** Not authenticated because the credential is the current one of a
+   *  DECOMMISSIONED device (a session opened before the decommission): the
+   *  parts answer 4.03 "decommissioned" instead of 4.01. */
+  bool decommissioned;
   char device_id[STW_ID_HEX];
   char name[STW_TEXT_MAX];                 /**< the name assigned at bootstrap */
   uint8_t spki[STW_SPKI_MAX];              /**< the LDevID's key (X.509 devices), spki_len 0 otherwise */

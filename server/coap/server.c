@@ -72,10 +72,27 @@ static stw_coap_server_t *server_of(coap_session_t *session)
 
 /* ---- who is on the other end ------------------------------------------- */
 
+/* A certificate whose serial this domain revoked (a decommissioned device's
+ * LDevID). The store is asked, not the CRL file: it is the source of truth,
+ * and a decommission by `steward admin` in another process counts at the
+ * next handshake. Serials are random 16 bytes, so a foreign certificate (an
+ * IDevID) does not meet a revoked serial by chance. */
+static bool revoked_certificate(stw_coap_server_t *s, const uint8_t *der, size_t len)
+{
+  stw_cert_info_t info;
+  bool revoked = false;
+  if (stw_cert_parse(der, len, &info) != STW_OK)
+    return false;  /* not ours to judge here: the parts refuse what does not parse */
+  if (stw_store_serial_is_revoked(s->cfg.store, info.serial_hex, &revoked) != STW_OK)
+    return true;   /* cannot tell: fail closed */
+  return revoked;
+}
+
 /* Called by libcoap when the peer's certificate or raw key has passed the DTLS
  * proof of possession. We accept every well-formed credential here and decide
  * at the application layer, so that a refusal is a CoAP answer with a reason
- * and an audit record rather than an anonymous handshake alert. */
+ * and an audit record rather than an anonymous handshake alert. The one
+ * exception is a revoked certificate: revocation means no channel at all. */
 static int remember_peer(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
                          unsigned depth, int validated, void *arg)
 {
@@ -84,6 +101,9 @@ static int remember_peer(const char *cn, const uint8_t *der, size_t len, coap_se
   if (depth != 0)
     return 1;
   if (len == 0 || len > STW_CERT_MAX)
+    return 0;
+  bool is_cert = strcmp(cn, COAP_DTLS_RPK_CERT_CN) != 0;
+  if (is_cert && revoked_certificate(server_of(session), der, len))
     return 0;
   session_peer_t *p = coap_session_get_app_data(session);
   if (p == NULL) {
@@ -97,7 +117,7 @@ static int remember_peer(const char *cn, const uint8_t *der, size_t len, coap_se
     s->peers.next = p;
     coap_session_set_app_data(session, p);
   }
-  p->kind = strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0 ? STW_PEER_RPK : STW_PEER_CERT;
+  p->kind = is_cert ? STW_PEER_CERT : STW_PEER_RPK;
   memcpy(p->der, der, len);
   p->der_len = len;
   memset(&p->memo, 0, sizeof(p->memo));  /* a new credential: conclude again */

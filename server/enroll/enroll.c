@@ -554,6 +554,18 @@ static stw_status_t decide_psk(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
   return o->status = st;
 }
 
+/* A decommissioned device's voucher was erased with it: its voucher request
+ * says why, as /sen would, rather than a bare 4.04. */
+static bool device_retired(stw_store_t *st, const char *device_id)
+{
+  stw_device_t d;
+  if (stw_store_device_get(st, device_id, &d) != STW_OK)
+    return false;
+  bool retired = d.state == STW_STATE_DECOMMISSIONED;
+  stw_device_clear(&d);
+  return retired;
+}
+
 static stw_status_t decide_voucher(const stw_enroll_ctx_t *ctx, stw_enroll_cache_t *cache, const stw_peer_t *peer,
                                    const stw_cert_t *cert, stw_enroll_outcome_t *o)
 {
@@ -576,6 +588,8 @@ static stw_status_t decide_voucher(const stw_enroll_ctx_t *ctx, stw_enroll_cache
   uint8_t *raw = NULL;
   size_t len = 0;
   st = stw_store_voucher_get(ctx->store, o->device_id, &raw, &len);
+  if (st == STW_ERR_NOT_FOUND && device_retired(ctx->store, o->device_id))
+    return refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned; a new owner needs a new voucher");
   if (st == STW_ERR_NOT_FOUND)
     return refuse(o, STW_ERR_NOT_FOUND, "no-voucher", "no ownership voucher for this device in this domain");
   if (st != STW_OK)

@@ -1,4 +1,5 @@
 #include "est_coap.h"
+#include "crl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,32 @@ static void handle_crts(coap_resource_t *r, coap_session_t *s, const coap_pdu_t 
   coap_add_data_large_response(r, s, req, resp, NULL, (uint16_t)accept, 3600, 0, len, body, NULL, NULL);
 }
 
+/* The CRL, built from the store on each request: a decommission done by
+ * `steward admin` in another process shows at once. Anyone on a DTLS session
+ * may read it, as the trust anchors. */
+static void handle_crl(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+                       const coap_string_t *q, coap_pdu_t *resp)
+{
+  (void)q;
+  stw_est_t *est = coap_resource_get_userdata(r);
+  int accept = stw_coap_option_uint(req, COAP_OPTION_ACCEPT, STW_CF_PKIX_CRL);
+  if (accept != STW_CF_PKIX_CRL) {
+    stw_coap_error(resp, COAP_RESPONSE_CODE(406), "the CRL is DER, content format 42");
+    return;
+  }
+  stw_buf_t der;
+  stw_buf_init(&der, STW_CRL_MAX);
+  stw_status_t st = stw_crl_build(est->ctx.store, est->ctx.domain, stw_now(), &der);
+  stw_coap_body_t *body = st == STW_OK ? stw_coap_body_new(der.data, der.len) : NULL;
+  stw_buf_free(&der, false);
+  if (body == NULL) {
+    stw_coap_error(resp, COAP_RESPONSE_CODE(500), "cannot build the CRL");
+    return;
+  }
+  coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
+  stw_coap_add_body(r, s, req, resp, STW_CF_PKIX_CRL, body);
+}
+
 static stw_status_t add_resource(stw_coap_server_t *server, stw_est_t *est, const char *path,
                                  coap_request_t method, coap_method_handler_t handler, const char *rt,
                                  const char *ct)
@@ -280,6 +307,8 @@ stw_status_t stw_est_register(stw_coap_server_t *server, const stw_enroll_ctx_t 
   if (st == STW_OK)
     st = add_resource(server, est, ".well-known/brski/rv", COAP_REQUEST_POST, handle_voucher,
                       "brski.rv", "836");
+  if (st == STW_OK)
+    st = add_resource(server, est, "crl", COAP_REQUEST_GET, handle_crl, "steward.crl", "42");
   if (st != STW_OK) {
     stw_est_free(est);
     est = NULL;

@@ -8,7 +8,9 @@
 
 typedef struct stw_est stw_est_t;
 
-/** Register /.well-known/est/{crts,sen,sren,psk} and /.well-known/brski/rv. */
+/** Register /.well-known/est/{crts,sen,sren,psk}, /.well-known/brski/rv and
+ *  /crl (the domain's CRL, DER, content format 42: CoAP has none registered
+ *  for application/pkix-crl). */
 stw_status_t stw_est_register(stw_coap_server_t *server, const stw_enroll_ctx_t *ctx,
                               stw_committer_t *committer, stw_est_t **out) __attribute__((warn_unused_result));
 void stw_est_free(stw_est_t *est);

@@ -23,6 +23,7 @@
 /** Who is asking, as the DTLS session proved it. */
 typedef struct {
   bool authenticated;
+  bool decommissioned;      /**< unauthenticated: the credential of a decommissioned device */
   char device_id[STW_ID_HEX];
   size_t n_attrs;
   stw_attr_row_t attrs[STW_ASKER_ATTRS_MAX];

@@ -178,6 +178,77 @@ static const char *const migrations[] = {
 
   /* 4: tokens name their audience by its assigned name: find it by index. */
   "CREATE INDEX devices_by_name ON devices (name);",
+
+  /* 5: later life: firmware and roll-outs, attestation, certificate
+   * revocation, vulnerability reports. */
+  "CREATE TABLE firmware ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"  /* campaigns and audit records name it: never reused */
+  "  vendor TEXT NOT NULL,"
+  "  class_id TEXT NOT NULL,"
+  "  component TEXT NOT NULL,"
+  "  sequence INTEGER NOT NULL CHECK (sequence >= 0),"
+  "  digest BLOB NOT NULL CHECK (length(digest) = 32),"
+  "  size INTEGER NOT NULL CHECK (size >= 0),"
+  "  uri TEXT NOT NULL,"
+  "  envelope BLOB NOT NULL,"
+  "  published_at INTEGER NOT NULL,"
+  "  UNIQUE (vendor, class_id, sequence));"
+  "CREATE INDEX firmware_by_digest ON firmware (digest);"
+  "CREATE TABLE device_fw ("
+  "  device_id TEXT PRIMARY KEY,"
+  "  sequence INTEGER NOT NULL,"
+  "  digest BLOB NOT NULL CHECK (length(digest) = 32),"
+  "  reported_at INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE campaigns ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  firmware_id INTEGER NOT NULL REFERENCES firmware (id),"
+  "  target TEXT NOT NULL,"
+  "  canary_percent INTEGER NOT NULL CHECK (canary_percent BETWEEN 1 AND 100),"
+  "  max_failure_percent INTEGER NOT NULL CHECK (max_failure_percent BETWEEN 0 AND 100),"
+  "  stage INTEGER NOT NULL,"
+  "  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 3),"
+  "  reason TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL);"
+  "CREATE TABLE rollouts ("
+  "  campaign_id INTEGER NOT NULL REFERENCES campaigns (id),"
+  "  device_id TEXT NOT NULL,"
+  "  stage INTEGER NOT NULL,"
+  "  status INTEGER NOT NULL CHECK (status BETWEEN 0 AND 4),"
+  "  detail TEXT NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (campaign_id, device_id)"
+  ") WITHOUT ROWID;"
+  /* "what is offered to this device": every poll of every device asks it. */
+  "CREATE INDEX rollouts_by_device ON rollouts (device_id, status, campaign_id);"
+  "CREATE TABLE nonces ("
+  "  nonce BLOB PRIMARY KEY,"
+  "  device_id TEXT NOT NULL,"
+  "  expires_at INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX nonces_by_device ON nonces (device_id);"
+  "CREATE INDEX nonces_by_expiry ON nonces (expires_at);"
+  "CREATE TABLE attestations ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  device_id TEXT NOT NULL,"
+  "  at INTEGER NOT NULL,"
+  "  verdict INTEGER NOT NULL CHECK (verdict IN (0, 2, 32, 96)),"
+  "  triggered_by TEXT NOT NULL,"  /* TRIGGER is an SQL keyword */
+  "  reasons TEXT NOT NULL,"
+  "  image_digest BLOB NOT NULL CHECK (length(image_digest) = 32),"
+  "  boot_count INTEGER NOT NULL);"
+  "CREATE INDEX attestations_by_device ON attestations (device_id, id DESC);"
+  /* 0: live. The CRL lists the others; the handshake check asks by serial. */
+  "ALTER TABLE serials ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX serials_revoked ON serials (revoked_at, serial_hex) WHERE revoked_at > 0;"
+  "CREATE TABLE vuln_reports ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  received_at INTEGER NOT NULL,"
+  "  contact TEXT NOT NULL,"
+  "  summary TEXT NOT NULL,"
+  "  detail TEXT NOT NULL,"
+  "  status TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)STW_ARRAY_LEN(migrations))
 
@@ -203,6 +274,16 @@ enum {
   Q_CONTEXT_SET, Q_CONTEXT_GET, Q_CONTEXT_LIST, Q_CONTEXT_DELETE,
   Q_TOKEN_PUT, Q_TOKEN_GET, Q_TOKEN_LIST_ALL, Q_TOKEN_LIST_LIVE, Q_TOKEN_LIST_REVOKED,
   Q_TOKEN_REVOKE, Q_REVOCATION_SEQ,
+  Q_FIRMWARE_PUT, Q_FIRMWARE_GET, Q_FIRMWARE_BY_DIGEST, Q_FIRMWARE_LIST,
+  Q_DEVICE_FW_SET, Q_DEVICE_FW_GET,
+  Q_CAMPAIGN_ADD, Q_CAMPAIGN_GET, Q_CAMPAIGN_UPDATE, Q_CAMPAIGN_LIST,
+  Q_ROLLOUT_PUT, Q_ROLLOUT_GET, Q_ROLLOUT_OFFERED, Q_ROLLOUT_LIST, Q_ROLLOUT_COUNTS,
+  Q_NONCE_PURGE, Q_NONCE_PUT, Q_NONCE_GET, Q_NONCE_DELETE,
+  Q_ATTEST_PUT, Q_ATTEST_LIST,
+  Q_SERIAL_REVOKE_DEVICE, Q_SERIAL_IS_REVOKED, Q_SERIAL_REVOKED_LIST,
+  Q_ERASE_OWNER_OF, Q_ERASE_SHARED, Q_ERASE_ATTRS, Q_ERASE_CONTEXT, Q_ERASE_VOUCHER, Q_ERASE_PSKS,
+  Q_ERASE_ATTESTS, Q_ERASE_NONCES,
+  Q_VULN_ADD, Q_VULN_SET_STATUS, Q_VULN_LIST,
   Q_COUNT
 };
 
@@ -217,6 +298,12 @@ enum {
 #define TOKEN_COLUMNS \
   "cti, subject_id, audience_id, scope, policy_ids, iat, exp, revoked, revoked_at, revoke_seq, reason"
 #define AUDIT_COLUMNS "seq, at, actor, action, subject, outcome, detail, prev_hash, hash"
+/* The envelope is last so a listing can leave it out. */
+#define FIRMWARE_COLUMNS "id, vendor, class_id, component, sequence, digest, size, uri, published_at"
+#define CAMPAIGN_COLUMNS \
+  "id, firmware_id, target, canary_percent, max_failure_percent, stage, state, reason, created_at, updated_at"
+#define ROLLOUT_COLUMNS "campaign_id, device_id, stage, status, detail, updated_at"
+#define ATTEST_COLUMNS "id, device_id, at, verdict, triggered_by, reasons, image_digest, boot_count"
 
 static const char *const sql_text[Q_COUNT] = {
   [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -320,6 +407,58 @@ static const char *const sql_text[Q_COUNT] = {
   [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1, revoked_at = ?2, reason = ?3, revoke_seq = ?4"
                      " WHERE cti = ?1 AND revoked = 0",
   [Q_REVOCATION_SEQ] = "SELECT coalesce(max(revoke_seq), 0) FROM tokens",
+  [Q_FIRMWARE_PUT] = "INSERT INTO firmware (vendor, class_id, component, sequence, digest, size, uri, envelope,"
+                     " published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+  [Q_FIRMWARE_GET] = "SELECT " FIRMWARE_COLUMNS ", envelope FROM firmware WHERE id = ?1",
+  /* Two vendors could ship the same image: the newest authorisation answers. */
+  [Q_FIRMWARE_BY_DIGEST] = "SELECT " FIRMWARE_COLUMNS ", envelope FROM firmware WHERE digest = ?1"
+                           " ORDER BY id DESC LIMIT 1",
+  [Q_FIRMWARE_LIST] = "SELECT " FIRMWARE_COLUMNS " FROM firmware ORDER BY id",
+  [Q_DEVICE_FW_SET] = "INSERT INTO device_fw (device_id, sequence, digest, reported_at) VALUES (?1, ?2, ?3, ?4)"
+                      " ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence,"
+                      " digest = excluded.digest, reported_at = excluded.reported_at",
+  [Q_DEVICE_FW_GET] = "SELECT device_id, sequence, digest, reported_at FROM device_fw WHERE device_id = ?1",
+  [Q_CAMPAIGN_ADD] = "INSERT INTO campaigns (firmware_id, target, canary_percent, max_failure_percent, stage, state,"
+                     " reason, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+  [Q_CAMPAIGN_GET] = "SELECT " CAMPAIGN_COLUMNS " FROM campaigns WHERE id = ?1",
+  [Q_CAMPAIGN_UPDATE] = "UPDATE campaigns SET stage = ?2, state = ?3, reason = ?4, updated_at = ?5 WHERE id = ?1",
+  [Q_CAMPAIGN_LIST] = "SELECT " CAMPAIGN_COLUMNS " FROM campaigns ORDER BY id",
+  [Q_ROLLOUT_PUT] = "INSERT INTO rollouts (" ROLLOUT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    " ON CONFLICT (campaign_id, device_id) DO UPDATE SET stage = excluded.stage,"
+                    " status = excluded.status, detail = excluded.detail, updated_at = excluded.updated_at",
+  [Q_ROLLOUT_GET] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts WHERE campaign_id = ?1 AND device_id = ?2",
+  [Q_ROLLOUT_OFFERED] = "SELECT r.campaign_id, r.device_id, r.stage, r.status, r.detail, r.updated_at"
+                        " FROM rollouts r JOIN campaigns c ON c.id = r.campaign_id"
+                        " WHERE r.device_id = ?1 AND r.status IN (1, 2) AND c.state = 0"
+                        " ORDER BY r.campaign_id DESC LIMIT 1",
+  [Q_ROLLOUT_LIST] = "SELECT " ROLLOUT_COLUMNS " FROM rollouts WHERE campaign_id = ?1 ORDER BY device_id",
+  [Q_ROLLOUT_COUNTS] = "SELECT status, count(*) FROM rollouts WHERE campaign_id = ?1 AND (?2 < 0 OR stage = ?2)"
+                       " GROUP BY status",
+  [Q_NONCE_PURGE] = "DELETE FROM nonces WHERE expires_at <= ?1",
+  [Q_NONCE_PUT] = "INSERT INTO nonces (nonce, device_id, expires_at) VALUES (?1, ?2, ?3)",
+  [Q_NONCE_GET] = "SELECT device_id, expires_at FROM nonces WHERE nonce = ?1",
+  [Q_NONCE_DELETE] = "DELETE FROM nonces WHERE nonce = ?1",
+  [Q_ATTEST_PUT] = "INSERT INTO attestations (device_id, at, verdict, triggered_by, reasons, image_digest, boot_count)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [Q_ATTEST_LIST] = "SELECT " ATTEST_COLUMNS " FROM attestations WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2",
+  [Q_SERIAL_REVOKE_DEVICE] = "UPDATE serials SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at = 0",
+  [Q_SERIAL_IS_REVOKED] = "SELECT revoked_at FROM serials WHERE serial_hex = ?1",
+  [Q_SERIAL_REVOKED_LIST] = "SELECT serial_hex, device_id, not_after, revoked_at FROM serials"
+                            " WHERE revoked_at > 0 ORDER BY revoked_at, serial_hex",
+  /* Erasure. An owner's or a place's context belongs to the people there:
+   * it goes with the last live device that names them. */
+  [Q_ERASE_OWNER_OF] = "SELECT name, value FROM device_attr WHERE device_id = ?1 AND name IN ('owner', 'place')",
+  [Q_ERASE_SHARED] = "SELECT count(*) FROM device_attr a JOIN devices d ON d.id = a.device_id"
+                     " WHERE a.name = ?1 AND a.value = ?2 AND a.device_id <> ?3 AND d.state <> ?4",
+  [Q_ERASE_ATTRS] = "DELETE FROM device_attr WHERE device_id = ?1",
+  [Q_ERASE_CONTEXT] = "DELETE FROM context_attr WHERE scope = ?1",
+  [Q_ERASE_VOUCHER] = "DELETE FROM vouchers WHERE device_id = ?1",
+  [Q_ERASE_PSKS] = "DELETE FROM psk WHERE device_id = ?1",  /* psk_key rows follow by cascade */
+  [Q_ERASE_ATTESTS] = "DELETE FROM attestations WHERE device_id = ?1",
+  [Q_ERASE_NONCES] = "DELETE FROM nonces WHERE device_id = ?1",
+  [Q_VULN_ADD] = "INSERT INTO vuln_reports (received_at, contact, summary, detail, status) VALUES (?1, ?2, ?3, ?4, ?5)",
+  [Q_VULN_SET_STATUS] = "UPDATE vuln_reports SET status = ?2 WHERE id = ?1",
+  [Q_VULN_LIST] = "SELECT id, received_at, contact, summary, detail, status FROM vuln_reports ORDER BY id",
 };
 
 typedef struct {
@@ -616,7 +755,7 @@ out:
 /* Bring the schema to SCHEMA_VERSION in one transaction. BEGIN IMMEDIATE
  * serialises two processes opening a new file at once: the second finds the
  * work done. */
-static stw_status_t migrate(sqlite_be_t *b)
+static stw_status_t migrate(sqlite_be_t *b, int target)
 {
   int version = 0;
   char sql[128];
@@ -633,7 +772,7 @@ static stw_status_t migrate(sqlite_be_t *b)
     rc = STW_ERR_UNSUPPORTED;  /* written by a newer Steward: do not guess */
     goto out;
   }
-  for (int v = version; v < SCHEMA_VERSION; v++) {
+  for (int v = version; v < target; v++) {
     if ((rc = exec_sql(b, migrations[v])) != STW_OK)
       goto out;
     snprintf(sql, sizeof(sql), "INSERT INTO schema_version (version, applied_at) VALUES (%d, %lld)",
@@ -643,7 +782,7 @@ static stw_status_t migrate(sqlite_be_t *b)
   }
   rc = exec_sql(b, "COMMIT");
   if (rc == STW_OK)
-    b->schema_version = SCHEMA_VERSION;
+    b->schema_version = version > target ? version : target;
 out:
   if (rc != STW_OK && !sqlite3_get_autocommit(b->db))
     (void)exec_sql(b, "ROLLBACK");
@@ -667,7 +806,7 @@ static stw_status_t precreate(const char *path)
   return STW_OK;
 }
 
-stw_status_t stw__sqlite_open(const char *path, void **be)
+static stw_status_t open_at(const char *path, int target, void **be)
 {
   sqlite_be_t *b = NULL;
   sqlite3_stmt *s = NULL;
@@ -712,13 +851,28 @@ stw_status_t stw__sqlite_open(const char *path, void **be)
    * devices' data) instead of leaving them in free pages. */
   if ((rc = exec_sql(b, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON")) != STW_OK)
     goto out;
-  if ((rc = migrate(b)) != STW_OK)
+  if ((rc = migrate(b, target)) != STW_OK)
     goto out;
   *be = b;
   b = NULL;
 out:
   sqlite3_finalize(s);
   sq_close(b);
+  return rc;
+}
+
+stw_status_t stw__sqlite_open(const char *path, void **be)
+{
+  return open_at(path, SCHEMA_VERSION, be);
+}
+
+stw_status_t stw__sqlite_create_at(const char *path, int version)
+{
+  void *be = NULL;
+  if (version < 1 || version > SCHEMA_VERSION)
+    return STW_ERR_INVALID;
+  stw_status_t rc = open_at(path, version, &be);
+  sq_close(be);
   return rc;
 }
 
@@ -1619,6 +1773,572 @@ static stw_status_t sq_device_by_name(void *be, const char *name, char id[STW_ID
   return rc;
 }
 
+/* ==== later life (issue 6) ====================================================== */
+
+/* ---- firmware ------------------------------------------------------------------- */
+
+static stw_status_t row_to_firmware(sqlite3_stmt *s, stw_firmware_t *f, bool with_envelope)
+{
+  stw_status_t rc;
+  f->id = sqlite3_column_int64(s, 0);
+  f->sequence = (uint64_t)sqlite3_column_int64(s, 4);
+  f->size = (uint64_t)sqlite3_column_int64(s, 6);
+  f->published_at = sqlite3_column_int64(s, 8);
+  if ((rc = col_text(s, 1, f->vendor, sizeof(f->vendor))) != STW_OK ||
+      (rc = col_text(s, 2, f->class_id, sizeof(f->class_id))) != STW_OK ||
+      (rc = col_text(s, 3, f->component, sizeof(f->component))) != STW_OK ||
+      (rc = col_fixed_blob(s, 5, f->digest, sizeof(f->digest))) != STW_OK ||
+      (rc = col_text(s, 7, f->uri, sizeof(f->uri))) != STW_OK)
+    return rc;
+  return with_envelope ? col_blob_dup(s, 9, &f->envelope, &f->envelope_len) : STW_OK;
+}
+
+static stw_status_t sq_firmware_put(void *be, stw_firmware_t *f)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_FIRMWARE_PUT, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, f->vendor);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, f->class_id);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, f->component);
+  if (rc == STW_OK) rc = bind_int(b, &q, 4, (int64_t)f->sequence);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 5, f->digest, sizeof(f->digest));
+  if (rc == STW_OK) rc = bind_int(b, &q, 6, (int64_t)f->size);
+  if (rc == STW_OK) rc = bind_text(b, &q, 7, f->uri);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 8, f->envelope, f->envelope_len);
+  if (rc == STW_OK) rc = bind_int(b, &q, 9, f->published_at);
+  if ((rc = query_finish(b, &q, rc, false)) == STW_OK)
+    f->id = sqlite3_last_insert_rowid(b->db);
+  return rc;
+}
+
+static stw_status_t sq_firmware_get(void *be, int64_t id, const uint8_t *digest, stw_firmware_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, digest != NULL ? Q_FIRMWARE_BY_DIGEST : Q_FIRMWARE_GET, &q);
+  if (rc == STW_OK)
+    rc = digest != NULL ? bind_blob(b, &q, 1, digest, 32) : bind_int(b, &q, 1, id);
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK)
+    rc = row_to_firmware(q.s, out, true);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_firmware_list(void *be, stw_firmware_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_FIRMWARE_LIST, &q);
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
+    stw_firmware_t f;
+    memset(&f, 0, sizeof(f));
+    if ((rc = row_to_firmware(q.s, &f, false)) == STW_OK)
+      rc = cb(&f, ctx);
+  }
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_device_fw_set(void *be, const stw_device_fw_t *f)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_DEVICE_FW_SET, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, f->device_id);
+  if (rc == STW_OK) rc = bind_int(b, &q, 2, (int64_t)f->sequence);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 3, f->digest, sizeof(f->digest));
+  if (rc == STW_OK) rc = bind_int(b, &q, 4, f->reported_at);
+  return query_finish(b, &q, rc, false);
+}
+
+static stw_status_t sq_device_fw_get(void *be, const char *device_id, stw_device_fw_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_DEVICE_FW_GET, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, device_id);
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK &&
+      (rc = col_text(q.s, 0, out->device_id, sizeof(out->device_id))) == STW_OK &&
+      (rc = col_fixed_blob(q.s, 2, out->digest, sizeof(out->digest))) == STW_OK) {
+    out->sequence = (uint64_t)sqlite3_column_int64(q.s, 1);
+    out->reported_at = sqlite3_column_int64(q.s, 3);
+  }
+  query_close(&q);
+  return rc;
+}
+
+/* ---- campaigns and roll-outs --------------------------------------------------- */
+
+static stw_status_t row_to_campaign(sqlite3_stmt *s, stw_campaign_t *c)
+{
+  int state = sqlite3_column_int(s, 6);
+  memset(c, 0, sizeof(*c));
+  if (state < STW_CAMPAIGN_RUNNING || state > STW_CAMPAIGN_DONE)
+    return STW_ERR_STORE;
+  c->id = sqlite3_column_int64(s, 0);
+  c->firmware_id = sqlite3_column_int64(s, 1);
+  c->canary_percent = (unsigned)sqlite3_column_int(s, 3);
+  c->max_failure_percent = (unsigned)sqlite3_column_int(s, 4);
+  c->stage = (unsigned)sqlite3_column_int(s, 5);
+  c->state = (stw_campaign_state_t)state;
+  c->created_at = sqlite3_column_int64(s, 8);
+  c->updated_at = sqlite3_column_int64(s, 9);
+  stw_status_t rc = col_text(s, 2, c->target, sizeof(c->target));
+  if (rc == STW_OK)
+    rc = col_text(s, 7, c->reason, sizeof(c->reason));
+  return rc;
+}
+
+static stw_status_t sq_campaign_add(void *be, stw_campaign_t *c)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_CAMPAIGN_ADD, &q);
+  if (rc == STW_OK) rc = bind_int(b, &q, 1, c->firmware_id);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, c->target);
+  if (rc == STW_OK) rc = bind_int(b, &q, 3, c->canary_percent);
+  if (rc == STW_OK) rc = bind_int(b, &q, 4, c->max_failure_percent);
+  if (rc == STW_OK) rc = bind_int(b, &q, 5, c->stage);
+  if (rc == STW_OK) rc = bind_int(b, &q, 6, c->state);
+  if (rc == STW_OK) rc = bind_text(b, &q, 7, c->reason);
+  if (rc == STW_OK) rc = bind_int(b, &q, 8, c->created_at);
+  if (rc == STW_OK) rc = bind_int(b, &q, 9, c->updated_at);
+  if ((rc = query_finish(b, &q, rc, false)) == STW_OK)
+    c->id = sqlite3_last_insert_rowid(b->db);
+  return rc;
+}
+
+static stw_status_t sq_campaign_get(void *be, int64_t id, stw_campaign_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_CAMPAIGN_GET, &q);
+  if (rc == STW_OK)
+    rc = bind_int(b, &q, 1, id);
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK)
+    rc = row_to_campaign(q.s, out);
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_campaign_update(void *be, const stw_campaign_t *c)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_CAMPAIGN_UPDATE, &q);
+  if (rc == STW_OK) rc = bind_int(b, &q, 1, c->id);
+  if (rc == STW_OK) rc = bind_int(b, &q, 2, c->stage);
+  if (rc == STW_OK) rc = bind_int(b, &q, 3, c->state);
+  if (rc == STW_OK) rc = bind_text(b, &q, 4, c->reason);
+  if (rc == STW_OK) rc = bind_int(b, &q, 5, c->updated_at);
+  return query_finish(b, &q, rc, true);
+}
+
+static stw_status_t sq_campaign_list(void *be, stw_campaign_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_CAMPAIGN_LIST, &q);
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
+    stw_campaign_t c;
+    if ((rc = row_to_campaign(q.s, &c)) == STW_OK)
+      rc = cb(&c, ctx);
+  }
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t row_to_rollout(sqlite3_stmt *s, stw_rollout_t *r)
+{
+  int status = sqlite3_column_int(s, 3);
+  memset(r, 0, sizeof(*r));
+  if (status < 0 || status >= STW_ROLLOUT_COUNT)
+    return STW_ERR_STORE;
+  r->campaign_id = sqlite3_column_int64(s, 0);
+  r->stage = (unsigned)sqlite3_column_int(s, 2);
+  r->status = (stw_rollout_status_t)status;
+  r->updated_at = sqlite3_column_int64(s, 5);
+  stw_status_t rc = col_text(s, 1, r->device_id, sizeof(r->device_id));
+  if (rc == STW_OK)
+    rc = col_text(s, 4, r->detail, sizeof(r->detail));
+  return rc;
+}
+
+static stw_status_t sq_rollout_put(void *be, const stw_rollout_t *r)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ROLLOUT_PUT, &q);
+  if (rc == STW_OK) rc = bind_int(b, &q, 1, r->campaign_id);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, r->device_id);
+  if (rc == STW_OK) rc = bind_int(b, &q, 3, r->stage);
+  if (rc == STW_OK) rc = bind_int(b, &q, 4, r->status);
+  if (rc == STW_OK) rc = bind_text(b, &q, 5, r->detail);
+  if (rc == STW_OK) rc = bind_int(b, &q, 6, r->updated_at);
+  return query_finish(b, &q, rc, false);
+}
+
+/* One rollout row from a query whose ?1 (and ?2) are bound by the caller. */
+static stw_status_t rollout_one(sqlite_be_t *b, query_t *q, stw_status_t rc, stw_rollout_t *out)
+{
+  if (rc == STW_OK && (rc = query_one(b, q, STW_ERR_NOT_FOUND)) == STW_OK)
+    rc = row_to_rollout(q->s, out);
+  query_close(q);
+  return rc;
+}
+
+static stw_status_t sq_rollout_get(void *be, int64_t campaign_id, const char *device_id, stw_rollout_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ROLLOUT_GET, &q);
+  if (rc == STW_OK && (rc = bind_int(b, &q, 1, campaign_id)) == STW_OK)
+    rc = bind_text(b, &q, 2, device_id);
+  return rollout_one(b, &q, rc, out);
+}
+
+static stw_status_t sq_rollout_offered(void *be, const char *device_id, stw_rollout_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ROLLOUT_OFFERED, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, device_id);
+  return rollout_one(b, &q, rc, out);
+}
+
+static stw_status_t sq_rollout_list(void *be, int64_t campaign_id, stw_rollout_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ROLLOUT_LIST, &q);
+  if (rc == STW_OK)
+    rc = bind_int(b, &q, 1, campaign_id);
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
+    stw_rollout_t r;
+    if ((rc = row_to_rollout(q.s, &r)) == STW_OK)
+      rc = cb(&r, ctx);
+  }
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_rollout_counts(void *be, int64_t campaign_id, int stage, uint64_t counts[STW_ROLLOUT_COUNT])
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ROLLOUT_COUNTS, &q);
+  if (rc == STW_OK && (rc = bind_int(b, &q, 1, campaign_id)) == STW_OK)
+    rc = bind_int(b, &q, 2, stage);
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
+    int status = sqlite3_column_int(q.s, 0);
+    if (status < 0 || status >= STW_ROLLOUT_COUNT) {
+      rc = STW_ERR_STORE;
+      break;
+    }
+    counts[status] = (uint64_t)sqlite3_column_int64(q.s, 1);
+  }
+  query_close(&q);
+  return rc;
+}
+
+/* ---- attestation ------------------------------------------------------------------ */
+
+static stw_status_t sq_nonce_put(void *be, const char *device_id, const uint8_t *nonce, size_t len,
+                                 int64_t expires_at, int64_t now)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  /* Challenges nobody answered would pile up: forget the stale ones here. */
+  stw_status_t rc = query_open(b, Q_NONCE_PURGE, &q);
+  if (rc == STW_OK)
+    rc = bind_int(b, &q, 1, now);
+  if ((rc = query_finish(b, &q, rc, false)) != STW_OK)
+    return rc;
+  rc = query_open(b, Q_NONCE_PUT, &q);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 1, nonce, len);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, device_id);
+  if (rc == STW_OK) rc = bind_int(b, &q, 3, expires_at);
+  return query_finish(b, &q, rc, false);
+}
+
+static stw_status_t sq_nonce_take(void *be, const char *device_id, const uint8_t *nonce, size_t len, int64_t now)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  char owner[STW_ID_HEX];
+  int64_t expires_at = 0;
+  stw_status_t rc = query_open(b, Q_NONCE_GET, &q);
+  if (rc == STW_OK)
+    rc = bind_blob(b, &q, 1, nonce, len);
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_REPLAY)) == STW_OK) {
+    /* An over-long id in the row cannot be ours: a replay all the same. */
+    if (col_text(q.s, 0, owner, sizeof(owner)) != STW_OK)
+      rc = STW_ERR_REPLAY;
+    expires_at = sqlite3_column_int64(q.s, 1);
+  }
+  query_close(&q);
+  if (rc != STW_OK)
+    return rc;
+  /* Another device's challenge stays for that device: refusing must not let
+   * one device spend another's. */
+  if (strcmp(owner, device_id) != 0)
+    return STW_ERR_REPLAY;
+  rc = query_open(b, Q_NONCE_DELETE, &q);
+  if (rc == STW_OK)
+    rc = bind_blob(b, &q, 1, nonce, len);
+  if ((rc = query_finish(b, &q, rc, true)) != STW_OK)
+    return rc;
+  return expires_at <= now ? STW_ERR_EXPIRED : STW_OK;
+}
+
+static stw_status_t sq_attest_put(void *be, stw_attest_row_t *a)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ATTEST_PUT, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, a->device_id);
+  if (rc == STW_OK) rc = bind_int(b, &q, 2, a->at);
+  if (rc == STW_OK) rc = bind_int(b, &q, 3, a->verdict);
+  if (rc == STW_OK) rc = bind_text(b, &q, 4, a->trigger);
+  if (rc == STW_OK) rc = bind_text(b, &q, 5, a->reasons);
+  if (rc == STW_OK) rc = bind_blob(b, &q, 6, a->image_digest, sizeof(a->image_digest));
+  if (rc == STW_OK) rc = bind_int(b, &q, 7, (int64_t)a->boot_count);
+  if ((rc = query_finish(b, &q, rc, false)) == STW_OK)
+    a->id = sqlite3_last_insert_rowid(b->db);
+  return rc;
+}
+
+static stw_status_t row_to_attest(sqlite3_stmt *s, stw_attest_row_t *a)
+{
+  stw_status_t rc;
+  memset(a, 0, sizeof(*a));
+  a->id = sqlite3_column_int64(s, 0);
+  a->at = sqlite3_column_int64(s, 2);
+  a->verdict = (stw_ear_t)sqlite3_column_int(s, 3);
+  a->boot_count = (uint64_t)sqlite3_column_int64(s, 7);
+  if ((rc = col_text(s, 1, a->device_id, sizeof(a->device_id))) != STW_OK ||
+      (rc = col_text(s, 4, a->trigger, sizeof(a->trigger))) != STW_OK ||
+      (rc = col_text(s, 5, a->reasons, sizeof(a->reasons))) != STW_OK)
+    return rc;
+  return col_fixed_blob(s, 6, a->image_digest, sizeof(a->image_digest));
+}
+
+static stw_status_t sq_attest_list(void *be, const char *device_id, uint64_t limit, stw_attest_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ATTEST_LIST, &q);
+  if (rc == STW_OK && (rc = bind_text(b, &q, 1, device_id)) == STW_OK)
+    rc = bind_int(b, &q, 2, limit == 0 ? -1 : (int64_t)limit);  /* LIMIT -1: no limit */
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
+    stw_attest_row_t a;
+    if ((rc = row_to_attest(q.s, &a)) == STW_OK)
+      rc = cb(&a, ctx);
+  }
+  query_close(&q);
+  return rc;
+}
+
+/* ---- certificate revocation ---------------------------------------------------------- */
+
+static stw_status_t sq_serial_revoke_device(void *be, const char *device_id, int64_t now, uint64_t *count)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  int changes = 0;
+  stw_status_t rc = query_open(b, Q_SERIAL_REVOKE_DEVICE, &q);
+  if (rc == STW_OK && (rc = bind_text(b, &q, 1, device_id)) == STW_OK)
+    rc = bind_int(b, &q, 2, now);
+  if (rc == STW_OK)
+    rc = query_exec(b, &q, &changes);
+  query_close(&q);
+  if (rc == STW_OK)
+    *count = (uint64_t)changes;
+  return rc;
+}
+
+static stw_status_t sq_serial_is_revoked(void *be, const char *serial_hex, bool *revoked)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_SERIAL_IS_REVOKED, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, serial_hex);
+  if (rc == STW_OK) {
+    rc = query_one(b, &q, STW_ERR_NOT_FOUND);
+    if (rc == STW_OK)
+      *revoked = sqlite3_column_int64(q.s, 0) > 0;
+    else if (rc == STW_ERR_NOT_FOUND)
+      rc = STW_OK;  /* never issued here: nothing to revoke */
+  }
+  query_close(&q);
+  return rc;
+}
+
+static stw_status_t sq_serial_revoked_list(void *be, stw_serial_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_SERIAL_REVOKED_LIST, &q);
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
+    char serial[STW_SERIAL_HEX_MAX + 1];
+    char device_id[STW_ID_HEX];
+    if ((rc = col_text(q.s, 0, serial, sizeof(serial))) == STW_OK &&
+        (rc = col_text(q.s, 1, device_id, sizeof(device_id))) == STW_OK)
+      rc = cb(serial, device_id, sqlite3_column_int64(q.s, 2), sqlite3_column_int64(q.s, 3), ctx);
+  }
+  query_close(&q);
+  return rc;
+}
+
+/* ---- erasure -------------------------------------------------------------------------- */
+
+/* Run a DELETE bound to one text key; *count += rows it removed. */
+static stw_status_t erase_rows(sqlite_be_t *b, int qid, const char *key, uint64_t *count)
+{
+  query_t q = { 0 };
+  int changes = 0;
+  stw_status_t rc = query_open(b, qid, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, key);
+  if (rc == STW_OK)
+    rc = query_exec(b, &q, &changes);
+  query_close(&q);
+  if (rc == STW_OK)
+    *count += (uint64_t)changes;
+  return rc;
+}
+
+/* Whether a live device other than device_id carries attribute name=value. */
+static stw_status_t attr_shared(sqlite_be_t *b, const char *name, const char *value, const char *device_id,
+                                bool *shared)
+{
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_ERASE_SHARED, &q);
+  if (rc == STW_OK) rc = bind_text(b, &q, 1, name);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, value);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, device_id);
+  if (rc == STW_OK) rc = bind_int(b, &q, 4, STW_STATE_DECOMMISSIONED);
+  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_STORE)) == STW_OK)
+    *shared = sqlite3_column_int64(q.s, 0) > 0;
+  query_close(&q);
+  return rc;
+}
+
+#define ERASE_SCOPES 3  /* device:<id>, owner:<o>, place:<p> */
+
+static stw_status_t sq_device_erase(void *be, const char *device_id, stw_erasure_t *out)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  char scopes[ERASE_SCOPES][STW_TEXT_MAX];
+  size_t n_scopes = 0;
+  stw_status_t rc;
+
+  /* The scopes are named the way the context manager names them
+   * (server/authz/authz_coap.c: "owner:%.56s"), read before the attributes go. */
+  snprintf(scopes[n_scopes++], STW_TEXT_MAX, "device:%s", device_id);
+  rc = query_open(b, Q_ERASE_OWNER_OF, &q);
+  if (rc == STW_OK)
+    rc = bind_text(b, &q, 1, device_id);
+  while (rc == STW_OK && n_scopes < ERASE_SCOPES && query_row(b, &q, &rc)) {
+    const char *name = (const char *)sqlite3_column_text(q.s, 0);
+    char value[STW_RD_VALUE_MAX];
+    if (name == NULL || (rc = col_text(q.s, 1, value, sizeof(value))) != STW_OK)
+      break;
+    if (value[0] != '\0')
+      snprintf(scopes[n_scopes++], STW_TEXT_MAX, "%s:%.56s", name, value);
+  }
+  query_close(&q);
+  if (rc != STW_OK)
+    return rc;
+  for (size_t i = 1; i < n_scopes; i++) {
+    /* scopes[i] is "<name>:<value>": ask whether another live device has it. */
+    char name[STW_TEXT_MAX];
+    const char *colon = strchr(scopes[i], ':');
+    size_t nlen = (size_t)(colon - scopes[i]);
+    bool shared = true;
+    memcpy(name, scopes[i], nlen);
+    name[nlen] = '\0';
+    if ((rc = attr_shared(b, name, colon + 1, device_id, &shared)) != STW_OK)
+      return rc;
+    if (shared)
+      scopes[i][0] = '\0';
+  }
+  for (size_t i = 0; rc == STW_OK && i < n_scopes; i++)
+    if (scopes[i][0] != '\0')
+      rc = erase_rows(b, Q_ERASE_CONTEXT, scopes[i], &out->context);
+  if (rc == STW_OK) rc = erase_rows(b, Q_ERASE_ATTRS, device_id, &out->attributes);
+  if (rc == STW_OK) rc = erase_rows(b, Q_ERASE_VOUCHER, device_id, &out->vouchers);
+  if (rc == STW_OK) rc = erase_rows(b, Q_ERASE_PSKS, device_id, &out->psks);
+  if (rc == STW_OK) rc = erase_rows(b, Q_ERASE_ATTESTS, device_id, &out->attestations);
+  if (rc == STW_OK) rc = erase_rows(b, Q_ERASE_NONCES, device_id, &out->nonces);
+  return rc;
+}
+
+/* ---- vulnerability reports ------------------------------------------------------------------ */
+
+static stw_status_t sq_vuln_add(void *be, stw_vuln_t *v)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_VULN_ADD, &q);
+  if (rc == STW_OK) rc = bind_int(b, &q, 1, v->received_at);
+  if (rc == STW_OK) rc = bind_text(b, &q, 2, v->contact);
+  if (rc == STW_OK) rc = bind_text(b, &q, 3, v->summary);
+  if (rc == STW_OK) rc = bind_text(b, &q, 4, v->detail != NULL ? v->detail : "");
+  if (rc == STW_OK) rc = bind_text(b, &q, 5, v->status);
+  if ((rc = query_finish(b, &q, rc, false)) == STW_OK)
+    v->id = sqlite3_last_insert_rowid(b->db);
+  return rc;
+}
+
+static stw_status_t sq_vuln_set_status(void *be, int64_t id, const char *status)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_VULN_SET_STATUS, &q);
+  if (rc == STW_OK && (rc = bind_int(b, &q, 1, id)) == STW_OK)
+    rc = bind_text(b, &q, 2, status);
+  return query_finish(b, &q, rc, true);
+}
+
+static stw_status_t sq_vuln_list(void *be, stw_vuln_cb cb, void *ctx)
+{
+  sqlite_be_t *b = be;
+  query_t q = { 0 };
+  stw_status_t rc = query_open(b, Q_VULN_LIST, &q);
+  while (rc == STW_OK && query_row(b, &q, &rc)) {
+    stw_vuln_t v;
+    memset(&v, 0, sizeof(v));
+    v.id = sqlite3_column_int64(q.s, 0);
+    v.received_at = sqlite3_column_int64(q.s, 1);
+    const unsigned char *detail = sqlite3_column_text(q.s, 4);
+    int n = sqlite3_column_bytes(q.s, 4);
+    if (n < 0 || (size_t)n > STW_VULN_TEXT_MAX || (detail != NULL && memchr(detail, '\0', (size_t)n) != NULL)) {
+      rc = STW_ERR_STORE;
+      break;
+    }
+    if ((v.detail = malloc((size_t)n + 1)) == NULL) {
+      rc = STW_ERR_NOMEM;
+      break;
+    }
+    if (n > 0)
+      memcpy(v.detail, detail, (size_t)n);
+    v.detail[n] = '\0';
+    if ((rc = col_text(q.s, 2, v.contact, sizeof(v.contact))) == STW_OK &&
+        (rc = col_text(q.s, 3, v.summary, sizeof(v.summary))) == STW_OK &&
+        (rc = col_text(q.s, 5, v.status, sizeof(v.status))) == STW_OK)
+      rc = cb(&v, ctx);
+    stw_vuln_clear(&v);
+  }
+  query_close(&q);
+  return rc;
+}
+
 const stw_store_ops_t stw__sqlite_ops = {
   .name = "sqlite",
   .close = sq_close,
@@ -1676,4 +2396,29 @@ const stw_store_ops_t stw__sqlite_ops = {
   .token_list = sq_token_list,
   .token_revoke = sq_token_revoke,
   .revocation_seq = sq_revocation_seq,
+  .firmware_put = sq_firmware_put,
+  .firmware_get = sq_firmware_get,
+  .firmware_list = sq_firmware_list,
+  .device_fw_set = sq_device_fw_set,
+  .device_fw_get = sq_device_fw_get,
+  .campaign_add = sq_campaign_add,
+  .campaign_get = sq_campaign_get,
+  .campaign_update = sq_campaign_update,
+  .campaign_list = sq_campaign_list,
+  .rollout_put = sq_rollout_put,
+  .rollout_get = sq_rollout_get,
+  .rollout_offered = sq_rollout_offered,
+  .rollout_list = sq_rollout_list,
+  .rollout_counts = sq_rollout_counts,
+  .nonce_put = sq_nonce_put,
+  .nonce_take = sq_nonce_take,
+  .attest_put = sq_attest_put,
+  .attest_list = sq_attest_list,
+  .serial_revoke_device = sq_serial_revoke_device,
+  .serial_is_revoked = sq_serial_is_revoked,
+  .serial_revoked_list = sq_serial_revoked_list,
+  .device_erase = sq_device_erase,
+  .vuln_add = sq_vuln_add,
+  .vuln_set_status = sq_vuln_set_status,
+  .vuln_list = sq_vuln_list,
 };

@@ -428,29 +428,35 @@ stw_status_t stw_store_device_count(stw_store_t *st, int state, uint64_t *count)
 
 /* ---- serials ------------------------------------------------------------- */
 
-stw_status_t stw_store_serial_claim(stw_store_t *st, const char *serial_hex, const char *device_id, int64_t not_after)
+/* Lower-case a serial so "0A" and "0a" are one serial to the unique key. */
+static stw_status_t normalize_serial(const char *serial_hex, char serial[STW_SERIAL_HEX_MAX + 1])
 {
-  /* Lower-case the serial so "0A" and "0a" are one serial to the unique key. */
-  char serial[STW_SERIAL_HEX_MAX + 1];
-  bool own = false;
-  stw_status_t rc = STW_ERR_INVALID;
-  if (st == NULL)
-    goto out;
-  if ((rc = check_str(serial_hex, sizeof(serial), false)) != STW_OK ||
-      (rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
-    goto out;
+  stw_status_t rc = check_str(serial_hex, STW_SERIAL_HEX_MAX + 1, false);
+  if (rc != STW_OK)
+    return rc;
   size_t n = strlen(serial_hex);
   for (size_t i = 0; i < n; i++) {
     char c = serial_hex[i];
     if (c >= 'A' && c <= 'F')
       c = (char)(c - 'A' + 'a');
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      rc = STW_ERR_MALFORMED;
-      goto out;
-    }
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return STW_ERR_MALFORMED;
     serial[i] = c;
   }
   serial[n] = '\0';
+  return STW_OK;
+}
+
+stw_status_t stw_store_serial_claim(stw_store_t *st, const char *serial_hex, const char *device_id, int64_t not_after)
+{
+  char serial[STW_SERIAL_HEX_MAX + 1];
+  bool own = false;
+  stw_status_t rc = STW_ERR_INVALID;
+  if (st == NULL)
+    goto out;
+  if ((rc = normalize_serial(serial_hex, serial)) != STW_OK ||
+      (rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    goto out;
   if ((rc = write_enter(st, &own)) != STW_OK)
     goto out;
   rc = write_leave(st, own, st->ops->serial_claim(st->be, serial, device_id, not_after, stw_now()));
@@ -1167,4 +1173,462 @@ stw_status_t stw_store_device_find_by_name(stw_store_t *st, const char *name, ch
   if ((rc = check_str(name, STW_TEXT_MAX, false)) != STW_OK)
     return rc;
   return st->ops->device_by_name(st->be, name, id);
+}
+
+/* ==== later life (issue 6) ================================================== */
+
+/* Unsigned counters live in signed 64-bit columns: refuse what would wrap. */
+static bool fits_i64(uint64_t v)
+{
+  return v <= (uint64_t)INT64_MAX;
+}
+
+/* ---- firmware ---------------------------------------------------------------- */
+
+void stw_firmware_clear(stw_firmware_t *f)
+{
+  if (f == NULL)
+    return;
+  free(f->envelope);
+  memset(f, 0, sizeof(*f));
+}
+
+stw_status_t stw_store_firmware_put(stw_store_t *st, stw_firmware_t *f)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || f == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = CHECK_FIELD(f->vendor, false)) != STW_OK || (rc = CHECK_FIELD(f->class_id, false)) != STW_OK ||
+      (rc = CHECK_FIELD(f->component, false)) != STW_OK || (rc = CHECK_FIELD(f->uri, false)) != STW_OK ||
+      (rc = check_blob(f->envelope, f->envelope_len, false)) != STW_OK)
+    return rc;
+  if (!fits_i64(f->sequence) || !fits_i64(f->size))
+    return STW_ERR_TOO_LARGE;
+  if (f->published_at == 0)
+    f->published_at = stw_now();
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->firmware_put(st->be, f));
+}
+
+stw_status_t stw_store_firmware_get(stw_store_t *st, int64_t id, stw_firmware_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = st->ops->firmware_get(st->be, id, NULL, out)) != STW_OK)
+    stw_firmware_clear(out);
+  return rc;
+}
+
+stw_status_t stw_store_firmware_by_digest(stw_store_t *st, const uint8_t digest[32], stw_firmware_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || digest == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = st->ops->firmware_get(st->be, 0, digest, out)) != STW_OK)
+    stw_firmware_clear(out);
+  return rc;
+}
+
+stw_status_t stw_store_firmware_list(stw_store_t *st, stw_firmware_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->firmware_list(st->be, cb, ctx);
+}
+
+stw_status_t stw_store_device_fw_set(stw_store_t *st, const stw_device_fw_t *f)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || f == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = CHECK_FIELD(f->device_id, false)) != STW_OK)
+    return rc;
+  if (!fits_i64(f->sequence))
+    return STW_ERR_TOO_LARGE;
+  stw_device_fw_t row = *f;
+  if (row.reported_at == 0)
+    row.reported_at = stw_now();
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->device_fw_set(st->be, &row));
+}
+
+stw_status_t stw_store_device_fw_get(stw_store_t *st, const char *device_id, stw_device_fw_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  return st->ops->device_fw_get(st->be, device_id, out);
+}
+
+/* ---- campaigns and roll-outs ---------------------------------------------------- */
+
+#define CAMPAIGN_STAGES 2  /* 0: canary, 1: the rest */
+
+static stw_status_t check_campaign(const stw_campaign_t *c)
+{
+  stw_status_t rc;
+  if ((rc = CHECK_FIELD(c->target, false)) != STW_OK || (rc = CHECK_FIELD(c->reason, true)) != STW_OK)
+    return rc;
+  if (c->canary_percent < 1 || c->canary_percent > 100 || c->max_failure_percent > 100 ||
+      c->stage >= CAMPAIGN_STAGES || (unsigned)c->state > STW_CAMPAIGN_DONE)
+    return STW_ERR_INVALID;
+  return STW_OK;
+}
+
+/* A campaign must name firmware the domain authorised; the foreign key is the
+ * guarantee, this gives the caller STW_ERR_NOT_FOUND instead of a store error. */
+static stw_status_t firmware_exists(stw_store_t *st, int64_t id)
+{
+  stw_firmware_t f;
+  memset(&f, 0, sizeof(f));
+  stw_status_t rc = st->ops->firmware_get(st->be, id, NULL, &f);
+  stw_firmware_clear(&f);
+  return rc;
+}
+
+stw_status_t stw_store_campaign_add(stw_store_t *st, stw_campaign_t *c)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || c == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_campaign(c)) != STW_OK)
+    return rc;
+  if (c->created_at == 0)
+    c->created_at = stw_now();
+  if (c->updated_at == 0)
+    c->updated_at = c->created_at;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  rc = firmware_exists(st, c->firmware_id);
+  if (rc == STW_OK)
+    rc = st->ops->campaign_add(st->be, c);
+  return write_leave(st, own, rc);
+}
+
+stw_status_t stw_store_campaign_get(stw_store_t *st, int64_t id, stw_campaign_t *out)
+{
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  return st->ops->campaign_get(st->be, id, out);
+}
+
+stw_status_t stw_store_campaign_update(stw_store_t *st, const stw_campaign_t *c)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || c == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_campaign(c)) != STW_OK)
+    return rc;
+  stw_campaign_t row = *c;
+  if (row.updated_at == 0)
+    row.updated_at = stw_now();
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->campaign_update(st->be, &row));
+}
+
+stw_status_t stw_store_campaign_list(stw_store_t *st, stw_campaign_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->campaign_list(st->be, cb, ctx);
+}
+
+stw_status_t stw_store_rollout_put(stw_store_t *st, const stw_rollout_t *r)
+{
+  bool own = false;
+  stw_campaign_t c;
+  stw_status_t rc;
+  if (st == NULL || r == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = CHECK_FIELD(r->device_id, false)) != STW_OK || (rc = CHECK_FIELD(r->detail, true)) != STW_OK)
+    return rc;
+  if ((unsigned)r->status >= STW_ROLLOUT_COUNT || r->stage >= CAMPAIGN_STAGES)
+    return STW_ERR_INVALID;
+  stw_rollout_t row = *r;
+  if (row.updated_at == 0)
+    row.updated_at = stw_now();
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  memset(&c, 0, sizeof(c));
+  rc = st->ops->campaign_get(st->be, r->campaign_id, &c);  /* a row of no campaign: NOT_FOUND */
+  if (rc == STW_OK)
+    rc = st->ops->rollout_put(st->be, &row);
+  return write_leave(st, own, rc);
+}
+
+stw_status_t stw_store_rollout_get(stw_store_t *st, int64_t campaign_id, const char *device_id, stw_rollout_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  return st->ops->rollout_get(st->be, campaign_id, device_id, out);
+}
+
+stw_status_t stw_store_rollout_offered(stw_store_t *st, const char *device_id, stw_rollout_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  return st->ops->rollout_offered(st->be, device_id, out);
+}
+
+stw_status_t stw_store_rollout_list(stw_store_t *st, int64_t campaign_id, stw_rollout_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->rollout_list(st->be, campaign_id, cb, ctx);
+}
+
+stw_status_t stw_store_rollout_counts(stw_store_t *st, int64_t campaign_id, int stage,
+                                      uint64_t counts[STW_ROLLOUT_COUNT])
+{
+  if (st == NULL || counts == NULL || stage >= CAMPAIGN_STAGES)
+    return STW_ERR_INVALID;
+  memset(counts, 0, sizeof(uint64_t) * STW_ROLLOUT_COUNT);
+  return st->ops->rollout_counts(st->be, campaign_id, stage, counts);
+}
+
+/* ---- attestation --------------------------------------------------------------- */
+
+static stw_status_t check_nonce(const char *device_id, const uint8_t *nonce, size_t len)
+{
+  stw_status_t rc = check_str(device_id, STW_ID_HEX, false);
+  if (rc != STW_OK)
+    return rc;
+  if (nonce == NULL || len == 0)
+    return STW_ERR_INVALID;
+  return len > STW_NONCE_MAX ? STW_ERR_TOO_LARGE : STW_OK;
+}
+
+stw_status_t stw_store_nonce_put(stw_store_t *st, const char *device_id, const uint8_t *nonce, size_t len,
+                                 int64_t expires_at)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_nonce(device_id, nonce, len)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->nonce_put(st->be, device_id, nonce, len, expires_at, stw_now()));
+}
+
+stw_status_t stw_store_nonce_take(stw_store_t *st, const char *device_id, const uint8_t *nonce, size_t len,
+                                  int64_t now)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_nonce(device_id, nonce, len)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  rc = st->ops->nonce_take(st->be, device_id, nonce, len, now);
+  /* An expired challenge is refused and consumed: commit its deletion. */
+  stw_status_t done = write_leave(st, own, rc == STW_ERR_EXPIRED ? STW_OK : rc);
+  return done != STW_OK ? done : rc;
+}
+
+static bool verdict_ok(stw_ear_t v)
+{
+  return v == STW_EAR_NONE || v == STW_EAR_AFFIRMING || v == STW_EAR_WARNING || v == STW_EAR_CONTRAINDICATED;
+}
+
+stw_status_t stw_store_attest_put(stw_store_t *st, stw_attest_row_t *a)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || a == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = CHECK_FIELD(a->device_id, false)) != STW_OK || (rc = CHECK_FIELD(a->trigger, false)) != STW_OK ||
+      (rc = CHECK_FIELD(a->reasons, true)) != STW_OK)
+    return rc;
+  if (!verdict_ok(a->verdict))
+    return STW_ERR_INVALID;
+  if (!fits_i64(a->boot_count))
+    return STW_ERR_TOO_LARGE;
+  if (a->at == 0)
+    a->at = stw_now();
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->attest_put(st->be, a));
+}
+
+static stw_status_t keep_first_attest(const stw_attest_row_t *a, void *ctx)
+{
+  *(stw_attest_row_t *)ctx = *a;
+  return STW_OK;
+}
+
+stw_status_t stw_store_attest_latest(stw_store_t *st, const char *device_id, stw_attest_row_t *out)
+{
+  stw_status_t rc;
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, sizeof(*out));
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  if ((rc = st->ops->attest_list(st->be, device_id, 1, keep_first_attest, out)) != STW_OK)
+    return rc;
+  return out->id != 0 ? STW_OK : STW_ERR_NOT_FOUND;
+}
+
+stw_status_t stw_store_attest_list(stw_store_t *st, const char *device_id, uint64_t limit, stw_attest_cb cb, void *ctx)
+{
+  stw_status_t rc;
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  if (!fits_i64(limit))
+    return STW_ERR_TOO_LARGE;
+  return st->ops->attest_list(st->be, device_id, limit, cb, ctx);
+}
+
+/* ---- certificate revocation ------------------------------------------------------ */
+
+stw_status_t stw_store_serial_revoke_device(stw_store_t *st, const char *device_id, int64_t now, uint64_t *count)
+{
+  bool own = false;
+  uint64_t n = 0;
+  stw_status_t rc;
+  if (count != NULL)
+    *count = 0;
+  if (st == NULL || now <= 0)  /* revoked_at 0 means live */
+    return STW_ERR_INVALID;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  rc = write_leave(st, own, st->ops->serial_revoke_device(st->be, device_id, now, &n));
+  if (rc == STW_OK && count != NULL)
+    *count = n;
+  return rc;
+}
+
+stw_status_t stw_store_serial_is_revoked(stw_store_t *st, const char *serial_hex, bool *revoked)
+{
+  char serial[STW_SERIAL_HEX_MAX + 1];
+  stw_status_t rc;
+  if (revoked != NULL)
+    *revoked = false;
+  if (st == NULL || revoked == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = normalize_serial(serial_hex, serial)) != STW_OK)
+    return rc;
+  return st->ops->serial_is_revoked(st->be, serial, revoked);
+}
+
+stw_status_t stw_store_serial_revoked_list(stw_store_t *st, stw_serial_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->serial_revoked_list(st->be, cb, ctx);
+}
+
+/* ---- erasure ----------------------------------------------------------------------- */
+
+stw_status_t stw_store_device_erase(stw_store_t *st, const char *device_id, stw_erasure_t *out)
+{
+  bool own = false;
+  stw_erasure_t n;
+  stw_status_t rc;
+  memset(&n, 0, sizeof(n));
+  if (out != NULL)
+    memset(out, 0, sizeof(*out));
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+    return rc;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  rc = write_leave(st, own, st->ops->device_erase(st->be, device_id, &n));
+  if (rc == STW_OK && out != NULL)
+    *out = n;
+  return rc;
+}
+
+/* ---- vulnerability reports ---------------------------------------------------------- */
+
+static const char *const vuln_states[] = { "received", "triaged", "fixed", "rejected" };
+
+static bool vuln_status_ok(const char *s)
+{
+  for (size_t i = 0; i < STW_ARRAY_LEN(vuln_states); i++)
+    if (strcmp(s, vuln_states[i]) == 0)
+      return true;
+  return false;
+}
+
+void stw_vuln_clear(stw_vuln_t *v)
+{
+  if (v == NULL)
+    return;
+  free(v->detail);
+  memset(v, 0, sizeof(*v));
+}
+
+stw_status_t stw_store_vuln_add(stw_store_t *st, stw_vuln_t *v)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL || v == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = CHECK_FIELD(v->contact, true)) != STW_OK || (rc = CHECK_FIELD(v->summary, false)) != STW_OK ||
+      (rc = CHECK_FIELD(v->status, true)) != STW_OK ||
+      (v->detail != NULL && (rc = check_str(v->detail, STW_VULN_TEXT_MAX + 1, true)) != STW_OK))
+    return rc;
+  if (v->status[0] == '\0')
+    snprintf(v->status, sizeof(v->status), "%s", vuln_states[0]);
+  if (!vuln_status_ok(v->status))
+    return STW_ERR_INVALID;
+  if (v->received_at == 0)
+    v->received_at = stw_now();
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->vuln_add(st->be, v));
+}
+
+stw_status_t stw_store_vuln_set_status(stw_store_t *st, int64_t id, const char *status)
+{
+  bool own = false;
+  stw_status_t rc;
+  if (st == NULL)
+    return STW_ERR_INVALID;
+  if ((rc = check_str(status, STW_TEXT_MAX, false)) != STW_OK)
+    return rc;
+  if (!vuln_status_ok(status))
+    return STW_ERR_INVALID;
+  if ((rc = write_enter(st, &own)) != STW_OK)
+    return rc;
+  return write_leave(st, own, st->ops->vuln_set_status(st->be, id, status));
+}
+
+stw_status_t stw_store_vuln_list(stw_store_t *st, stw_vuln_cb cb, void *ctx)
+{
+  if (st == NULL || cb == NULL)
+    return STW_ERR_INVALID;
+  return st->ops->vuln_list(st->be, cb, ctx);
 }

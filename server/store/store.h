@@ -467,9 +467,10 @@ typedef struct {
   uint64_t nonces;
 } stw_erasure_t;
 /** Delete every row that describes the device's people or place: its
- *  attributes, context attributes scoped "device:<id>" (and "owner:<o>"
- *  when no other live device has that owner), its voucher, its PSK keys,
- *  its attestation nonces and results. Joins the caller's transaction. */
+ *  attributes, context attributes scoped "device:<id>" (and "owner:<o>" /
+ *  "place:<p>" when no other live device has that owner / place), its
+ *  voucher, its PSK keys, its attestation nonces and results. Joins the
+ *  caller's transaction. */
 stw_status_t stw_store_device_erase(stw_store_t *st, const char *device_id, stw_erasure_t *out);
 
 /* ---- vulnerability reports (EN 303 645 §5.2) ------------------------------- */

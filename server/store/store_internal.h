@@ -105,6 +105,48 @@ typedef struct stw_store_ops {
   /* STW_ERR_NOT_FOUND unless a live row was changed */
   stw_status_t (*token_revoke)(void *be, const char *cti, int64_t now, const char *reason, uint64_t seq);
   stw_status_t (*revocation_seq)(void *be, uint64_t *seq);
+
+  /* later life (issue 6) */
+  stw_status_t (*firmware_put)(void *be, stw_firmware_t *f);
+  /* by id, or by digest when digest != NULL */
+  stw_status_t (*firmware_get)(void *be, int64_t id, const uint8_t *digest, stw_firmware_t *out);
+  stw_status_t (*firmware_list)(void *be, stw_firmware_cb cb, void *ctx);
+  stw_status_t (*device_fw_set)(void *be, const stw_device_fw_t *f);
+  stw_status_t (*device_fw_get)(void *be, const char *device_id, stw_device_fw_t *out);
+
+  stw_status_t (*campaign_add)(void *be, stw_campaign_t *c);
+  stw_status_t (*campaign_get)(void *be, int64_t id, stw_campaign_t *out);
+  /* STW_ERR_NOT_FOUND unless a row was changed */
+  stw_status_t (*campaign_update)(void *be, const stw_campaign_t *c);
+  stw_status_t (*campaign_list)(void *be, stw_campaign_cb cb, void *ctx);
+  stw_status_t (*rollout_put)(void *be, const stw_rollout_t *r);
+  stw_status_t (*rollout_get)(void *be, int64_t campaign_id, const char *device_id, stw_rollout_t *out);
+  stw_status_t (*rollout_offered)(void *be, const char *device_id, stw_rollout_t *out);
+  stw_status_t (*rollout_list)(void *be, int64_t campaign_id, stw_rollout_cb cb, void *ctx);
+  /* counts[] zeroed by store.c; stage < 0: every stage */
+  stw_status_t (*rollout_counts)(void *be, int64_t campaign_id, int stage, uint64_t counts[STW_ROLLOUT_COUNT]);
+
+  /* nonce_put also forgets challenges that expired at or before now. */
+  stw_status_t (*nonce_put)(void *be, const char *device_id, const uint8_t *nonce, size_t len, int64_t expires_at,
+                            int64_t now);
+  /* Deletes the row when it belongs to device_id; STW_ERR_REPLAY when there is
+   * no such row or it is another device's (left in place); STW_ERR_EXPIRED
+   * (row deleted) when expires_at <= now. */
+  stw_status_t (*nonce_take)(void *be, const char *device_id, const uint8_t *nonce, size_t len, int64_t now);
+  stw_status_t (*attest_put)(void *be, stw_attest_row_t *a);
+  /* newest first, at most limit (0: all) */
+  stw_status_t (*attest_list)(void *be, const char *device_id, uint64_t limit, stw_attest_cb cb, void *ctx);
+
+  stw_status_t (*serial_revoke_device)(void *be, const char *device_id, int64_t now, uint64_t *count);
+  stw_status_t (*serial_is_revoked)(void *be, const char *serial_hex, bool *revoked);
+  stw_status_t (*serial_revoked_list)(void *be, stw_serial_cb cb, void *ctx);
+
+  /* Runs inside store.c's transaction or savepoint; out zeroed by store.c. */
+  stw_status_t (*device_erase)(void *be, const char *device_id, stw_erasure_t *out);
+
+  stw_status_t (*vuln_add)(void *be, stw_vuln_t *v);
+  stw_status_t (*vuln_set_status)(void *be, int64_t id, const char *status);
+  stw_status_t (*vuln_list)(void *be, stw_vuln_cb cb, void *ctx);
 } stw_store_ops_t;
 
 struct stw_store {
@@ -115,6 +157,11 @@ struct stw_store {
 /** Open the SQLite backend on a file path (created 0600 if new, migrated). */
 stw_status_t stw__sqlite_open(const char *path, void **be) __attribute__((warn_unused_result));
 extern const stw_store_ops_t stw__sqlite_ops;
+
+/** Create (or bring) an SQLite store file at an older schema version and
+ *  close it: for the tests of migrations, which need a store as an older
+ *  release left it. */
+stw_status_t stw__sqlite_create_at(const char *path, int version);
 
 struct sqlite3;
 /** The raw SQLite connection behind a store, or NULL for another backend.

@@ -117,6 +117,9 @@ static void append_audit(stw_store_t *st, const char *action, const char *detail
   assert_int_equal(stw_store_audit_append(st, &a), STW_OK);
 }
 
+/* The schema this build writes (server/store/sqlite.c, migrations[]). */
+#define SCHEMA_NOW 5
+
 #define DEV_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define DEV_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define DEV_C "cccccccccccccccccccccccccccccccc"
@@ -126,7 +129,7 @@ static void append_audit(stw_store_t *st, const char *action, const char *detail
 static void test_open_new_store(void **state)
 {
   fx_t *fx = *state;
-  assert_int_equal(stw_store_schema_version(fx->st), 4);
+  assert_int_equal(stw_store_schema_version(fx->st), SCHEMA_NOW);
   struct stat sb;
   assert_int_equal(stat(fx->path, &sb), 0);
   assert_int_equal(sb.st_mode & 0777, 0600);  /* it holds PSKs */
@@ -147,18 +150,138 @@ static void test_reopen_does_not_rerun_migrations(void **state)
   snprintf(url, sizeof(url), "sqlite:%s", fx->path);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(stw_store_open(url, &fx->st), STW_OK);
-    assert_int_equal(stw_store_schema_version(fx->st), 4);
+    assert_int_equal(stw_store_schema_version(fx->st), SCHEMA_NOW);
     stw_store_close(fx->st);
     fx->st = NULL;
   }
   sqlite3 *db = raw_open(fx);
   /* One row per step ever applied: none ran twice. */
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_version"), 4);
-  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), 4);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_version"), SCHEMA_NOW);
+  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), SCHEMA_NOW);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM devices"), 1);
   sqlite3_close(db);
   assert_int_equal(stw_store_open(fx->path, &fx->st), STW_OK);
   assert_int_equal(device_count(fx->st), 1);
+}
+
+/* A store as release 4 left it, rows written the way release 4 wrote them,
+ * is brought to schema 5 at open with every row kept: issued serials read as
+ * live, keys and vouchers are there, the audit chain still verifies, and the
+ * new tables work on the old rows. */
+static void test_migration_from_schema_4_keeps_data(void **state)
+{
+  fx_t *fx = *state;
+  char old_path[700];
+  snprintf(old_path, sizeof(old_path), "%s/v4.db", fx->dir);
+  assert_int_equal(stw__sqlite_create_at(old_path, 4), STW_OK);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
+  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), 4);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'firmware'"), 0);
+  assert_int_equal(raw_exec(db, "INSERT INTO devices VALUES ('" DEV_A "', 'dev-a', 'thermo-1', 'Acme', 3, 0,"
+                                " 1700000000, 1700000000, x'3082', '0a1b', 1800000000, zeroblob(32), '', 0)"),
+                   SQLITE_OK);
+  assert_int_equal(raw_exec(db, "INSERT INTO serials VALUES ('0a1b', '" DEV_A "', 1800000000, 1700000000)"),
+                   SQLITE_OK);
+  assert_int_equal(raw_exec(db, "INSERT INTO psk VALUES ('op-a', '" DEV_A "', 1, 1);"
+                                "INSERT INTO psk_key VALUES ('op-a', x'0102030405060708');"
+                                "INSERT INTO vouchers VALUES ('" DEV_A "', x'a1', 1700000000);"
+                                "INSERT INTO device_attr VALUES ('" DEV_A "', 'owner', 'alice', 'owner');"
+                                "INSERT INTO tokens (cti, subject_id, audience_id, scope, policy_ids, iat, exp)"
+                                " VALUES ('00112233445566778899aabbccddeeff', '" DEV_A "', '" DEV_B "', '/t GET',"
+                                " '1', 1700000000, 1900000000)"),
+                   SQLITE_OK);
+  /* Two audit records chained as release 4 chained them. */
+  stw_audit_t rec[2];
+  memset(rec, 0, sizeof(rec));
+  for (int i = 0; i < 2; i++) {
+    rec[i].seq = (uint64_t)i + 1;
+    rec[i].at = 1700000000 + i;
+    snprintf(rec[i].actor, sizeof(rec[i].actor), "admin");
+    snprintf(rec[i].action, sizeof(rec[i].action), "step%d", i);
+    snprintf(rec[i].subject, sizeof(rec[i].subject), DEV_A);
+    snprintf(rec[i].outcome, sizeof(rec[i].outcome), "ok");
+    if (i > 0)
+      memcpy(rec[i].prev_hash, rec[i - 1].hash, 32);
+    stw_audit_compute_hash(&rec[i], rec[i].hash);
+    sqlite3_stmt *ins = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7, ?8)", -1, &ins,
+                                        NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(ins, 1, (sqlite3_int64)rec[i].seq);
+    sqlite3_bind_int64(ins, 2, rec[i].at);
+    sqlite3_bind_text(ins, 3, rec[i].actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 4, rec[i].action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 5, rec[i].subject, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 6, rec[i].outcome, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(ins, 7, rec[i].prev_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(ins, 8, rec[i].hash, 32, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+    sqlite3_finalize(ins);
+  }
+  sqlite3_close(db);
+
+  stw_store_t *st = NULL;
+  assert_int_equal(stw_store_open(old_path, &st), STW_OK);
+  assert_int_equal(stw_store_schema_version(st), SCHEMA_NOW);
+  stw_device_t d;
+  assert_int_equal(stw_store_device_get(st, DEV_A, &d), STW_OK);
+  assert_string_equal(d.name, "dev-a");
+  assert_int_equal(d.state, STW_STATE_OPERATIONAL);
+  assert_int_equal(d.ldevid_len, 2);
+  stw_device_clear(&d);
+  assert_int_equal(serial_count(st), 1);
+  bool revoked = true;
+  assert_int_equal(stw_store_serial_is_revoked(st, "0A1B", &revoked), STW_OK);
+  assert_false(revoked);  /* the added column reads "live" for every old serial */
+  stw_psk_t p;
+  assert_int_equal(stw_store_psk_get(st, "op-a", &p), STW_OK);
+  assert_int_equal(p.key_len, 8);
+  uint8_t *v = NULL;
+  size_t vlen = 0;
+  assert_int_equal(stw_store_voucher_get(st, DEV_A, &v, &vlen), STW_OK);
+  assert_int_equal(vlen, 1);
+  free(v);
+  stw_token_row_t *t = calloc(1, sizeof(*t));
+  assert_non_null(t);
+  assert_int_equal(stw_store_token_get(st, "00112233445566778899aabbccddeeff", t), STW_OK);
+  assert_string_equal(t->scope, "/t GET");
+  free(t);
+  assert_int_equal(audit_count(st), 2);
+
+  /* The new tables work on the old rows. */
+  uint64_t n = 0;
+  assert_int_equal(stw_store_serial_revoke_device(st, DEV_A, 1750000000, &n), STW_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(stw_store_serial_is_revoked(st, "0a1b", &revoked), STW_OK);
+  assert_true(revoked);
+  stw_erasure_t e;
+  assert_int_equal(stw_store_device_erase(st, DEV_A, &e), STW_OK);
+  assert_int_equal(e.attributes, 1);
+  assert_int_equal(e.psks, 1);
+  assert_int_equal(e.vouchers, 1);
+  stw_store_close(st);
+
+  db = NULL;
+  assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_version"), SCHEMA_NOW);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM psk_key"), 0);  /* the cascade reached the key */
+  sqlite3_close(db);
+}
+
+static void test_create_at_bounds(void **state)
+{
+  fx_t *fx = *state;
+  char p[700];
+  snprintf(p, sizeof(p), "%s/x.db", fx->dir);
+  assert_int_equal(stw__sqlite_create_at(p, 0), STW_ERR_INVALID);
+  assert_int_equal(stw__sqlite_create_at(p, SCHEMA_NOW + 1), STW_ERR_INVALID);
+  /* Asked for an older version than the file has: the file is left as it is. */
+  assert_int_equal(stw__sqlite_create_at(fx->path, 2), STW_OK);
+  assert_int_equal(stw_store_schema_version(fx->st), SCHEMA_NOW);
+  sqlite3 *db = raw_open(fx);
+  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), SCHEMA_NOW);
+  sqlite3_close(db);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -921,6 +1044,8 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_open_new_store, setup, teardown),
     cmocka_unit_test_setup_teardown(test_reopen_does_not_rerun_migrations, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_migration_from_schema_4_keeps_data, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_create_at_bounds, setup, teardown),
     cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
     cmocka_unit_test(test_open_urls),
     cmocka_unit_test_setup_teardown(test_trust, setup, teardown),
