@@ -35,6 +35,22 @@ bool cli_parse_u64(const char *text, uint64_t *out);
 struct stw_store;
 stw_status_t cli_print_devices(struct stw_store *store, int state);
 stw_status_t cli_print_audit(struct stw_store *store, uint64_t since);
+/** `steward admin compliance`: the EN 303 645 report (cli/compliance.c). */
+int admin_compliance(struct stw_store *store, const char *data_dir, const char *domain_name, int argc, char **argv);
+/** `steward admin attest|attestations|quarantine|release` (cli/attest.c); id may be
+ *  NULL for attestations, wait the --wait value or NULL. */
+int admin_attest(struct stw_store *store, const char *cmd, const char *id, const char *wait);
+
+/** `steward admin firmware publish|list` and `campaign create|status|resume|abort`,
+ *  `steward mfg firmware-sign` (cli/firmware.c). */
+int admin_firmware(struct stw_store *store, const char *data_dir, int argc, char **argv);
+int admin_campaign(struct stw_store *store, int argc, char **argv);
+int mfg_firmware_sign(int argc, char **argv);
+
+/** `steward admin vuln list|show ID|status ID STATUS` and `steward admin
+ *  security-txt` (cli/vuln.c); with_value: the admin options taking a value. */
+int admin_vuln(struct stw_store *store, int argc, char **argv, const char *const *with_value);
+int admin_security_txt(const char *domain_name, int argc, char **argv);
 
 /** Read a PEM certificate file into DER. */
 stw_status_t cli_read_cert(const char *path, stw_buf_t *der);
