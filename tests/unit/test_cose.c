@@ -11,27 +11,6 @@
 
 #include "cose.h"
 
-/* base64url without padding (JWK coordinates) into out; returns length. */
-static size_t b64url_decode(const char *in, uint8_t *out, size_t cap)
-{
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t n = 0;
-  for (const char *p = in; *p && *p != '='; p++) {
-    const char *c = strchr(alphabet, *p);
-    assert_non_null(c);
-    acc = (acc << 6) | (uint32_t)(c - alphabet);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      assert_true(n < cap);
-      out[n++] = (uint8_t)(acc >> bits);
-    }
-  }
-  return n;
-}
-
 typedef struct {
   unsigned passed, rejected, skipped;
 } tally_t;
@@ -70,8 +49,8 @@ static void run_vector(const char *dir, const char *name, tally_t *t)
   }
   uint8_t x[32], y[32], spki[STW_SPKI_MAX];
   size_t spki_len = sizeof(spki);
-  assert_int_equal(b64url_decode(json_string_value(json_object_get(key, "x")), x, sizeof(x)), 32);
-  assert_int_equal(b64url_decode(json_string_value(json_object_get(key, "y")), y, sizeof(y)), 32);
+  assert_int_equal(stw_test_b64url_decode(json_string_value(json_object_get(key, "x")), x, sizeof(x)), 32);
+  assert_int_equal(stw_test_b64url_decode(json_string_value(json_object_get(key, "y")), y, sizeof(y)), 32);
   assert_int_equal(stw_spki_from_xy(x, y, spki, &spki_len), STW_OK);
   size_t aad_len = 0;
   uint8_t *aad = NULL;

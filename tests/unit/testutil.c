@@ -75,3 +75,23 @@ uint8_t *stw_test_hex(const char *hex, size_t *len)
   *len = n;
   return out;
 }
+
+size_t stw_test_b64url_decode(const char *in, uint8_t *out, size_t cap)
+{
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t n = 0;
+  for (const char *p = in; *p && *p != '='; p++) {
+    const char *c = strchr(alphabet, *p);
+    assert_non_null(c);
+    acc = (acc << 6) | (uint32_t)(c - alphabet);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      assert_true(n < cap);
+      out[n++] = (uint8_t)(acc >> bits);
+    }
+  }
+  return n;
+}

@@ -17,5 +17,8 @@ const char *stw_test_vector_path(const char *rel);
 uint8_t *stw_test_read_file(const char *path, size_t *len);
 /** Decode hex into a malloc'd buffer; caller frees. */
 uint8_t *stw_test_hex(const char *hex, size_t *len);
+/** base64url without padding (JWK coordinates in the cose-wg examples) into
+ *  out; returns the length. Fails the test on a bad digit or overflow. */
+size_t stw_test_b64url_decode(const char *in, uint8_t *out, size_t cap);
 
 #endif
