@@ -7,7 +7,8 @@
 #include "factory.h"
 
 static const char *const mfg_options[] = { "--dir", "--name", "--model", "--out", "--psk", "--device",
-                                           "--owner", "--days", "--help", NULL };
+                                           "--owner", "--days", "--help",
+                                           "--image", "--class", "--sequence", "--component", NULL };
 
 static void usage(FILE *to)
 {
@@ -15,6 +16,7 @@ static void usage(FILE *to)
     "usage: steward mfg init    --dir DIR [--name NAME]\n"
     "       steward mfg imprint --dir DIR --model MODEL --out DEVDIR [--psk]\n"
     "       steward mfg voucher --dir DIR --device DEVDIR --owner DOMAIN-CA.pem --out FILE [--days N]\n"
+    "       steward mfg firmware-sign --dir DIR --image FILE --class MODEL --sequence N [--out MANIFEST]\n"
     "\n"
     "init     creates the manufacturer CA (P-256) in DIR: ca.key (0600), ca.pem.\n"
     "imprint  gives one device a fresh key pair and an IDevID certificate (subject\n"
@@ -23,7 +25,10 @@ static void usage(FILE *to)
     "         Prints the device id: the first 128 bits of SHA-256 of its public key.\n"
     "voucher  signs an ownership voucher (COSE_Sign1) giving the device to the owner\n"
     "         whose domain CA is DOMAIN-CA.pem; a PSK device's PSK travels sealed to\n"
-    "         that owner. --days 0 (default) never expires.\n");
+    "         that owner. --days 0 (default) never expires.\n"
+    "firmware-sign  signs a manifest (COSE_Sign1, docs/updates.md) for an image:\n"
+    "         vendor = this manufacturer, class = MODEL, its size and SHA-256;\n"
+    "         the owner publishes it with `steward admin firmware publish`.\n");
 }
 
 static int mfg_init(int argc, char **argv)
@@ -140,6 +145,7 @@ int cmd_mfg(int argc, char **argv)
   if (strcmp(argv[1], "init") == 0) return mfg_init(argc - 1, argv + 1);
   if (strcmp(argv[1], "imprint") == 0) return mfg_imprint(argc - 1, argv + 1);
   if (strcmp(argv[1], "voucher") == 0) return mfg_voucher(argc - 1, argv + 1);
+  if (strcmp(argv[1], "firmware-sign") == 0) return mfg_firmware_sign(argc - 1, argv + 1);
   usage(stderr);
   return 2;
 }

@@ -11,6 +11,7 @@
 #include "domain/domain.h"
 #include "enroll/enroll.h"
 #include "factory.h"
+#include "sim_update.h"
 #include "steward/bootstrap.h"
 #include "steward/discovery.h"
 #include "store/store.h"
@@ -18,7 +19,9 @@
 #define IMPORT_BATCH 500
 
 static const char *const sim_options[] = { "--devices", "--server", "--data", "--mfg", "--psk-share", "--concurrency",
-                                           "--model", "--json", "--quiet", "--register", "--help", NULL };
+                                           "--model", "--json", "--quiet", "--register", "--help",
+                                           "--rollout", "--canary", "--max-failures", "--fail-share", "--fail-device",
+                                           "--watch", NULL };
 
 /* What each device registers with --register: one resource for everyone in
  * the domain, one only maintainers may discover. */
@@ -310,7 +313,14 @@ static void usage(FILE *to)
     "--register: then every enrolled device registers in the resource directory\n"
     "(</temp> for the domain, </cfg> only for role=maintainer), C at once, and the\n"
     "summary gives registrations/s too.\n"
-    "--json prints the summary as one JSON object on stdout.\n");
+    "--json prints the summary as one JSON object on stdout.\n"
+    "--rollout BYTES: then the manufacturer signs an image of BYTES, the owner\n"
+    "publishes it and starts a campaign for the model ([--canary PCT] default 10,\n"
+    "[--max-failures PCT] default 20), and every enrolled device runs the update\n"
+    "agent until the campaign is done or halted (at most --watch SECONDS, default\n"
+    "300); --watch alone runs the agents for a campaign the operator starts.\n"
+    "--fail-share F / --fail-device ID[,ID...]: those devices fail their self-test\n"
+    "and roll back.\n");
 }
 
 int cmd_sim(int argc, char **argv)
@@ -350,6 +360,7 @@ int cmd_sim(int argc, char **argv)
   bool do_register = cli_flag(argc, argv, "--register");
 
   stw_factory_t *factory = NULL;
+  stw_status_t update_st = STW_OK;
   stw_status_t st = mfg_dir ? stw_factory_open(mfg_dir, NULL, false, &factory)
                             : stw_factory_new("Simulated Devices", &factory);
   if (st != STW_OK)
@@ -437,6 +448,31 @@ int cmd_sim(int argc, char **argv)
   double p50, p99, reg_p50, reg_p99;
   latency_percentiles(&s, false, &p50, &p99);
   latency_percentiles(&s, true, &reg_p50, &reg_p99);
+  const char *rollout = cli_opt(argc, argv, "--rollout"), *watch = cli_opt(argc, argv, "--watch");
+  if ((rollout != NULL || watch != NULL) && s.ok > 0) {
+    uint64_t bytes = 0, canary = 10, max_failures = 20;
+    sim_update_opts_t uo = { .watch_seconds = 300, .json = json, .quiet = quiet,
+                             .fail_devices = cli_opt(argc, argv, "--fail-device") };
+    const char *fail_share = cli_opt(argc, argv, "--fail-share");
+    if ((rollout && (!cli_parse_u64(rollout, &bytes) || bytes == 0 || bytes > 16u * 1024 * 1024)) ||
+        (watch && (uo.watch_seconds = strtod(watch, NULL)) <= 0) ||
+        (cli_opt(argc, argv, "--canary") && !cli_parse_u64(cli_opt(argc, argv, "--canary"), &canary)) ||
+        (cli_opt(argc, argv, "--max-failures") && !cli_parse_u64(cli_opt(argc, argv, "--max-failures"), &max_failures)) ||
+        canary == 0 || canary > 100 || max_failures > 100 ||
+        (fail_share && ((uo.fail_share = strtod(fail_share, NULL)) < 0 || uo.fail_share > 1))) {
+      usage(stderr);
+      update_st = STW_ERR_INVALID;
+    } else {
+      uo.image_bytes = (unsigned)bytes;
+      uo.canary_percent = (unsigned)canary;
+      uo.max_failure_percent = (unsigned)max_failures;
+      stw_dev_t **enrolled = calloc(s.count, sizeof(*enrolled));
+      for (unsigned i = 0; enrolled != NULL && i < s.count; i++)
+        enrolled[i] = s.devices[i].status == STW_OK ? s.devices[i].dev : NULL;
+      update_st = enrolled ? sim_rollout(server, data, factory, model, enrolled, s.count, &uo) : STW_ERR_NOMEM;
+      free(enrolled);
+    }
+  }
   double rate = secs > 0 ? s.ok / secs : 0;
   double reg_rate = reg_secs > 0 ? s.reg_ok / reg_secs : 0;
   if (json) {
@@ -473,5 +509,5 @@ out:
   free(s.devices);
   stw_buf_free(&ca_pem, false);
   stw_factory_free(factory);
-  return st == STW_OK && s.failed == 0 && s.reg_failed == 0 ? 0 : 1;
+  return st == STW_OK && s.failed == 0 && s.reg_failed == 0 && update_st == STW_OK ? 0 : 1;
 }

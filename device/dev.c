@@ -1,4 +1,5 @@
 #include "dev_internal.h"
+#include "devfiles.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +301,7 @@ void stw_dev_close(stw_dev_t *dev)
   stw_buf_free(&dev->op_key_pem, true);
   stw_buf_free(&dev->pending_key_pem, true);
   stw_buf_free(&dev->pending_csr_der, false);
+  stw__devfiles_free(dev->mem_files);
   stw_wipe(dev, sizeof(*dev));
   free(dev);
 }

@@ -8,6 +8,9 @@
 
 #define STW_PEM_MAX 8192
 
+/** A memory-only device's small files (devfiles.h). */
+typedef struct stw_devfile stw_devfile_t;
+
 struct stw_dev {
   char dir[1024];                 /* "" for a memory-only device */
   char id[STW_DEVICE_ID_HEX_LEN];
@@ -38,6 +41,9 @@ struct stw_dev {
    * crash sends the identical CSR and gets the same certificate back */
   stw_buf_t pending_key_pem;
   stw_buf_t pending_csr_der;
+
+  /* a memory-only device's firmware slots and update progress (devfiles.c) */
+  stw_devfile_t *mem_files;
 };
 
 /** Create (or reuse) the pending key + CSR for the next enrollment; persisted

@@ -1,0 +1,308 @@
+#include "update/update_coap.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coap/identity.h"
+
+struct stw_update_coap {
+  stw_store_t *store;
+  const stw_domain_t *domain;
+  stw_ca_t *ca;
+  stw_committer_t *committer;
+  coap_resource_t *fw;
+  /* The watcher: the CLI changes campaigns from another process. */
+  char store_url[1100];
+  pthread_t watcher;
+  bool watcher_running;
+  atomic_bool stop;
+  atomic_bool notify_queued;
+};
+
+typedef struct {
+  stw_update_coap_t *t;
+  char device_id[STW_ID_HEX];
+  stw_fwreport_t report;
+  stw_report_outcome_t outcome;
+  stw_status_t rc;
+  stw_deferred_t *deferred;
+} report_job_t;
+
+/* The device behind the session, or NULL with an answer already set. */
+static bool authenticated_device(stw_update_coap_t *t, coap_session_t *session, coap_pdu_t *response,
+                                 char device_id[STW_ID_HEX])
+{
+  stw_peer_t peer;
+  stw_identity_t who;
+  stw_coap_peer(session, &peer);
+  if (stw_identify_peer(t->store, t->domain, t->ca, &peer, &who) != STW_OK || !who.authenticated) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(401), "an enrolled device of this domain only");
+    return false;
+  }
+  memcpy(device_id, who.device_id, STW_ID_HEX);
+  return true;
+}
+
+/* ---- GET /fw (observable) ------------------------------------------------------------ */
+
+static void handle_fw(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                      const coap_string_t *query, coap_pdu_t *response)
+{
+  (void)query;
+  stw_update_coap_t *t = coap_resource_get_userdata(resource);
+  char device_id[STW_ID_HEX];
+  if (!authenticated_device(t, session, response, device_id))
+    return;
+  stw_firmware_t fw;
+  stw_status_t st = stw_update_offer(t->store, device_id, &fw);
+  if (st == STW_OK) {
+    stw_coap_body_t *body = stw_coap_body_new(fw.envelope, fw.envelope_len);
+    stw_firmware_clear(&fw);
+    if (body == NULL) {
+      stw_coap_error(response, COAP_RESPONSE_CODE(500), "out of memory");
+      return;
+    }
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE(205));
+    stw_coap_add_body(resource, session, request, response, STW_CF_COSE_SIGN1, body);
+    return;
+  }
+  coap_opt_iterator_t it;
+  if (st == STW_ERR_NOT_FOUND && coap_check_option(request, COAP_OPTION_OBSERVE, &it) != NULL) {
+    /* Nothing offered now. An observer gets 2.05 with no payload: a 4.04
+     * would end its observation (RFC 7641 §4.2) and it would never hear of
+     * the next campaign. */
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE(205));
+    return;
+  }
+  stw_coap_error(response, st == STW_ERR_NOT_FOUND ? COAP_RESPONSE_CODE(404) : COAP_RESPONSE_CODE(500),
+                 st == STW_ERR_NOT_FOUND ? "no update offered to this device" : "store failure");
+}
+
+/* ---- GET /fw/img/<hex digest> --------------------------------------------------------- */
+
+static void handle_image(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                         const coap_string_t *query, coap_pdu_t *response, const char *rest, void *arg)
+{
+  (void)query;
+  stw_update_coap_t *t = arg;
+  char device_id[STW_ID_HEX], path[1200];
+  uint8_t digest[32];
+  if (!authenticated_device(t, session, response, device_id))
+    return;
+  if (strlen(rest) != 64 || stw_hex_decode(rest, 64, digest, sizeof(digest)) != STW_OK) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(404), "an image is named by its SHA-256 in hex");
+    return;
+  }
+  /* Only what is offered to this device: images are the vendor's, and what
+   * one device may fetch says nothing about what another may. */
+  if (!stw_update_may_fetch(t->store, device_id, digest)) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(403), "this image is not offered to this device");
+    return;
+  }
+  uint8_t *image = NULL;
+  size_t len = 0;
+  stw_status_t st = stw_update_image_path(t->domain->dir, digest, path, sizeof(path));
+  if (st == STW_OK)
+    st = stw_file_read(path, STW_FW_IMAGE_MAX, &image, &len);
+  if (st != STW_OK) {
+    free(image);
+    stw_coap_error(response, COAP_RESPONSE_CODE(500), "the image is missing from the data folder");
+    return;
+  }
+  stw_coap_body_t *body = stw_coap_body_new(image, len);
+  free(image);
+  if (body == NULL) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(500), "out of memory");
+    return;
+  }
+  coap_pdu_set_code(response, COAP_RESPONSE_CODE(205));
+  stw_coap_add_body(resource, session, request, response, STW_CF_OCTET_STREAM, body);
+}
+
+/* ---- POST /fw/report ------------------------------------------------------------------ */
+
+static void notify_fw(stw_update_coap_t *t)
+{
+  coap_resource_notify_observers(t->fw, NULL);
+}
+
+static stw_status_t report_apply(stw_store_t *st, void *arg)
+{
+  report_job_t *job = arg;
+  job->rc = stw_update_report_apply(st, job->device_id, &job->report, &job->outcome);
+  return job->rc;
+}
+
+static void report_done(void *arg, stw_status_t status)
+{
+  report_job_t *job = arg;
+  if (job->rc == STW_ERR_NOT_FOUND)
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(404), STW_CF_TEXT, NULL, 0,
+                        "no update of that sequence was offered to this device");
+  else if (job->rc == STW_ERR_STATE)
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(409), STW_CF_TEXT, NULL, 0,
+                        "this update already ended otherwise");
+  else if (status != STW_OK)
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(500), STW_CF_TEXT, NULL, 0,
+                        "store failure; nothing was recorded, retry");
+  else
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(204), STW_CF_TEXT, NULL, 0, NULL);
+  if (status == STW_OK && job->outcome.offers_changed)
+    notify_fw(job->t);
+  free(job);
+}
+
+static void handle_report(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+                          const coap_string_t *query, coap_pdu_t *response)
+{
+  (void)query;
+  if (stw_deferred_resume(resource, session, request, response))
+    return;
+  stw_update_coap_t *t = coap_resource_get_userdata(resource);
+  char device_id[STW_ID_HEX];
+  if (!authenticated_device(t, session, response, device_id))
+    return;
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *data = NULL;
+  if (!coap_get_data_large(request, &len, &data, &offset, &total))
+    data = NULL, len = total = 0;
+  if (len > STW_FWREPORT_MAX || total > STW_FWREPORT_MAX) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(413), "report over 512 bytes");
+    return;
+  }
+  report_job_t *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    stw_coap_error(response, COAP_RESPONSE_CODE(500), "out of memory");
+    return;
+  }
+  if (stw_fwreport_decode(data, len, &job->report) != STW_OK) {
+    free(job);
+    stw_coap_error(response, COAP_RESPONSE_CODE(400), "a report is {1: sequence, 2: status, 3: detail}");
+    return;
+  }
+  job->t = t;
+  memcpy(job->device_id, device_id, STW_ID_HEX);
+  if ((job->deferred = stw_defer(session, request)) == NULL) {
+    free(job);
+    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+    return;
+  }
+  if (stw_committer_submit(t->committer, report_apply, report_done, job) != STW_OK) {
+    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
+    free(job);
+  }
+}
+
+/* ---- the watcher: campaigns the CLI changed ----------------------------------------------- */
+
+static stw_status_t noop_apply(stw_store_t *st, void *arg)
+{
+  (void)st;
+  (void)arg;
+  return STW_OK;
+}
+
+static void watcher_done(void *arg, stw_status_t status)
+{
+  (void)status;
+  stw_update_coap_t *t = arg;
+  atomic_store(&t->notify_queued, false);
+  notify_fw(t);
+}
+
+/* As authorization's revocation watcher: read a fingerprint of the campaigns
+ * on an own connection, and when it moved wake the event loop through the
+ * committer (the one thread-safe way in), whose callback notifies. */
+static void *watch(void *arg)
+{
+  stw_update_coap_t *t = arg;
+  stw_store_t *st = NULL;
+  uint64_t last = 0;
+  if (stw_store_open(t->store_url, &st) != STW_OK)
+    return NULL;
+  if (stw_update_campaigns_fingerprint(st, &last) != STW_OK)
+    last = 0;
+  while (!atomic_load(&t->stop)) {
+    struct timespec ts = { 0, STW_CAMPAIGN_POLL_MS * 1000000L };
+    nanosleep(&ts, NULL);
+    uint64_t now = 0;
+    if (stw_update_campaigns_fingerprint(st, &now) != STW_OK || now == last)
+      continue;
+    last = now;
+    if (!atomic_exchange(&t->notify_queued, true) &&
+        stw_committer_submit(t->committer, noop_apply, watcher_done, t) != STW_OK)
+      atomic_store(&t->notify_queued, false);
+  }
+  stw_store_close(st);
+  return NULL;
+}
+
+/* ---- registration ------------------------------------------------------------------------- */
+
+static coap_resource_t *add(stw_coap_server_t *server, stw_update_coap_t *t, const char *path, coap_request_t method,
+                            coap_method_handler_t handler, const char *rt, const char *ct)
+{
+  coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
+  if (r == NULL)
+    return NULL;
+  coap_register_request_handler(r, method, handler);
+  coap_resource_set_userdata(r, t);
+  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
+  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
+  coap_add_resource(stw_coap_server_context(server), r);
+  return r;
+}
+
+stw_status_t stw_update_coap_register(stw_coap_server_t *server, stw_store_t *store, const char *store_url,
+                                      const stw_domain_t *domain, stw_committer_t *committer, stw_update_coap_t **out)
+{
+  *out = NULL;
+  stw_update_coap_t *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return STW_ERR_NOMEM;
+  t->store = store;
+  t->domain = domain;
+  t->committer = committer;
+  snprintf(t->store_url, sizeof(t->store_url), "%s", store_url);
+  atomic_init(&t->stop, false);
+  atomic_init(&t->notify_queued, false);
+  stw_status_t st = stw_ca_new(domain->ca_der.data, domain->ca_der.len, NULL, &t->ca);
+  if (st != STW_OK) {
+    free(t);
+    return st;
+  }
+  if ((t->fw = add(server, t, "fw", COAP_REQUEST_GET, handle_fw, "\"steward.fw\"", "18")) == NULL ||
+      add(server, t, "fw/report", COAP_REQUEST_POST, handle_report, "\"steward.fw.report\"", "60") == NULL) {
+    stw_ca_free(t->ca);
+    free(t);
+    return STW_ERR_NOMEM;
+  }
+  coap_resource_set_get_observable(t->fw, 1);
+  if ((st = stw_coap_route(server, "fw/img/", COAP_REQUEST_GET, handle_image, t)) != STW_OK) {
+    stw_ca_free(t->ca);
+    free(t);
+    return st;
+  }
+  if (pthread_create(&t->watcher, NULL, watch, t) == 0)
+    t->watcher_running = true;
+  *out = t;
+  return STW_OK;
+}
+
+void stw_update_coap_free(stw_update_coap_t *t)
+{
+  if (t == NULL)
+    return;
+  atomic_store(&t->stop, true);
+  if (t->watcher_running)
+    pthread_join(t->watcher, NULL);
+  /* A wake-up it queued still points at t: run it now, not after free. */
+  stw_committer_drain(t->committer);
+  stw_committer_dispatch(t->committer);
+  stw_ca_free(t->ca);
+  free(t);
+}
