@@ -446,6 +446,18 @@ static stw_status_t find_audience(stw_store_t *st, const char *audience, char id
   return stw_store_device_find_by_name(st, audience, id);
 }
 
+/* A quarantined device neither gets tokens nor is the audience of new ones
+ * until it is remediated (docs/attestation.md). */
+static bool is_quarantined(stw_store_t *st, const char *device_id)
+{
+  stw_device_t d;
+  if (stw_store_device_get(st, device_id, &d) != STW_OK)
+    return false;
+  bool q = d.state == STW_STATE_QUARANTINED;
+  stw_device_clear(&d);
+  return q;
+}
+
 stw_status_t stw_pdp_decide(const stw_pdp_t *pdp, const stw_identity_t *client, const uint8_t *body, size_t len,
                             int64_t now, stw_pdp_outcome_t *o)
 {
@@ -456,11 +468,19 @@ stw_status_t stw_pdp_decide(const stw_pdp_t *pdp, const stw_identity_t *client, 
   stw_pdp_result_t result;
   stw_status_t st = STW_OK;
 
+  if (client->decommissioned) {
+    st = refuse(o, STW_ACE_UNAUTHORIZED_CLIENT, 403, "decommissioned");
+    goto out;
+  }
   if (!client->authenticated) {
     st = refuse(o, STW_ACE_INVALID_CLIENT, 401, "not an enrolled device of this domain");
     goto out;
   }
   snprintf(o->client_id, sizeof(o->client_id), "%s", client->device_id);
+  if (is_quarantined(pdp->store, client->device_id)) {
+    st = refuse(o, STW_ACE_UNAUTHORIZED_CLIENT, 403, "quarantined");
+    goto out;
+  }
   if (client->spki_len == 0) {
     st = refuse(o, STW_ACE_UNAUTHORIZED_CLIENT, 401, "tokens are bound to an LDevID key; PSK devices get none");
     goto out;
@@ -498,6 +518,10 @@ stw_status_t stw_pdp_decide(const stw_pdp_t *pdp, const stw_identity_t *client, 
   if (find_audience(pdp->store, req->audience, aud_id) != STW_OK ||
       stw_identify_device(pdp->store, pdp->domain, aud_id, aud) != STW_OK) {
     st = refuse(o, STW_ACE_INVALID_SCOPE, 403, "no rule permits this scope at this audience");
+    goto out;
+  }
+  if (is_quarantined(pdp->store, aud_id)) {
+    st = refuse(o, STW_ACE_INVALID_SCOPE, 403, "quarantined");
     goto out;
   }
   if ((st = stw_pdp_load_rules(pdp->store, &rules, &n_rules)) != STW_OK)

@@ -50,7 +50,10 @@ const char *stw_event_name(stw_event_t e)
 
 /* The whole machine of docs/architecture.md in one table: next state for
  * (from, event), or -1 where the event is not allowed. Decommission is allowed
- * from every living state; a decommissioned device only starts a new life. */
+ * from every living state; a decommissioned device only starts a new life.
+ * A QUARANTINED device may be updated, but the update events leave it
+ * QUARANTINED: only remediate (an affirming attestation after the update, or
+ * the operator) returns it to OPERATIONAL (docs/attestation.md). */
 #define NO (-1)
 static const signed char transitions[STW_STATE_COUNT][STW_EV_COUNT] = {
   [STW_STATE_MANUFACTURED] = {

@@ -68,6 +68,7 @@ stw_status_t stw_rd_identify(const stw_rd_t *rd, const stw_peer_t *peer, stw_ask
     for (size_t i = 0; i < who->n_attrs; i++)
       asker_add(out, who->attrs[i].name, who->attrs[i].value, who->attrs[i].authority);
   }
+  out->decommissioned = st == STW_OK && who->decommissioned;
   free(who);
   return st;
 }
@@ -256,6 +257,8 @@ static stw_status_t take_extensions(const stw_rd_query_t *q, stw_rd_outcome_t *o
 
 static stw_status_t check_device(const stw_rd_t *rd, const stw_asker_t *asker, stw_rd_outcome_t *o, stw_device_t *d)
 {
+  if (asker->decommissioned)
+    return refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
   if (!asker->authenticated)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "rd-unauthenticated",
                   "register with this domain's LDevID or operational PSK over DTLS");
@@ -373,6 +376,8 @@ out:
 
 stw_status_t stw_rd_decide_delete(const stw_rd_t *rd, const stw_asker_t *asker, const char *id, stw_rd_outcome_t *o)
 {
+  if (asker->decommissioned)
+    return refuse(o, STW_ERR_FORBIDDEN, "decommissioned", "device is decommissioned");
   if (!asker->authenticated)
     return refuse(o, STW_ERR_UNAUTHENTICATED, "rd-unauthenticated", "authenticate with this domain's LDevID or PSK");
   snprintf(o->device_id, sizeof(o->device_id), "%s", asker->device_id);
@@ -517,7 +522,39 @@ typedef struct {
   stw_links_t *out;         /* the answer being built */
   stw_buf_t *text;
   stw_status_t err;
+  bool any_quarantined;     /* else no entry needs the check below */
+  char checked_id[STW_ID_HEX];  /* the device last checked, and its answer */
+  bool checked_hidden;
 } lookup_t;
+
+/* A quarantined device's entries are hidden from everyone but itself; the
+ * registration stays, so remediation brings them back as they were. */
+static bool quarantined(stw_store_t *st, const char *device_id)
+{
+  stw_device_t d;
+  if (stw_store_device_get(st, device_id, &d) != STW_OK)
+    return false;
+  bool q = d.state == STW_STATE_QUARANTINED;
+  stw_device_clear(&d);
+  return q;
+}
+
+static bool hidden_from(const stw_asker_t *asker, const char *device_id)
+{
+  return !(asker->authenticated && strcmp(asker->device_id, device_id) == 0);
+}
+
+static bool quarantine_hides(lookup_t *l, const stw_rd_reg_t *r)
+{
+  if (!l->any_quarantined || !hidden_from(l->asker, r->device_id))
+    return false;
+  /* Resource scans meet one registration's links in a row: ask once. */
+  if (strcmp(l->checked_id, r->device_id) != 0) {
+    snprintf(l->checked_id, sizeof(l->checked_id), "%s", r->device_id);
+    l->checked_hidden = quarantined(l->rd->store, r->device_id);
+  }
+  return l->checked_hidden;
+}
 
 typedef struct {
   const char *name;
@@ -597,7 +634,7 @@ static stw_status_t add_attr_str(stw_links_t *links, const char *name, const cha
 static stw_status_t on_endpoint(const stw_rd_reg_t *r, void *ctx)
 {
   lookup_t *l = ctx;
-  if (!stw_visible(r->vis, l->asker, r->device_id) || !reg_matches(l, r, false))
+  if (!stw_visible(r->vis, l->asker, r->device_id) || !reg_matches(l, r, false) || quarantine_hides(l, r))
     return STW_OK;
   bool emit;
   stw_status_t st = take_match(l, &emit);
@@ -625,7 +662,7 @@ static stw_status_t on_resource(const stw_rd_reg_t *r, const char *link, const c
   lookup_t *l = ctx;
   if (!stw_visible(r->vis, l->asker, r->device_id) || (vis[0] && !stw_visible(vis, l->asker, r->device_id)))
     return STW_OK;
-  if (!reg_matches(l, r, true))
+  if (!reg_matches(l, r, true) || quarantine_hides(l, r))
     return STW_OK;
   stw_links_t one;
   if (stw_links_parse(link, strlen(link), &one) != STW_OK || stw_links_count(&one) != 1)
@@ -664,6 +701,9 @@ stw_status_t stw_rd_lookup(const stw_rd_t *rd, const stw_asker_t *asker, stw_rd_
                            const stw_rd_query_t *q, int64_t now, stw_buf_t *out)
 {
   lookup_t l = { .rd = rd, .asker = asker, .q = q, .text = out };
+  uint64_t n_quarantined = 0;
+  l.any_quarantined = stw_store_device_count(rd->store, STW_STATE_QUARANTINED, &n_quarantined) != STW_OK ||
+                      n_quarantined > 0;
   uint64_t count = q->has_count ? q->count : STW_RDQ_COUNT_MAX;
   l.skip = q->has_page ? (uint64_t)q->page * count : 0;
   l.left = count;
@@ -775,7 +815,8 @@ stw_status_t stw_rd_resolve(const stw_rd_t *rd, const stw_asker_t *asker, const 
   if (st == STW_OK)
     st = stw_store_rd_get_by_device(rd->store, id, &reg);
   /* Unknown, unregistered, expired and hidden all look the same. */
-  if (st == STW_OK && (reg.expires_at <= now || !stw_visible(reg.vis, asker, reg.device_id)))
+  if (st == STW_OK && (reg.expires_at <= now || !stw_visible(reg.vis, asker, reg.device_id) ||
+                      (hidden_from(asker, reg.device_id) && quarantined(rd->store, reg.device_id))))
     st = STW_ERR_NOT_FOUND;
   if (st == STW_OK)
     st = stw_store_device_get(rd->store, id, &d);
