@@ -9,6 +9,7 @@
 #include "authz/context.h"
 #include "authz/pdp.h"
 #include "authz/policy.h"
+#include "enroll/crl.h"
 #include "enroll/enroll.h"
 #include "lifecycle/decommission.h"
 #include "store/store.h"
@@ -16,10 +17,16 @@
 static const char *const admin_options[] = { "--data", "--name", "--device", "--model", "--manufacturer",
                                              "--name-prefix", "--state", "--verify", "--since", "--authority", "--ep",
                                              "--help", "--label", "--subject", "--audience", "--path", "--method",
-                                             "--scope", "--live", NULL };
+                                             "--scope", "--live", "--format", "--out", "--wait",
+                                             "--manifest", "--image", "--firmware", "--target", "--canary",
+                                             "--max-failures", "--contact", "--policy", "--canonical",
+                                             "--languages", NULL };
 static const char *const with_value[] = { "--data", "--name", "--device", "--model", "--manufacturer",
                                           "--name-prefix", "--state", "--since", "--authority", "--ep", "--label", "--subject",
-                                          "--audience", "--path", "--method", "--scope", NULL };
+                                          "--audience", "--path", "--method", "--scope", "--format", "--out", "--wait",
+                                             "--manifest", "--image", "--firmware", "--target", "--canary",
+                                             "--max-failures", "--contact", "--policy", "--canonical",
+                                             "--languages", NULL };
 
 static void usage(FILE *to)
 {
@@ -40,7 +47,9 @@ static void usage(FILE *to)
     "  device attr ID rm NAME                     remove one\n"
     "  rd [--ep PATTERN]                          registrations in the resource directory (PATTERN may end in *)\n"
     "  audit [--since SEQ] [--verify]             the hash-chained audit log; --verify checks it\n"
-    "  decommission ID                            retire a device: revoke its tokens, remove its directory entry\n"
+    "  decommission ID                            retire a device: revoke its tokens and LDevID, remove its\n"
+    "                                             directory entry, erase its personal data (docs/operations.md)\n"
+    "  crl [--out FILE]                           the domain's CRL: PEM on stdout, or DER to FILE\n"
     "  policy add \"RULE\" [--label L]              add an authorization rule (docs/authorization.md), e.g.\n"
     "      \"permit role=utility -> meter-*:/consumption GET if home.occupied==false\"\n"
     "  policy list | policy rm ID                 the rules; removing one revokes the tokens it carried\n"
@@ -49,7 +58,22 @@ static void usage(FILE *to)
     "  context set NAME=VALUE [--scope S]         set a context attribute (S: place:P, owner:O, device:ID;\n"
     "                                             default the whole domain); revokes what it now denies\n"
     "  context list                               the context attributes\n"
-    "  tokens [--live]                            issued access tokens (--live: unexpired, unrevoked)\n");
+    "  tokens [--live]                            issued access tokens (--live: unexpired, unrevoked)\n"
+    "  firmware publish --manifest M --image F    check the vendor's signature and the image, authorise it\n"
+    "  firmware list                              the published firmware\n"
+    "  campaign create --firmware ID --target model=X|group=Y [--canary PCT] [--max-failures PCT]\n"
+    "                                             roll it out: the canary share first, then the rest\n"
+    "  campaign status [ID] | resume ID | abort ID\n"
+    "  compliance [--device ID] [--format json|html] [--out FILE]\n"
+    "                                             ETSI EN 303 645 report for the fleet or one device\n"
+    "  attest ID [--wait SECONDS]                 challenge a device for attestation evidence now\n"
+    "  attestations [ID]                          attestation results (one device: its history)\n"
+    "  quarantine ID | release ID                 quarantine a device (tokens revoked, entries hidden)\n"
+    "                                             or release it without a new attestation\n"
+    "  vuln list | vuln show ID                   vulnerability reports received on /vr\n"
+    "  vuln status ID received|triaged|fixed|rejected\n"
+    "  security-txt [--contact URI] [--policy URI] [--canonical URI] [--languages L]\n"
+    "                                             print the RFC 9116 security.txt (defaults from the domain name)\n");
 }
 
 typedef struct {
@@ -694,9 +718,32 @@ static int decommission_cmd(admin_t *a, int argc, char **argv)
   }
   if (st != STW_OK)
     return cli_fail(id, st);
-  printf("decommissioned %s (was %s): %llu tokens revoked, directory entry %s\n", id, stw_state_name(out.was),
-         (unsigned long long)out.tokens_revoked, out.registration_removed ? "removed" : "none");
+  const stw_erasure_t *e = &out.erased;
+  printf("decommissioned %s (was %s): %llu tokens and %llu certificates revoked, directory entry %s\n", id,
+         stw_state_name(out.was), (unsigned long long)out.tokens_revoked, (unsigned long long)out.certs_revoked,
+         out.registration_removed ? "removed" : "none");
+  printf("erased: %llu attributes, %llu context attributes, %llu vouchers, %llu PSKs, %llu attestations, "
+         "%llu challenges\n",
+         (unsigned long long)e->attributes, (unsigned long long)e->context, (unsigned long long)e->vouchers,
+         (unsigned long long)e->psks, (unsigned long long)e->attestations, (unsigned long long)e->nonces);
+  printf("a new owner bootstraps it after a factory reset, with a voucher imported for it\n");
   return 0;
+}
+
+static int crl_cmd(admin_t *a, int argc, char **argv)
+{
+  const char *out_path = cli_opt(argc, argv, "--out");
+  stw_buf_t der, pem;
+  stw_buf_init(&der, STW_CRL_MAX);
+  stw_buf_init(&pem, 2 * STW_CRL_MAX);
+  stw_status_t st = stw_crl_build(a->store, a->domain, stw_now(), &der);
+  if (st == STW_OK && out_path != NULL)
+    st = stw_file_write_atomic(out_path, der.data, der.len, 0644);
+  else if (st == STW_OK && (st = stw_der_to_pem("X509 CRL", der.data, der.len, &pem)) == STW_OK)
+    fwrite(pem.data, 1, pem.len, stdout);
+  stw_buf_free(&der, false);
+  stw_buf_free(&pem, false);
+  return st == STW_OK ? 0 : cli_fail(out_path ? out_path : "crl", st);
 }
 
 static int tokens_cmd(admin_t *a, int argc, char **argv)
@@ -751,8 +798,23 @@ int cmd_admin(int argc, char **argv)
     rc = context_cmd(&a, argc, argv);
   } else if (strcmp(cmd, "decommission") == 0) {
     rc = decommission_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "crl") == 0) {
+    rc = crl_cmd(&a, argc, argv);
   } else if (strcmp(cmd, "tokens") == 0) {
     rc = tokens_cmd(&a, argc, argv);
+  } else if (strcmp(cmd, "attest") == 0 || strcmp(cmd, "attestations") == 0 || strcmp(cmd, "quarantine") == 0 ||
+             strcmp(cmd, "release") == 0) {
+    rc = admin_attest(a.store, cmd, cli_arg(argc, argv, 1, with_value), cli_opt(argc, argv, "--wait"));
+  } else if (strcmp(cmd, "firmware") == 0) {
+    rc = admin_firmware(a.store, data, argc, argv);
+  } else if (strcmp(cmd, "campaign") == 0) {
+    rc = admin_campaign(a.store, argc, argv);
+  } else if (strcmp(cmd, "vuln") == 0) {
+    rc = admin_vuln(a.store, argc, argv, with_value);
+  } else if (strcmp(cmd, "security-txt") == 0) {
+    rc = admin_security_txt(a.domain->name, argc, argv);
+  } else if (strcmp(cmd, "compliance") == 0) {
+    rc = admin_compliance(a.store, data, a.domain->name, argc, argv);
   } else {
     usage(stderr);
     rc = 2;

@@ -15,13 +15,15 @@ static void on_signal(int sig)
 }
 
 static const char *const serve_options[] = { "--data", "--listen", "--plain", "--ldevid-days",
-                                             "--ldevid-seconds", "--name", "--help", NULL };
+                                             "--ldevid-seconds", "--name", "--attest-interval",
+                                             "--attest-nonce-lifetime", "--help", NULL };
 
 int cmd_serve(int argc, char **argv)
 {
   if (cli_flag(argc, argv, "--help")) {
     printf("usage: steward serve --data DIR [--listen HOST:PORT] [--plain HOST:PORT]\n"
            "                     [--ldevid-days N | --ldevid-seconds N] [--name DOMAIN]\n"
+           "                     [--attest-interval SECONDS] [--attest-nonce-lifetime SECONDS]\n"
            "\n"
            "Serves EST over CoAPS (RFC 9148) on DTLS 1.2: /.well-known/est/crts, sen, sren,\n"
            "the operational-PSK extension /.well-known/est/psk, and the voucher hand-over\n"
@@ -29,7 +31,10 @@ int cmd_serve(int argc, char **argv)
            "daemon's key and the SQLite store. --listen defaults to 127.0.0.1:5684; port 0\n"
            "picks a free port (printed on stdout). --plain opens plain CoAP for loopback\n"
            "tests only. LDevIDs live 90 days unless told otherwise. SIGINT/SIGTERM stop it\n"
-           "after every promised answer is committed.\n");
+           "after every promised answer is committed. Devices observing /att are challenged\n"
+           "for attestation evidence every --attest-interval seconds (default 21600; 0 turns\n"
+           "the schedule off); a challenge may be answered for --attest-nonce-lifetime\n"
+           "seconds (default 120).\n");
     return 0;
   }
   if (!cli_check_options(argc, argv, serve_options))
@@ -58,6 +63,20 @@ int cmd_serve(int argc, char **argv)
     return 2;
   } else if (secs) {
     opts.ldevid_lifetime = (int64_t)v;
+  }
+  const char *interval = cli_opt(argc, argv, "--attest-interval");
+  if (interval && (!cli_parse_u64(interval, &v) || v > 315360000)) {
+    fprintf(stderr, "steward serve: --attest-interval must be 0..315360000 seconds\n");
+    return 2;
+  } else if (interval) {
+    opts.attest_interval = v == 0 ? -1 : (int64_t)v;
+  }
+  const char *lifetime = cli_opt(argc, argv, "--attest-nonce-lifetime");
+  if (lifetime && (!cli_parse_u64(lifetime, &v) || v == 0 || v > 86400)) {
+    fprintf(stderr, "steward serve: --attest-nonce-lifetime must be 1..86400 seconds\n");
+    return 2;
+  } else if (lifetime) {
+    opts.attest_nonce_lifetime = (int64_t)v;
   }
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "attest/attest_coap.h"
 #include "authz/authz_coap.h"
 #include "coap/server.h"
 #include "domain/domain.h"
@@ -9,6 +10,8 @@
 #include "rd/rd_coap.h"
 #include "store/committer.h"
 #include "store/store.h"
+#include "update/update_coap.h"
+#include "vuln/vuln_coap.h"
 
 #define DEFAULT_LDEVID_LIFETIME (90 * 86400)
 
@@ -23,6 +26,9 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
   stw_rd_t *rd = NULL;
   stw_rd_coap_t *rd_coap = NULL;
   stw_authz_coap_t *authz = NULL;
+  stw_update_coap_t *update = NULL;
+  stw_attest_coap_t *attest = NULL;
+  stw_vuln_coap_t *vuln = NULL;
 
   stw_status_t st = stw_domain_open(opts->data_dir, opts->domain_name, &domain);
   if (st != STW_OK) {
@@ -64,6 +70,20 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
     fprintf(log, "steward: cannot start authorization: %s\n", stw_status_str(st));
     goto out;
   }
+  if ((st = stw_update_coap_register(server, store, domain->store_url, domain, committer, &update)) != STW_OK) {
+    fprintf(log, "steward: cannot start firmware updates: %s\n", stw_status_str(st));
+    goto out;
+  }
+  stw_attest_opts_t attest_opts = { .interval = opts->attest_interval, .nonce_lifetime = opts->attest_nonce_lifetime };
+  if ((st = stw_attest_coap_register(server, store, domain->store_url, domain, committer, &attest_opts, &attest)) !=
+      STW_OK) {
+    fprintf(log, "steward: cannot start attestation: %s\n", stw_status_str(st));
+    goto out;
+  }
+  if ((st = stw_vuln_coap_register(server, committer, &vuln)) != STW_OK) {
+    fprintf(log, "steward: cannot take vulnerability reports: %s\n", stw_status_str(st));
+    goto out;
+  }
 
   char host[256];
   const char *colon = strrchr(cfg.listen, ':');
@@ -79,12 +99,19 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
   /* The watcher submits jobs: stop it before the last drain. */
   stw_authz_coap_free(authz);
   authz = NULL;
+  stw_update_coap_free(update);
+  update = NULL;
+  stw_attest_coap_free(attest);
+  attest = NULL;
   /* Every answer that was promised gets committed before we go. */
   stw_committer_drain(committer);
   stw_committer_dispatch(committer);
 out:
   stw_authz_coap_free(authz);
+  stw_update_coap_free(update);
+  stw_attest_coap_free(attest);
   stw_coap_server_free(server);
+  stw_vuln_coap_free(vuln);  /* after the server: /vr's resource points at it */
   stw_est_free(est);
   stw_rd_coap_free(rd_coap);
   stw_rd_free(rd);

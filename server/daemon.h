@@ -15,6 +15,8 @@ typedef struct {
   const char *domain_name;     /**< used when the domain is created */
   int64_t ldevid_lifetime;     /**< seconds; 0: 90 days */
   FILE *log;                   /**< where to say what happens; NULL: stderr */
+  int64_t attest_interval;     /**< seconds between periodic attestations; 0: 6 h, < 0: none */
+  int64_t attest_nonce_lifetime; /**< seconds a challenge may be answered; 0: 120 */
 } stw_daemon_opts_t;
 
 /** Serve until *stop is set (SIGINT/SIGTERM in `steward serve`). Prints
