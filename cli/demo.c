@@ -1,4 +1,4 @@
-/* steward demo: the first lifecycle step, told as it happens, on a temporary
+/* steward demo: the whole lifecycle, told as it happens, on a temporary
  * SQLite store with the real daemon and the real device SDK. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "demo.h"
 #include "domain/domain.h"
 #include "enroll/enroll.h"
 #include "factory.h"
@@ -28,8 +29,7 @@
 
 #define THERMOS 5
 
-static void say(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const char *who, const char *fmt, ...)
+void demo_say(const char *who, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
@@ -68,17 +68,17 @@ static void import_voucher(stw_store_t *store, const stw_domain_t *domain, const
   stw_buf_init(&v, STW_VOUCHER_MAX);
   stw_status_t st = stw_factory_voucher(f, &d->imprint, owner_ca->spki, owner_ca->spki_len, 0, &v);
   if (st != STW_OK) {
-    say("factory", "could not sign a voucher: %s", stw_status_str(st));
+    demo_say("factory", "could not sign a voucher: %s", stw_status_str(st));
     stw_buf_free(&v, false);
     return;
   }
   char id[STW_ID_HEX], diag[192] = "";
   st = stw_enroll_import_voucher(store, domain, v.data, v.len, id, diag, sizeof(diag));
   if (st == STW_OK)
-    say("owner", "imports the voucher %s signed for %s (%s), naming %s: accepted", f->name, d->label, d->imprint.id,
+    demo_say("owner", "imports the voucher %s signed for %s (%s), naming %s: accepted", f->name, d->label, d->imprint.id,
         owner_name);
   else
-    say("owner", "imports the voucher %s signed for %s, naming %s: REFUSED, %s", f->name, d->label, owner_name, diag);
+    demo_say("owner", "imports the voucher %s signed for %s, naming %s: REFUSED, %s", f->name, d->label, owner_name, diag);
   stw_buf_free(&v, false);
 }
 
@@ -91,13 +91,13 @@ static bool bootstrap_one(const demo_device_t *d, const char *uri)
   if (st == STW_OK)
     st = stw_bootstrap(dev, uri, &r);
   if (st == STW_OK && stw_dev_uses_psk(dev)) {
-    say("device", "%-22s enrolled as %s: operational PSK received, bootstrap PSK retired (%.1f ms)", d->label,
+    demo_say("device", "%-22s enrolled as %s: operational PSK received, bootstrap PSK retired (%.1f ms)", d->label,
         stw_dev_name(dev), r.latency_us / 1000.0);
   } else if (st == STW_OK) {
-    say("device", "%-22s voucher verified, server key certified by the pinned domain CA; enrolled as %s, "
+    demo_say("device", "%-22s voucher verified, server key certified by the pinned domain CA; enrolled as %s, "
         "LDevID serial %.12s... (%.1f ms)", d->label, stw_dev_name(dev), stw_dev_cert_serial(dev), r.latency_us / 1000.0);
   } else {
-    say("device", "%-22s REFUSED: %s", d->label, r.reason[0] ? r.reason : stw_status_str(st));
+    demo_say("device", "%-22s REFUSED: %s", d->label, r.reason[0] ? r.reason : stw_status_str(st));
   }
   stw_dev_close(dev);
   return st == STW_OK;
@@ -145,7 +145,7 @@ static stw_status_t discovery_story(stw_store_t *store, const stw_domain_t *home
     st = set_attr(store, home, tag->imprint.id, "role", "utility");
   if (st != STW_OK)
     return st;
-  say("owner", "sets attributes: thermostats #1-3 location=building-7, #4-5 building-9; #1 owner=alice; "
+  demo_say("owner", "sets attributes: thermostats #1-3 location=building-7, #4-5 building-9; #1 owner=alice; "
       "thermostat #5 role=maintainer; the tag role=utility");
 
   for (int i = 0; i < THERMOS && st == STW_OK; i++) {
@@ -154,10 +154,10 @@ static stw_status_t discovery_story(stw_store_t *store, const stw_domain_t *home
     if ((st = stw_dev_open(thermo[i].dir, &devs[i])) == STW_OK)
       st = stw_register(devs[i], uri, links, 3600, "dattr=manufacturer%20model%20location", where, &r);
     if (st == STW_OK)
-      say("device", "%-22s registers </temp> (anyone in the domain) and </cfg> (maintainers only) at %s",
+      demo_say("device", "%-22s registers </temp> (anyone in the domain) and </cfg> (maintainers only) at %s",
           thermo[i].label, where);
     else
-      say("device", "%-22s registration REFUSED: %s", thermo[i].label, r.reason);
+      demo_say("device", "%-22s registration REFUSED: %s", thermo[i].label, r.reason);
   }
   if (st == STW_OK)
     st = stw_dev_open(tag->dir, &tag_dev);
@@ -168,12 +168,12 @@ static stw_status_t discovery_story(stw_store_t *store, const stw_domain_t *home
   size_t n = 0;
   if ((st = stw_lookup(tag_dev, uri, "res", NULL, &answer, &n, &r)) != STW_OK)
     goto out;
-  say("lookup", "the tag (role=utility) asks /rd-lookup/res: %zu resources, e.g. %.70s...", count_links(answer), answer);
+  demo_say("lookup", "the tag (role=utility) asks /rd-lookup/res: %zu resources, e.g. %.70s...", count_links(answer), answer);
   free(answer);
   answer = NULL;
   if ((st = stw_lookup(devs[4], uri, "res", NULL, &answer, &n, &r)) != STW_OK)
     goto out;
-  say("lookup", "thermostat #5 (role=maintainer) asks the same: %zu resources, the configuration too",
+  demo_say("lookup", "thermostat #5 (role=maintainer) asks the same: %zu resources, the configuration too",
       count_links(answer));
   free(answer);
   answer = NULL;
@@ -183,28 +183,28 @@ static stw_status_t discovery_story(stw_store_t *store, const stw_domain_t *home
   unsigned hidden_code = r.coap_code;
   if ((st = stw_lookup(tag_dev, uri, "res", "rt=no-such-type", &absent, &absent_len, &r)) != STW_OK)
     goto out;
-  say("lookup", "the tag asks rt=config (hidden from it) and rt=no-such-type (absent): %u.%02u with %zu bytes "
+  demo_say("lookup", "the tag asks rt=config (hidden from it) and rt=no-such-type (absent): %u.%02u with %zu bytes "
       "vs %u.%02u with %zu bytes: indistinguishable", hidden_code >> 5, hidden_code & 0x1f, hidden_len,
       r.coap_code >> 5, r.coap_code & 0x1f, absent_len);
   if ((st = stw_lookup(tag_dev, uri, "ep", "location=building-7", &answer, &n, &r)) != STW_OK)
     goto out;
-  say("lookup", "the tag asks /rd-lookup/ep?location=building-7: %zu endpoints", count_links(answer));
+  demo_say("lookup", "the tag asks /rd-lookup/ep?location=building-7: %zu endpoints", count_links(answer));
 
   /* A handle, resolved with proofs for chosen attributes only. */
   char handle[STW_NAME_MAX + 40];
   snprintf(handle, sizeof(handle), "%s/%s", home->name, thermo[0].imprint.id);
   if ((st = stw_resolve(tag_dev, uri, handle, "model location owner", &res, &r)) != STW_OK) {
-    say("lookup", "resolution failed: %s", r.reason);
+    demo_say("lookup", "resolution failed: %s", r.reason);
     goto out;
   }
-  say("lookup", "the tag resolves %s: ep %s at %s", handle, stw_resolution_ep(res),
+  demo_say("lookup", "the tag resolves %s: ep %s at %s", handle, stw_resolution_ep(res),
       stw_resolution_base_count(res) ? stw_resolution_base(res, 0) : "-");
   for (size_t i = 0; i < stw_resolution_attr_count(res); i++) {
     const char *name, *value, *authority;
     if (stw_resolution_attr(res, i, &name, &value, &authority) == STW_OK)
-      say("lookup", "  proven by the domain-signed Merkle root: %s = %s (stated by %s)", name, value, authority);
+      demo_say("lookup", "  proven by the domain-signed Merkle root: %s = %s (stated by %s)", name, value, authority);
   }
-  say("lookup", "  owner: %s (not discoverable: no leaf disclosed, the rest of the tree stays sealed)",
+  demo_say("lookup", "  owner: %s (not discoverable: no leaf disclosed, the rest of the tree stays sealed)",
       stw_resolution_attr_value(res, "owner", home->name) ? "DISCLOSED (unexpected!)" : "not disclosed");
 out:
   stw_resolution_free(res);
@@ -252,7 +252,7 @@ static stw_status_t set_context(stw_store_t *store, const stw_domain_t *home, co
   uint64_t revoked = 0;
   stw_status_t st = stw_context_set(store, home, &c, "admin", stw_now(), &revoked);
   if (st == STW_OK)
-    say("context", "%s = %s%s", name, value, revoked ? ": the context manager revokes the tokens it no longer allows" : "");
+    demo_say("context", "%s = %s%s", name, value, revoked ? ": the context manager revokes the tokens it no longer allows" : "");
   return st;
 }
 
@@ -265,14 +265,14 @@ static stw_status_t use_meter(stw_dev_t *who, const char *label, const char *uri
   stw_status_t st = stw_token_request(who, uri, stw_dev_name(meter), path, method, &tok, &r);
   const char *verb = method == STW_AIF_GET ? "GET" : "PUT";
   if (st != STW_OK) {
-    say("authz", "%s asks the domain for %s %s: refused %u.%02u (the PDP's rules)", label, verb, path, r.coap_code >> 5,
+    demo_say("authz", "%s asks the domain for %s %s: refused %u.%02u (the PDP's rules)", label, verb, path, r.coap_code >> 5,
         r.coap_code & 0x1f);
     return st;
   }
   uint8_t *answer = NULL;
   st = stw_thing_call(who, meter_uri, tok.rs_spki, tok.rs_spki_len, tok.token, tok.token_len, method, path,
                       (const uint8_t *)"16A", 3, &answer, NULL, &r);
-  say("authz", "%s gets a %zu-byte token for %s %s and uses it at the meter: %s", label, tok.token_len, verb, path,
+  demo_say("authz", "%s gets a %zu-byte token for %s %s and uses it at the meter: %s", label, tok.token_len, verb, path,
       st == STW_OK ? (const char *)answer : r.reason);
   free(answer);
   if (keep != NULL && st == STW_OK)
@@ -327,10 +327,10 @@ static stw_status_t session_story(const char *uri, stw_dev_t *meter, stw_dev_t *
   snprintf(query, sizeof(query), "base=%s", base);
   stw_status_t st = stw_register(meter, uri, links, 3600, query, where, &r);
   if (st != STW_OK) {
-    say("device", "the meter's registration REFUSED: %s", r.reason);
+    demo_say("device", "the meter's registration REFUSED: %s", r.reason);
     return st;
   }
-  say("device", "the meter registers %s with its OSCORE endpoint %s as base", links, base);
+  demo_say("device", "the meter registers %s with its OSCORE endpoint %s as base", links, base);
   if ((st = stw_lookup(consumer, uri, "res", "rt=meter.consumption", &found, &found_len, &r)) != STW_OK)
     return st;
   /* The first link's target: <coap://host:port/consumption>. */
@@ -341,27 +341,27 @@ static stw_status_t session_story(const char *uri, stw_dev_t *meter, stw_dev_t *
   const char *path = strstr(target, "://") ? strchr(strstr(target, "://") + 3, '/') : NULL;
   free(found);
   if (path == NULL) {
-    say("discover", "the utility finds no meter (answer: %s)", target);
+    demo_say("discover", "the utility finds no meter (answer: %s)", target);
     return STW_ERR_NOT_FOUND;
   }
   snprintf(endpoint, sizeof(endpoint), "%.*s", (int)(path - target), target);
-  say("discover", "the utility looks up rt=meter.consumption and finds <%s>", target);
+  demo_say("discover", "the utility looks up rt=meter.consumption and finds <%s>", target);
 
   stw_token_t tok;
   stw_oscore_material_t mat;
   if ((st = stw_token_request_oscore(consumer, uri, stw_dev_name(meter), path, STW_AIF_GET, &tok, &mat, &r)) !=
       STW_OK) {
-    say("authz", "the utility's token request (OSCORE profile) refused: %s", r.reason);
+    demo_say("authz", "the utility's token request (OSCORE profile) refused: %s", r.reason);
     return st;
   }
-  say("authz", "the utility gets a %zu-byte token for GET %s with OSCORE input material (a %zu-byte master secret "
+  demo_say("authz", "the utility gets a %zu-byte token for GET %s with OSCORE input material (a %zu-byte master secret "
       "for it; the meter's copy travels sealed inside the token)", tok.token_len, path, mat.ms_len);
   stw_oscore_peer_t *peer = NULL;
   uint8_t *answer = NULL;
   unsigned code = 0;
   st = stw_thing_call_oscore(&peer, endpoint, tok.token, tok.token_len, &mat, STW_AIF_GET, path, NULL, 0, &code,
                              &answer, NULL);
-  say("oscore", "the utility posts the token to %s/authz-info (N1, N2), both derive the context, then GET %s "
+  demo_say("oscore", "the utility posts the token to %s/authz-info (N1, N2), both derive the context, then GET %s "
       "protected end to end: %u.%02u %s", endpoint, path, code >> 5, code & 31, answer ? (char *)answer : "");
   free(answer);
   answer = NULL;
@@ -376,7 +376,7 @@ static stw_status_t session_story(const char *uri, stw_dev_t *meter, stw_dev_t *
 
   stw_status_t scope = stw_thing_call_oscore(&peer, endpoint, NULL, 0, NULL, STW_AIF_GET, "/config", NULL, 0, &code,
                                              &answer, NULL);
-  say("oscore", "the same context, GET /config (not in the token's scope): %u.%02u %s (the refusal is protected too)",
+  demo_say("oscore", "the same context, GET /config (not in the token's scope): %u.%02u %s (the refusal is protected too)",
       code >> 5, code & 31, answer ? (char *)answer : "");
   free(answer);
   answer = NULL;
@@ -385,7 +385,7 @@ static stw_status_t session_story(const char *uri, stw_dev_t *meter, stw_dev_t *
   unsigned replay = captured_len > 0 ? resend_datagram(stw_thing_oscore_port(thing), captured, captured_len, diag,
                                                        sizeof(diag))
                                      : 0;
-  say("oscore", "an eavesdropper sends the captured GET datagram again: %u.%02u %s", replay >> 5, replay & 31, diag);
+  demo_say("oscore", "an eavesdropper sends the captured GET datagram again: %u.%02u %s", replay >> 5, replay & 31, diag);
 
   char dtls_uri[64];
   snprintf(dtls_uri, sizeof(dtls_uri), "coaps://127.0.0.1:%u", stw_thing_port(thing));
@@ -396,7 +396,7 @@ static stw_status_t session_story(const char *uri, stw_dev_t *meter, stw_dev_t *
                           path, NULL, 0, &answer, NULL, &r);
     stw_token_clear(&dtok);
   }
-  say("dtls", "the same read over DTLS 1.2 with raw public keys at %s (the token's rs_cnf names the meter's key, "
+  demo_say("dtls", "the same read over DTLS 1.2 with raw public keys at %s (the token's rs_cnf names the meter's key, "
       "no certificate travels): %s", dtls_uri, dtls == STW_OK ? (char *)answer : r.reason);
   free(answer);
 
@@ -448,14 +448,14 @@ static stw_status_t dcapbac_story(stw_store_t *store, const stw_domain_t *home, 
   }
   running = true;
   snprintf(meter_uri, sizeof(meter_uri), "coaps://127.0.0.1:%u", stw_thing_port(thing));
-  say("device", "thermostat #1 is also the home's meter %s: it serves /consumption and /config at %s and checks "
+  demo_say("device", "thermostat #1 is also the home's meter %s: it serves /consumption and /config at %s and checks "
       "every token itself (its own PEP, the domain key it pinned, no call home)", stw_dev_name(meter), meter_uri);
   snprintf(rule, sizeof(rule), "permit role=utility -> %s:/consumption GET if home.occupied==false",
            stw_dev_name(meter));
   if ((st = stw_authz_policy_add(store, home, rule, "share-consumption", "admin", stw_now(), &id, &revoked, why,
                                  sizeof(why))) != STW_OK)
     goto out;
-  say("policy", "%s", rule);
+  demo_say("policy", "%s", rule);
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
@@ -464,7 +464,7 @@ static stw_status_t dcapbac_story(stw_store_t *store, const stw_domain_t *home, 
   if ((st = stw_authz_policy_add(store, home, rule, "maintenance-window", "admin", stw_now(), &id, &revoked, why,
                                  sizeof(why))) != STW_OK)
     goto out;
-  say("policy", "%s   (the window is UTC, open now)", rule);
+  demo_say("policy", "%s   (the window is UTC, open now)", rule);
 
   if ((st = set_context(store, home, "home.occupied", "false")) != STW_OK)
     goto out;
@@ -480,13 +480,13 @@ static stw_status_t dcapbac_story(stw_store_t *store, const stw_domain_t *home, 
     goto out;
   for (int i = 0; i < 100 && stw_thing_revocation_seq(thing) == seq; i++)
     usleep(50000);
-  say("device", "the meter hears it from the revocation list it observes (list now at %llu) and drops the token",
+  demo_say("device", "the meter hears it from the revocation list it observes (list now at %llu) and drops the token",
       (unsigned long long)stw_thing_revocation_seq(thing));
   stw_bootstrap_report_t r;
   uint8_t *answer = NULL;
   stw_status_t again = stw_thing_call(utility, meter_uri, held.rs_spki, held.rs_spki_len, NULL, 0, STW_AIF_GET,
                                       "/consumption", NULL, 0, &answer, NULL, &r);
-  say("authz", "the utility reads again with the same token: %s", again == STW_OK ? "accepted (unexpected!)" : r.reason);
+  demo_say("authz", "the utility reads again with the same token: %s", again == STW_OK ? "accepted (unexpected!)" : r.reason);
   free(answer);
   use_meter(utility, "the utility (#4)", uri, meter, meter_uri, STW_AIF_GET, "/consumption", NULL);
   if ((st = set_context(store, home, "home.occupied", "false")) != STW_OK)
@@ -531,21 +531,21 @@ static int run_demo(const char *root)
   if ((st = stw_path_join(path, sizeof(path), root, "mfg-acme")) != STW_OK ||
       (st = stw_factory_open(path, "ACME Devices", true, &acme)) != STW_OK)
     goto fail;
-  say("factory", "ACME Devices creates its manufacturer CA (P-256): %s/ca.pem", path);
+  demo_say("factory", "ACME Devices creates its manufacturer CA (P-256): %s/ca.pem", path);
   if ((st = stw_factory_new("Rogue Gadgets", &rogue)) != STW_OK)
     goto fail;
-  say("factory", "Rogue Gadgets creates a CA of its own; no owner trusts it");
+  demo_say("factory", "Rogue Gadgets creates a CA of its own; no owner trusts it");
 
   /* 2. Owners. */
   if ((st = stw_path_join(path, sizeof(path), root, "home")) != STW_OK ||
       (st = stw_domain_open(path, "home.example", &home)) != STW_OK ||
       (st = stw_store_open(home->store_url, &store)) != STW_OK)
     goto fail;
-  say("owner", "home.example sets up its domain in %s: domain CA, daemon key, SQLite store (WAL, synchronous=FULL)", path);
+  demo_say("owner", "home.example sets up its domain in %s: domain CA, daemon key, SQLite store (WAL, synchronous=FULL)", path);
   if ((st = stw_path_join(path, sizeof(path), root, "neighbour")) != STW_OK ||
       (st = stw_domain_open(path, "neighbour.example", &neighbour)) != STW_OK)
     goto fail;
-  say("owner", "neighbour.example, another owner, has a domain of its own");
+  demo_say("owner", "neighbour.example, another owner, has a domain of its own");
 
   /* 3. Devices leave the factory, each with its own identity. */
   if ((st = stw_path_join(devices, sizeof(devices), root, "devices")) != STW_OK)
@@ -562,13 +562,13 @@ static int run_demo(const char *root)
       (st = make_device(devices, "rogue thermostat", "rogue", rogue, "thermo-1", false, &rogue_dev)) != STW_OK ||
       (st = make_device(devices, "neighbour's thermostat", "foreign", acme, "thermo-1", false, &foreign)) != STW_OK)
     goto fail;
-  say("factory", "ACME imprints 5 thermo-1 devices: each a fresh P-256 key and an IDevID (device id = first "
+  demo_say("factory", "ACME imprints 5 thermo-1 devices: each a fresh P-256 key and an IDevID (device id = first "
       "128 bits of SHA-256 of its public key), e.g. %s", thermo[0].imprint.id);
-  say("factory", "ACME imprints a tag-1, too small for public keys: a fresh 256-bit PSK, id %s", tag.imprint.id);
-  say("factory", "Rogue Gadgets imprints a thermostat; ACME imprints one more, sold to neighbour.example");
+  demo_say("factory", "ACME imprints a tag-1, too small for public keys: a fresh 256-bit PSK, id %s", tag.imprint.id);
+  demo_say("factory", "Rogue Gadgets imprints a thermostat; ACME imprints one more, sold to neighbour.example");
   struct stat sb;
   if ((st = stw_path_join(path, sizeof(path), thermo[0].dir, "idevid.pem")) == STW_OK && stat(path, &sb) == 0)
-    say("factory", "secrets are written atomically and owner-only: %s is %03o", path, (unsigned)(sb.st_mode & 0777));
+    demo_say("factory", "secrets are written atomically and owner-only: %s is %03o", path, (unsigned)(sb.st_mode & 0777));
 
   /* 4. The owner's policy and vouchers. */
   stw_rule_t rule;
@@ -584,7 +584,7 @@ static int run_demo(const char *root)
   snprintf(rule.name_prefix, sizeof(rule.name_prefix), "tag-");
   if ((st = stw_store_rule_add(store, &rule)) != STW_OK)
     goto fail;
-  say("owner", "trusts ACME's CA; enrollment policy: group model=thermo-1, and the one tag-1 by its id");
+  demo_say("owner", "trusts ACME's CA; enrollment policy: group model=thermo-1, and the one tag-1 by its id");
   for (int i = 0; i < THERMOS; i++)
     import_voucher(store, home, acme, &thermo[i], &home->ca, "home.example");
   import_voucher(store, home, acme, &tag, &home->ca, "home.example");
@@ -596,7 +596,7 @@ static int run_demo(const char *root)
   if ((st = stw_path_join(log_path, sizeof(log_path), root, "daemon.log")) != STW_OK ||
       (st = stw_spawn_daemon(NULL, home->dir, log_path, NULL, &daemon)) != STW_OK)
     goto fail;
-  say("daemon", "steward serve: EST over CoAPS (RFC 9148) on DTLS 1.2 at %s", daemon.uri);
+  demo_say("daemon", "steward serve: EST over CoAPS (RFC 9148) on DTLS 1.2 at %s", daemon.uri);
   printf("\n");
   int enrolled = 0;
   for (int i = 0; i < THERMOS; i++)
@@ -611,7 +611,7 @@ static int run_demo(const char *root)
   memset(&r, 0, sizeof(r));
   if (stw_dev_new_memory(NULL, NULL, tag.imprint.psk_identity, tag.imprint.psk, &clone) == STW_OK) {
     stw_status_t cst = stw_bootstrap(clone, daemon.uri, &r);
-    say("device", "%-22s %s", "tag, bootstrap PSK again", cst == STW_OK ? "accepted (unexpected!)" : r.reason);
+    demo_say("device", "%-22s %s", "tag, bootstrap PSK again", cst == STW_OK ? "accepted (unexpected!)" : r.reason);
     stw_dev_close(clone);
   }
 
@@ -623,28 +623,48 @@ static int run_demo(const char *root)
   if ((st = dcapbac_story(store, home, thermo, daemon.uri)) != STW_OK)
     goto fail;
 
+  /* 8. Later life: updates, attestation, quarantine, retirement, compliance. */
+  char thermo_names[THERMOS][STW_NAME_MAX];
+  demo_fleet_t fleet = { .store = store, .home = home, .vendor = acme, .model = "thermo-1", .uri = daemon.uri,
+                         .root = root, .n = THERMOS, .tampered = 1 };
+  for (int i = 0; i < THERMOS; i++) {
+    stw_device_t d;
+    thermo_names[i][0] = '\0';
+    if (stw_store_device_get(store, thermo[i].imprint.id, &d) == STW_OK) {
+      snprintf(thermo_names[i], sizeof(thermo_names[i]), "%s", d.name);
+      stw_device_clear(&d);
+    }
+    fleet.dirs[i] = thermo[i].dir;
+    fleet.labels[i] = thermo_labels[i];
+    fleet.ids[i] = thermo[i].imprint.id;
+    fleet.names[i] = thermo_names[i];
+  }
+  bool later_ok = false;
+  if ((st = demo_later_life(&fleet, &later_ok)) != STW_OK)
+    goto fail;
+
   /* 9. What the owner sees. */
   printf("\n");
-  say("owner", "steward admin devices:");
+  demo_say("owner", "steward admin devices:");
   cli_print_devices(store, -1);
   printf("\n");
   uint64_t count = 0, bad = 0;
   st = stw_store_audit_verify(store, &count, &bad);
-  say("owner", "steward admin audit (the last 16 of %llu records; every transition and refusal is there):",
+  demo_say("owner", "steward admin audit (the last 16 of %llu records; every transition and refusal is there):",
       (unsigned long long)count);
   cli_print_audit(store, count > 16 ? count - 16 : 0);
   printf("\n");
   if (st == STW_OK)
-    say("owner", "steward admin audit --verify: hash chain intact, %llu records", (unsigned long long)count);
+    demo_say("owner", "steward admin audit --verify: hash chain intact, %llu records", (unsigned long long)count);
   else
-    say("owner", "audit chain BROKEN at record %llu", (unsigned long long)bad);
+    demo_say("owner", "audit chain BROKEN at record %llu", (unsigned long long)bad);
   int exit_code = stw_stop_daemon(&daemon);
-  say("daemon", "stopped (exit %d) after committing every promised answer", exit_code);
+  demo_say("daemon", "stopped (exit %d) after committing every promised answer", exit_code);
 
-  bool as_expected = enrolled == THERMOS + 1 && !rogue_in && !foreign_in && st == STW_OK && exit_code == 0;
+  bool as_expected = enrolled == THERMOS + 1 && !rogue_in && !foreign_in && st == STW_OK && exit_code == 0 && later_ok;
   printf("\n%s: %d devices enrolled, 2 refused with their reasons, %d registered and discovered by role, "
          "tokens enforced by the meter and revoked by context, reads over OSCORE and DTLS-RPK with the scope and replays "
-         "refused, the audit chain verified.\n",
+         "refused, a staged update with one rollback, a tampered image quarantined and remediated, a device retired, the compliance report, the audit chain verified.\n",
          as_expected ? "demo complete" : "demo FAILED", enrolled, THERMOS);
   rc = as_expected ? 0 : 1;
   goto out;
@@ -673,6 +693,9 @@ int cmd_demo(int argc, char **argv)
            "Tells the first lifecycle step with the real daemon and SDK: two manufacturers,\n"
            "two owners, 5 thermostats and 1 PSK tag bootstrapped, 1 device of an untrusted\n"
            "manufacturer and 1 with a voucher for another owner refused with their reasons,\n"
+           "discovery, tokens, OSCORE and DTLS-RPK between devices, then the later life: a\n"
+           "staged update with one rollback, a tampered image quarantined and remediated, a\n"
+           "device decommissioned and the EN 303 645 compliance report,\n"
            "the fleet table and the verified audit chain. Without --keep it works in a\n"
            "temporary folder and removes it afterwards.\n");
     return 0;
