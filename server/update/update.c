@@ -264,10 +264,21 @@ static stw_status_t next_stage(stw_store_t *st, stw_campaign_t *c, const char *a
   return rc;
 }
 
-/* The campaign's rule, after a device of the open stage finished: a failure
- * that takes failed/finished past the threshold halts it; a stage with no
- * device left to hear from moves on. */
-static stw_status_t evaluate(stw_store_t *st, stw_campaign_t *c, bool failure, const char *actor, bool *changed)
+/* Finished devices of a stage before its failure share is judged (all of a
+ * smaller stage): one early failure must not halt a large stage alone, and a
+ * failure share over a handful of devices already says enough. */
+#define JUDGE_AFTER 10
+
+/* The campaign's rule, after a device of the open stage finished: once the
+ * stage's sample has finished, a failed/finished share past the threshold
+ * halts it (judged when the sample completes, then on each failure), and so
+ * do failures past the threshold's share of the whole stage, at once; a
+ * stage with no device left to hear from moves on. */
+/* What made the campaign look again: creation or a resume (which accepts the
+ * failures so far), or a device's report that finished it. */
+typedef enum { NO_REPORT, REPORT_INSTALLED, REPORT_FAILED } trigger_t;
+
+static stw_status_t evaluate(stw_store_t *st, stw_campaign_t *c, trigger_t why, const char *actor, bool *changed)
 {
   uint64_t counts[STW_ROLLOUT_COUNT] = { 0 };
   stw_status_t rc = stw_store_rollout_counts(st, c->id, (int)c->stage, counts);
@@ -276,7 +287,13 @@ static stw_status_t evaluate(stw_store_t *st, stw_campaign_t *c, bool failure, c
   uint64_t failed = counts[STW_ROLLOUT_FAILED], finished = failed + counts[STW_ROLLOUT_INSTALLED];
   uint64_t pending = counts[STW_ROLLOUT_WAITING] + counts[STW_ROLLOUT_OFFERED] + counts[STW_ROLLOUT_DOWNLOADING];
   int64_t now = stw_now();
-  if (failure && finished > 0 && failed * 100 > (uint64_t)c->max_failure_percent * finished) {
+  uint64_t stage_size = finished + pending;
+  uint64_t sample = stage_size < JUDGE_AFTER ? stage_size : JUDGE_AFTER;
+  bool judge_now = why == REPORT_FAILED || (why == REPORT_INSTALLED && finished == sample);
+  bool over_share = finished > 0 && failed * 100 > (uint64_t)c->max_failure_percent * finished;
+  /* Past the share of the whole stage: no report still to come can save it. */
+  bool certain = failed * 100 > (uint64_t)c->max_failure_percent * stage_size;
+  if (judge_now && over_share && (finished >= sample || certain)) {
     c->state = STW_CAMPAIGN_HALTED;
     c->updated_at = now;
     snprintf(c->reason, sizeof(c->reason), "stage %u: %" PRIu64 " of %" PRIu64 " finished devices failed (over %u%%)",
@@ -393,7 +410,7 @@ stw_status_t stw_update_campaign_create(stw_store_t *st, const stw_campaign_t *s
     rc = audit_campaign(st, actor, "campaign.create", c.id, "ok", detail);
   bool changed = false;
   if (rc == STW_OK)
-    rc = evaluate(st, &c, false, actor, &changed);  /* a canary already up to date moves on at once */
+    rc = evaluate(st, &c, NO_REPORT, actor, &changed);  /* a canary already up to date moves on at once */
   if (rc == STW_OK)
     rc = stw_store_commit(st);
   in_tx = false;
@@ -437,7 +454,7 @@ static stw_status_t change_campaign(stw_store_t *st, int64_t id, bool resume, co
     rc = audit_campaign(st, actor, resume ? "campaign.resume" : "campaign.abort", id, "ok", c.reason);
   bool changed = false;
   if (rc == STW_OK && resume)
-    rc = evaluate(st, &c, false, actor, &changed);
+    rc = evaluate(st, &c, NO_REPORT, actor, &changed);
 out:
   if (rc == STW_OK)
     rc = stw_store_commit(st);
@@ -580,7 +597,7 @@ stw_status_t stw_update_report_apply(stw_store_t *st, const char *device_id, con
                                   detail)) != STW_OK)
     goto out;
   if (to != STW_ROLLOUT_DOWNLOADING && row.stage == c.stage)
-    rc = evaluate(st, &c, to == STW_ROLLOUT_FAILED, "daemon", &out->offers_changed);
+    rc = evaluate(st, &c, to == STW_ROLLOUT_FAILED ? REPORT_FAILED : REPORT_INSTALLED, "daemon", &out->offers_changed);
   out->campaign_state = c.state;
 out:
   stw_firmware_clear(&fw);

@@ -232,17 +232,21 @@ static void test_halts_past_threshold(void **state)
   c = reload(f, c.id);
   assert_int_equal(c.state, STW_CAMPAIGN_RUNNING);
   assert_int_equal(c.stage, 1);
-  assert_int_equal(report(f, 4, STW_FWREPORT_FAILED, &o), STW_OK);  /* 1 of 1 in stage 1 */
+  /* Stage 1 holds 6: one early failure (1 of 1) does not decide alone ... */
+  assert_int_equal(report(f, 4, STW_FWREPORT_FAILED, &o), STW_OK);
+  assert_int_equal(reload(f, c.id).state, STW_CAMPAIGN_RUNNING);
+  /* ... a second one does: 2 of 6 is past 25% whatever the other four report */
+  assert_int_equal(report(f, 5, STW_FWREPORT_FAILED, &o), STW_OK);
   assert_true(o.offers_changed);
   c = reload(f, c.id);
   assert_int_equal(c.state, STW_CAMPAIGN_HALTED);
-  assert_non_null(strstr(c.reason, "stage 1: 1 of 1"));
+  assert_non_null(strstr(c.reason, "stage 1: 2 of 2"));
   stw_firmware_t fw;
-  assert_int_equal(stw_update_offer(f->store, f->id[5], &fw), STW_ERR_NOT_FOUND);
+  assert_int_equal(stw_update_offer(f->store, f->id[6], &fw), STW_ERR_NOT_FOUND);
   /* A report arriving after the halt is still recorded. */
-  assert_int_equal(report(f, 5, STW_FWREPORT_INSTALLED, &o), STW_OK);
+  assert_int_equal(report(f, 6, STW_FWREPORT_INSTALLED, &o), STW_OK);
   stw_rollout_t r;
-  assert_int_equal(stw_store_rollout_get(f->store, c.id, f->id[5], &r), STW_OK);
+  assert_int_equal(stw_store_rollout_get(f->store, c.id, f->id[6], &r), STW_OK);
   assert_int_equal(r.status, STW_ROLLOUT_INSTALLED);
   assert_int_equal(reload(f, c.id).state, STW_CAMPAIGN_HALTED);
 }
