@@ -1,4 +1,5 @@
 #include "net_internal.h"
+#include "cbor_reader.h"
 
 #include <netdb.h>
 #include <poll.h>
@@ -477,13 +478,48 @@ unsigned stw_net_run(stw_net_t *net, unsigned timeout_ms)
   return net->running;
 }
 
+/* An error body in CBOR (an ACE error map, RFC 9200 5.8.3) says why in its
+ * text values: show those, not the bytes of the map. false: not such a map. */
+static bool cbor_error_text(const uint8_t *body, size_t len, char *out, size_t cap)
+{
+  stw_cbor_reader_t r;
+  stw_cbor_reader_init(&r, body, len);
+  size_t pairs = 0, used = 0;
+  if (stw_cbor_read_map(&r, &pairs) != STW_OK)
+    return false;
+  out[0] = '\0';
+  for (size_t i = 0; i < pairs; i++) {
+    stw_cbor_type_t type;
+    const char *text;
+    size_t text_len;
+    if (stw_cbor_skip(&r) != STW_OK || stw_cbor_peek_type(&r, &type) != STW_OK)
+      return false;
+    if (type != STW_CBOR_TSTR) {
+      if (stw_cbor_skip(&r) != STW_OK)
+        return false;
+      continue;
+    }
+    if (stw_cbor_read_tstr(&r, &text, &text_len) != STW_OK)
+      return false;
+    int w = snprintf(out + used, cap - used, "%s%.*s", used ? "; " : "", (int)text_len, text);
+    if (w < 0 || (size_t)w >= cap - used)
+      break;
+    used += (size_t)w;
+  }
+  return used > 0;
+}
+
 void stw__op_refused(stw_op_t *op, unsigned code, const uint8_t *body, size_t len, const char *what)
 {
   char diag[128];
   size_t n = len < sizeof(diag) - 1 ? len : sizeof(diag) - 1;
-  for (size_t i = 0; i < n; i++)
-    diag[i] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
-  diag[n] = '\0';
+  if (len > 0 && cbor_error_text(body, len, diag, sizeof(diag))) {
+    n = strlen(diag);
+  } else {
+    for (size_t i = 0; i < n; i++)
+      diag[i] = (body[i] >= 0x20 && body[i] < 0x7f) ? (char)body[i] : '?';
+    diag[n] = '\0';
+  }
   char reason[192];
   snprintf(reason, sizeof(reason), "%s%srefused (%u.%02u)%s%s", what ? what : "", what ? " " : "", code >> 5,
            code & 0x1f, n ? ": " : "", diag);
