@@ -290,7 +290,7 @@ static void judge_channel(const stw_device_t *dev, stw_device_report_t *d)
                                "(keyed by tokens) to peers");
 }
 
-static stw_status_t judge_integrity(stw_store_t *st, stw_device_report_t *d, int64_t now)
+static stw_status_t judge_integrity(stw_store_t *st, const stw_device_t *dev, stw_device_report_t *d, int64_t now)
 {
   stw_finding_t *f = &d->findings[STW_PROV_INTEGRITY];
   if (retired(d)) {
@@ -299,6 +299,10 @@ static stw_status_t judge_integrity(stw_store_t *st, stw_device_report_t *d, int
   }
   stw_attest_row_t a;
   stw_status_t rc = stw_store_attest_latest(st, d->id, &a);
+  if (rc == STW_ERR_NOT_FOUND && dev->cred_kind == STW_CRED_PSK) {
+    judge(f, STW_VERDICT_WARN, "never attested: a PSK device has no key to sign evidence with");
+    return STW_OK;
+  }
   if (rc == STW_ERR_NOT_FOUND) {
     judge(f, STW_VERDICT_FAIL, "never attested");
     return STW_OK;
@@ -455,7 +459,7 @@ static stw_status_t judge_device(stw_store_t *st, const gather_t *g, size_t i, i
   if (rc == STW_OK)
     rc = judge_updates(st, g, d);
   if (rc == STW_OK)
-    rc = judge_integrity(st, d, now);
+    rc = judge_integrity(st, &dev, d, now);
   if (rc == STW_OK)
     rc = judge_personal_data(st, &g->tally[i], d);
   judge_secrets(&dev, d);
