@@ -13,6 +13,13 @@
 #define REQUESTS_MAX 1024          /* operator requests waiting for the event loop */
 #define DUE_PER_TICK 256           /* periodic challenges issued per tick: a big fleet is spread out */
 
+/* A device to challenge, and why: the operator asked, it just enrolled, or
+ * it just installed an update. */
+typedef struct {
+  char device_id[STW_ID_HEX];
+  const char *trigger;             /* static: "admin", "enroll", "update" */
+} challenge_request_t;
+
 struct stw_attest_coap {
   stw_store_t *store;
   const stw_domain_t *domain;
@@ -29,7 +36,7 @@ struct stw_attest_coap {
   atomic_bool stop;
   atomic_bool wake_queued;
   pthread_mutex_t lock;            /* guards requested */
-  char requested[REQUESTS_MAX][STW_ID_HEX];
+  challenge_request_t requested[REQUESTS_MAX];
   size_t n_requested;
 };
 
@@ -296,15 +303,15 @@ static void tick_done(void *arg, stw_status_t status)
   (void)status;
   stw_attest_coap_t *t = arg;
   atomic_store(&t->wake_queued, false);
-  char ids[REQUESTS_MAX][STW_ID_HEX];
+  challenge_request_t asked[REQUESTS_MAX];
   size_t n;
   pthread_mutex_lock(&t->lock);
   n = t->n_requested;
-  memcpy(ids, t->requested, n * sizeof(ids[0]));
+  memcpy(asked, t->requested, n * sizeof(asked[0]));
   t->n_requested = 0;
   pthread_mutex_unlock(&t->lock);
   for (size_t i = 0; i < n; i++)
-    (void)issue(t, ids[i], "admin", NULL);
+    (void)issue(t, asked[i].device_id, asked[i].trigger, NULL);
   const char *due[DUE_PER_TICK];
   size_t n_due = stw_attest_sched_due(&t->sched, stw_now(), due, DUE_PER_TICK);
   char copy[STW_ID_HEX];
@@ -325,11 +332,24 @@ static stw_status_t take_request(const stw_audit_t *a, void *ctx)
   tail_t *tail = ctx;
   tail->last = a->seq;
   tail->any = true;
-  if (strcmp(a->action, "attest.request") != 0 || strlen(a->subject) != 32)
+  /* The audit log is where the other parts say what happened: attestation
+   * follows an enrollment and an installed update without those parts
+   * knowing about it (server/enroll, server/update write these records). */
+  const char *trigger = NULL;
+  if (strcmp(a->action, "attest.request") == 0)
+    trigger = "admin";
+  else if (strcmp(a->action, "enroll") == 0 && strcmp(a->outcome, "ok") == 0)
+    trigger = "enroll";
+  else if (strcmp(a->action, "update.report") == 0 && strcmp(a->outcome, "installed") == 0)
+    trigger = "update";
+  if (trigger == NULL || strlen(a->subject) != 32)
     return STW_OK;
   pthread_mutex_lock(&tail->t->lock);
-  if (tail->t->n_requested < REQUESTS_MAX)
-    snprintf(tail->t->requested[tail->t->n_requested++], STW_ID_HEX, "%s", a->subject);
+  if (tail->t->n_requested < REQUESTS_MAX) {
+    challenge_request_t *r = &tail->t->requested[tail->t->n_requested++];
+    snprintf(r->device_id, sizeof(r->device_id), "%s", a->subject);
+    r->trigger = trigger;
+  }
   pthread_mutex_unlock(&tail->t->lock);
   return STW_OK;
 }
@@ -383,7 +403,12 @@ static void *follow(void *arg)
     pthread_mutex_lock(&t->lock);
     size_t before = t->n_requested;
     pthread_mutex_unlock(&t->lock);
-    (void)stw_store_audit_list(st, tail.last, 256, take_request, &tail);
+    /* Read up to the end: a roll-out writes records faster than one page a poll. */
+    for (uint64_t from = tail.last + 1; from != tail.last;) {
+      from = tail.last;
+      if (stw_store_audit_list(st, tail.last, 256, take_request, &tail) != STW_OK)
+        break;
+    }
     pthread_mutex_lock(&t->lock);
     bool requested = t->n_requested > before;
     pthread_mutex_unlock(&t->lock);

@@ -12,6 +12,7 @@
 #include "../../device/net_internal.h"
 #include "../../device/slots.h"
 #include "manifest.h"
+#include "steward/attest.h"
 #include "steward/update.h"
 #include "update/update.h"
 
@@ -256,6 +257,20 @@ static void test_campaign_installs_in_stages(void **state)
   assert_int_equal(it_audit_count(f->w.store, audit0, "update.report", NULL, "installed", NULL), FLEET);
   assert_int_equal(it_audit_count(f->w.store, audit0, "campaign.stage", NULL, NULL, NULL), 1);
   assert_int_equal(it_audit_count(f->w.store, audit0, "campaign.done", NULL, NULL, NULL), 1);
+
+  /* The verifier follows each installed update with a challenge: a device
+   * that listens on /att answers it, and the new image is a reference value. */
+  stw_attester_t *a = NULL;
+  assert_int_equal(stw_attester_new(devs[0], f->d.uri, &a), STW_OK);
+  double until = it_now_s() + 15;
+  while (stw_attester_answered(a) < 1 && it_now_s() < until)
+    stw_attester_run(a, 100);
+  assert_int_equal(stw_attester_answered(a), 1);
+  stw_attest_row_t row;
+  assert_int_equal(stw_store_attest_latest(f->w.store, stw_dev_id(devs[0]), &row), STW_OK);
+  assert_string_equal(row.trigger, "update");
+  assert_int_equal(row.verdict, STW_EAR_AFFIRMING);
+  stw_attester_free(a);
 }
 
 /* ---- refusals --------------------------------------------------------------------------- */
