@@ -194,6 +194,8 @@ stw_status_t stw_oscore_ctx_derive(stw_oscore_ctx_t *ctx, const stw_oscore_param
   if (p->has_id_context && p->id_context_len > 0)
     memcpy(ctx->id_context, p->id_context, p->id_context_len);
   ctx->id_context_len = p->has_id_context ? p->id_context_len : 0;
+  ccm_aes128_set_key(&ctx->sender_ccm, ctx->sender_key);
+  ccm_aes128_set_key(&ctx->recipient_ccm, ctx->recipient_key);
   st = STW_OK;
 out:
   stw_wipe(prk, sizeof(prk));
@@ -487,10 +489,10 @@ size_t stw_oscore_ciphertext_len(const stw_oscore_msg_t *msg)
 
 /* ---- AEAD ---- */
 
-/* nettle's one-shot CCM with the key schedule on the stack: no allocation
- * and no handle to set up per message, which is what made gnutls'
+/* nettle's one-shot CCM over the key schedule the context keeps: no
+ * allocation and no handle to set up per message, which is what made gnutls'
  * aead_cipher_init the larger share of a small message's cost. */
-static stw_status_t aead_seal(const uint8_t key[STW_OSCORE_KEY_LEN], const uint8_t nonce[STW_OSCORE_NONCE_LEN],
+static stw_status_t aead_seal(struct ccm_aes128_ctx *cipher, const uint8_t nonce[STW_OSCORE_NONCE_LEN],
                               const uint8_t *aad, size_t aad_len, const stw_oscore_msg_t *msg, uint8_t *ct,
                               size_t ct_len)
 {
@@ -513,25 +515,18 @@ static stw_status_t aead_seal(const uint8_t key[STW_OSCORE_KEY_LEN], const uint8
     stw_wipe(ct, at);
     return STW_ERR_CRYPTO;
   }
-  struct ccm_aes128_ctx cipher;
-  ccm_aes128_set_key(&cipher, key);
-  ccm_aes128_encrypt_message(&cipher, STW_OSCORE_NONCE_LEN, nonce, aad_len, aad, STW_OSCORE_TAG_LEN, ct_len, ct,
-                             ct);
-  stw_wipe(&cipher, sizeof(cipher));
+  ccm_aes128_encrypt_message(cipher, STW_OSCORE_NONCE_LEN, nonce, aad_len, aad, STW_OSCORE_TAG_LEN, ct_len, ct, ct);
   return STW_OK;
 }
 
-static stw_status_t aead_open(const uint8_t key[STW_OSCORE_KEY_LEN], const uint8_t nonce[STW_OSCORE_NONCE_LEN],
+static stw_status_t aead_open(struct ccm_aes128_ctx *cipher, const uint8_t nonce[STW_OSCORE_NONCE_LEN],
                               const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len, uint8_t *pt,
                               size_t pt_cap, size_t *pt_len)
 {
   if (ct_len < STW_OSCORE_TAG_LEN || pt_cap < ct_len - STW_OSCORE_TAG_LEN)
     return STW_ERR_CRYPTO;
-  struct ccm_aes128_ctx cipher;
-  ccm_aes128_set_key(&cipher, key);
-  int valid = ccm_aes128_decrypt_message(&cipher, STW_OSCORE_NONCE_LEN, nonce, aad_len, aad, STW_OSCORE_TAG_LEN,
+  int valid = ccm_aes128_decrypt_message(cipher, STW_OSCORE_NONCE_LEN, nonce, aad_len, aad, STW_OSCORE_TAG_LEN,
                                          ct_len - STW_OSCORE_TAG_LEN, pt, ct);
-  stw_wipe(&cipher, sizeof(cipher));
   if (!valid) {
     stw_wipe(pt, ct_len - STW_OSCORE_TAG_LEN);  /* nothing unverified leaves */
     return STW_ERR_BAD_SIGNATURE;
@@ -586,7 +581,7 @@ stw_status_t stw_oscore_protect_request(stw_oscore_ctx_t *ctx, const stw_oscore_
   if (st == STW_OK)
     st = stw_oscore_aad_encode(ctx->sender_id, ctx->sender_id_len, piv, piv_len, aad, sizeof(aad), &aad_len);
   if (st == STW_OK)
-    st = aead_seal(ctx->sender_key, nonce, aad, aad_len, msg, ct, need);
+    st = aead_seal(&ctx->sender_ccm, nonce, aad, aad_len, msg, ct, need);
   if (st != STW_OK)
     goto out;
   *ct_len = need;
@@ -628,7 +623,7 @@ stw_status_t stw_oscore_unprotect_request(stw_oscore_ctx_t *ctx, const stw_oscor
   if (st == STW_OK)
     st = stw_oscore_aad_encode(opt->kid, opt->kid_len, opt->piv, opt->piv_len, aad, sizeof(aad), &aad_len);
   if (st == STW_OK)
-    st = aead_open(ctx->recipient_key, nonce, aad, aad_len, ct, ct_len, pt, pt_cap, &pt_len);
+    st = aead_open(&ctx->recipient_ccm, nonce, aad, aad_len, ct, ct_len, pt, pt_cap, &pt_len);
   if (st != STW_OK)
     goto out;
   /* Verified: only now may the window move (8.2 step 6). */
@@ -690,7 +685,7 @@ stw_status_t stw_oscore_protect_response(stw_oscore_ctx_t *ctx, const stw_oscore
     st = stw_oscore_aad_encode(binding->kid, binding->kid_len, binding->piv, binding->piv_len, aad, sizeof(aad),
                                &aad_len);
   if (st == STW_OK)
-    st = aead_seal(ctx->sender_key, nonce, aad, aad_len, msg, ct, need);
+    st = aead_seal(&ctx->sender_ccm, nonce, aad, aad_len, msg, ct, need);
   if (st == STW_OK)
     *ct_len = need;
   else
@@ -720,7 +715,7 @@ stw_status_t stw_oscore_unprotect_response(stw_oscore_ctx_t *ctx, const stw_osco
     st = stw_oscore_aad_encode(binding->kid, binding->kid_len, binding->piv, binding->piv_len, aad, sizeof(aad),
                                &aad_len);
   if (st == STW_OK)
-    st = aead_open(ctx->recipient_key, nonce, aad, aad_len, ct, ct_len, pt, pt_cap, &pt_len);
+    st = aead_open(&ctx->recipient_ccm, nonce, aad, aad_len, ct, ct_len, pt, pt_cap, &pt_len);
   if (st == STW_OK)
     st = stw_oscore_plaintext_parse(pt, pt_len, msg);
   if (st != STW_OK) {
