@@ -35,6 +35,10 @@ bool cli_parse_u64(const char *text, uint64_t *out);
 struct stw_store;
 stw_status_t cli_print_devices(struct stw_store *store, int state);
 stw_status_t cli_print_audit(struct stw_store *store, uint64_t since);
+/** `steward device attest` and `steward device run` (cli/device_agent.c). */
+struct stw_dev;
+int device_attest(struct stw_dev *dev, const char *server);
+int device_run(struct stw_dev *dev, const char *server, uint64_t seconds);
 /** `steward admin compliance`: the EN 303 645 report (cli/compliance.c). */
 int admin_compliance(struct stw_store *store, const char *data_dir, const char *domain_name, int argc, char **argv);
 /** `steward admin attest|attestations|quarantine|release` (cli/attest.c); id may be

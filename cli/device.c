@@ -7,8 +7,8 @@
 #include "steward/bootstrap.h"
 #include "steward/device.h"
 
-static const char *const device_options[] = { "--dir", "--server", "--if-due", "--help", NULL };
-static const char *const with_value[] = { "--dir", "--server", "--if-due", NULL };
+static const char *const device_options[] = { "--dir", "--server", "--if-due", "--for", "--help", NULL };
+static const char *const with_value[] = { "--dir", "--server", "--if-due", "--for", NULL };
 
 static void usage(FILE *to)
 {
@@ -17,7 +17,9 @@ static void usage(FILE *to)
     "  bootstrap               enroll with the owner's domain (voucher, EST /sen or PSK)\n"
     "  reenroll [--if-due F]   renew the LDevID over /sren (only past share F of its validity)\n"
     "  status                  what the device holds\n"
-    "  factory-reset           wipe the owner's credentials and data, keep the factory identity\n");
+    "  factory-reset           wipe the owner's credentials and data, keep the factory identity\n"
+    "  attest                  ask for a challenge and answer it with signed evidence\n"
+    "  run [--for S]           run the update agent and the attester for S seconds (default 60)\n");
 }
 
 int cmd_device(int argc, char **argv)
@@ -90,6 +92,16 @@ int cmd_device(int argc, char **argv)
     else {
       fprintf(stderr, "steward: renewal of %s failed: %s (%s)\n", stw_dev_id(dev), report.reason, stw_status_str(st));
       rc = 1;
+    }
+  } else if (strcmp(cmd, "attest") == 0) {
+    rc = device_attest(dev, server);
+  } else if (strcmp(cmd, "run") == 0) {
+    uint64_t seconds = 60;
+    if (cli_opt(argc, argv, "--for") != NULL && !cli_parse_u64(cli_opt(argc, argv, "--for"), &seconds)) {
+      usage(stderr);
+      rc = 2;
+    } else {
+      rc = device_run(dev, server, seconds);
     }
   } else {
     usage(stderr);
