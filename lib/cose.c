@@ -490,6 +490,36 @@ stw_status_t stw__cose_check_spki_kid(const stw_cose_sign1_t *s, const uint8_t *
   return STW_OK;
 }
 
+stw_status_t stw__cose_sign1_with_kid(const stw_key_t *key, const uint8_t *payload, size_t payload_len,
+                                      const uint8_t *aad, size_t aad_len, size_t max, stw_buf_t *out)
+{
+  uint8_t spki[STW_SPKI_MAX], kid[STW_SPKI_KID_LEN];
+  size_t spki_len = sizeof(spki);
+  stw_status_t st = stw_key_spki(key, spki, &spki_len);
+  if (st == STW_OK)
+    st = stw__cose_spki_kid(spki, spki_len, kid);
+  if (st != STW_OK)
+    return st;
+  if (out->data == NULL && out->max == 0)
+    stw_buf_init(out, max);
+  out->len = 0;
+  st = stw_cose_sign1_create(key, kid, sizeof(kid), payload, payload_len, aad, aad_len, out);
+  if (st == STW_OK && out->len > max) {
+    out->len = 0;
+    st = STW_ERR_TOO_LARGE;
+  }
+  return st;
+}
+
+stw_status_t stw__cose_sign1_verify_kid(const uint8_t *msg, size_t len, const uint8_t *spki, size_t spki_len,
+                                        const uint8_t *aad, size_t aad_len, stw_cose_sign1_t *s)
+{
+  stw_status_t st = stw_cose_sign1_verify(msg, len, spki, spki_len, aad, aad_len, s);
+  if (st == STW_OK && stw__cose_check_spki_kid(s, spki, spki_len) != STW_OK)
+    st = STW_ERR_BAD_SIGNATURE;
+  return st;
+}
+
 stw_status_t stw_cose_sign1_create(const stw_key_t *key, const uint8_t *kid, size_t kid_len,
                                    const uint8_t *payload, size_t payload_len,
                                    const uint8_t *external_aad, size_t aad_len,

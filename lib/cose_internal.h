@@ -35,4 +35,17 @@ stw_status_t stw__cose_spki_kid(const uint8_t *spki, size_t len, uint8_t kid[STW
  *  missing or names another key (whatever the signature says). */
 stw_status_t stw__cose_check_spki_kid(const stw_cose_sign1_t *s, const uint8_t *spki, size_t len) STW_WUR;
 
+/** stw_cose_sign1_create() naming the signer by the kid of key's SPKI. out
+ *  is initialised to max bytes if still empty (data NULL, max 0), and emptied
+ *  (len 0) before signing; a message longer than max is refused with
+ *  STW_ERR_TOO_LARGE and out->len 0, so we never sign what the reader's bound
+ *  would refuse. */
+stw_status_t stw__cose_sign1_with_kid(const stw_key_t *key, const uint8_t *payload, size_t payload_len,
+                                      const uint8_t *aad, size_t aad_len, size_t max, stw_buf_t *out) STW_WUR;
+
+/** stw_cose_sign1_verify(), then the kid: a kid naming another key than spki
+ *  means another signer, whatever the signature says (STW_ERR_BAD_SIGNATURE). */
+stw_status_t stw__cose_sign1_verify_kid(const uint8_t *msg, size_t len, const uint8_t *spki, size_t spki_len,
+                                        const uint8_t *aad, size_t aad_len, stw_cose_sign1_t *s) STW_WUR;
+
 #endif

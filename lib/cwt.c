@@ -2,34 +2,13 @@
  * size the same claims would take as a JWT (for the benchmark). Parsing and
  * matching, which the device needs, live in cwt_claims.c. */
 #include "cbor_reader.h"
+#include "cbor_writer.h"
 #include "cose.h"
 #include "cwt.h"
 
 #include <string.h>
 
-/* ---- deterministic CBOR ---- */
-
-static stw_status_t put_head(stw_buf_t *b, stw_cbor_type_t major, uint64_t arg)
-{
-  uint8_t head[STW_CBOR_HEAD_MAX];
-  size_t n = stw_cbor_put_head(major, arg, head);
-  return stw_buf_append(b, head, n);
-}
-
-static stw_status_t put_bytes(stw_buf_t *b, stw_cbor_type_t major, const void *p, size_t len)
-{
-  stw_status_t st = put_head(b, major, len);
-  if (st == STW_OK && len > 0)
-    st = stw_buf_append(b, p, len);
-  return st;
-}
-
-static stw_status_t put_int(stw_buf_t *b, int64_t v)
-{
-  /* -1 - v without overflow for INT64_MIN */
-  return v >= 0 ? put_head(b, STW_CBOR_UINT, (uint64_t)v)
-                : put_head(b, STW_CBOR_NEGINT, (uint64_t)(-(v + 1)));
-}
+/* ---- deterministic CBOR (heads: cbor_writer.h) ---- */
 
 static unsigned count_bits(unsigned v)
 {
@@ -45,19 +24,20 @@ static stw_status_t put_osc(stw_buf_t *out, const stw_cwt_t *c)
 {
   size_t n = 2 + (c->osc_salt_len > 0) + c->osc_has_context_id;
   stw_status_t st;
-  if ((st = put_head(out, STW_CBOR_UINT, 4)) != STW_OK || (st = put_head(out, STW_CBOR_MAP, n)) != STW_OK ||
-      (st = put_int(out, 0)) != STW_OK || (st = put_bytes(out, STW_CBOR_BSTR, c->osc_id, c->osc_id_len)) != STW_OK)
+  if ((st = stw_cbor_write_head(out, STW_CBOR_UINT, 4)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_MAP, n)) != STW_OK || (st = stw_cbor_write_int(out, 0)) != STW_OK ||
+      (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, c->osc_id, c->osc_id_len)) != STW_OK)
     return st;
-  if (c->osc_salt_len > 0 && ((st = put_int(out, 5)) != STW_OK ||
-                              (st = put_bytes(out, STW_CBOR_BSTR, c->osc_salt, c->osc_salt_len)) != STW_OK))
+  if (c->osc_salt_len > 0 && ((st = stw_cbor_write_int(out, 5)) != STW_OK ||
+                              (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, c->osc_salt, c->osc_salt_len)) != STW_OK))
     return st;
   if (c->osc_has_context_id &&
-      ((st = put_int(out, 6)) != STW_OK ||
-       (st = put_bytes(out, STW_CBOR_BSTR, c->osc_context_id, c->osc_context_id_len)) != STW_OK))
+      ((st = stw_cbor_write_int(out, 6)) != STW_OK ||
+       (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, c->osc_context_id, c->osc_context_id_len)) != STW_OK))
     return st;
-  if ((st = put_int(out, STW_CWT_OSC_MS_SEALED)) != STW_OK)
+  if ((st = stw_cbor_write_int(out, STW_CWT_OSC_MS_SEALED)) != STW_OK)
     return st;
-  return put_bytes(out, STW_CBOR_BSTR, c->osc_ms_sealed, c->osc_ms_sealed_len);
+  return stw_cbor_write_bytes(out, STW_CBOR_BSTR, c->osc_ms_sealed, c->osc_ms_sealed_len);
 }
 
 /* The caller's claim set must be one the device could parse back. */
@@ -102,40 +82,40 @@ stw_status_t stw_cwt_encode_claims(const stw_cwt_t *c, stw_buf_t *out)
   out->len = 0;
   /* Keys 1..9 encode as the single bytes 0x01..0x09, so ascending key order
    * is the bytewise order deterministic encoding asks for. */
-  stw_status_t st = put_head(out, STW_CBOR_MAP, count_bits(c->present));
+  stw_status_t st = stw_cbor_write_head(out, STW_CBOR_MAP, count_bits(c->present));
   for (int key = STW_CWT_ISS; key <= STW_CWT_SCOPE && st == STW_OK; key++) {
     if ((c->present & (1u << key)) == 0)
       continue;
-    if ((st = put_head(out, STW_CBOR_UINT, (uint64_t)key)) != STW_OK)
+    if ((st = stw_cbor_write_head(out, STW_CBOR_UINT, (uint64_t)key)) != STW_OK)
       break;
     switch (key) {
     case STW_CWT_ISS:
-      st = put_bytes(out, STW_CBOR_TSTR, c->iss, c->iss_len);
+      st = stw_cbor_write_bytes(out, STW_CBOR_TSTR, c->iss, c->iss_len);
       break;
     case STW_CWT_SUB:
-      st = put_bytes(out, STW_CBOR_TSTR, c->sub, c->sub_len);
+      st = stw_cbor_write_bytes(out, STW_CBOR_TSTR, c->sub, c->sub_len);
       break;
     case STW_CWT_AUD:
-      st = put_bytes(out, STW_CBOR_TSTR, c->aud, c->aud_len);
+      st = stw_cbor_write_bytes(out, STW_CBOR_TSTR, c->aud, c->aud_len);
       break;
     case STW_CWT_EXP:
-      st = put_int(out, c->exp);
+      st = stw_cbor_write_int(out, c->exp);
       break;
     case STW_CWT_NBF:
-      st = put_int(out, c->nbf);
+      st = stw_cbor_write_int(out, c->nbf);
       break;
     case STW_CWT_IAT:
-      st = put_int(out, c->iat);
+      st = stw_cbor_write_int(out, c->iat);
       break;
     case STW_CWT_CTI:
-      st = put_bytes(out, STW_CBOR_BSTR, c->cti, c->cti_len);
+      st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, c->cti, c->cti_len);
       break;
     case STW_CWT_CNF:
-      if ((st = put_head(out, STW_CBOR_MAP, 1)) != STW_OK)
+      if ((st = stw_cbor_write_head(out, STW_CBOR_MAP, 1)) != STW_OK)
         break;
       if (c->cnf_kind == STW_PEP_CNF_KID) {
-        if ((st = put_head(out, STW_CBOR_UINT, 3)) == STW_OK)
-          st = put_bytes(out, STW_CBOR_BSTR, c->cnf_kid, c->cnf_kid_len);
+        if ((st = stw_cbor_write_head(out, STW_CBOR_UINT, 3)) == STW_OK)
+          st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, c->cnf_kid, c->cnf_kid_len);
         break;
       }
       if (c->cnf_kind == STW_CWT_CNF_OSC) {
@@ -143,24 +123,26 @@ stw_status_t stw_cwt_encode_claims(const stw_cwt_t *c, stw_buf_t *out)
         break;
       }
       /* {1: {1: 2, -1: 1, -2: x, -3: y}}: labels 0x01 < 0x20 < 0x21 < 0x22 */
-      if ((st = put_head(out, STW_CBOR_UINT, 1)) != STW_OK || (st = put_head(out, STW_CBOR_MAP, 4)) != STW_OK ||
-          (st = put_int(out, 1)) != STW_OK || (st = put_int(out, 2)) != STW_OK ||
-          (st = put_int(out, -1)) != STW_OK || (st = put_int(out, 1)) != STW_OK ||
-          (st = put_int(out, -2)) != STW_OK || (st = put_bytes(out, STW_CBOR_BSTR, c->cnf_x, 32)) != STW_OK ||
-          (st = put_int(out, -3)) != STW_OK)
+      if ((st = stw_cbor_write_head(out, STW_CBOR_UINT, 1)) != STW_OK ||
+          (st = stw_cbor_write_head(out, STW_CBOR_MAP, 4)) != STW_OK ||
+          (st = stw_cbor_write_int(out, 1)) != STW_OK || (st = stw_cbor_write_int(out, 2)) != STW_OK ||
+          (st = stw_cbor_write_int(out, -1)) != STW_OK || (st = stw_cbor_write_int(out, 1)) != STW_OK ||
+          (st = stw_cbor_write_int(out, -2)) != STW_OK ||
+          (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, c->cnf_x, 32)) != STW_OK ||
+          (st = stw_cbor_write_int(out, -3)) != STW_OK)
         break;
-      st = put_bytes(out, STW_CBOR_BSTR, c->cnf_y, 32);
+      st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, c->cnf_y, 32);
       break;
     case STW_CWT_SCOPE:
-      st = put_head(out, STW_CBOR_ARRAY, c->scope.n);
+      st = stw_cbor_write_head(out, STW_CBOR_ARRAY, c->scope.n);
       for (size_t i = 0; i < c->scope.n && st == STW_OK; i++) {
         const stw_aif_entry_t *e = &c->scope.entries[i];
         if ((size_t)e->path_offset + e->path_len > c->scope.pool_len)
           return STW_ERR_INVALID;
-        if ((st = put_head(out, STW_CBOR_ARRAY, 2)) != STW_OK ||
-            (st = put_bytes(out, STW_CBOR_TSTR, c->scope.pool + e->path_offset, e->path_len)) != STW_OK)
+        if ((st = stw_cbor_write_head(out, STW_CBOR_ARRAY, 2)) != STW_OK ||
+            (st = stw_cbor_write_bytes(out, STW_CBOR_TSTR, c->scope.pool + e->path_offset, e->path_len)) != STW_OK)
           break;
-        st = put_head(out, STW_CBOR_UINT, e->methods);
+        st = stw_cbor_write_head(out, STW_CBOR_UINT, e->methods);
       }
       break;
     default:

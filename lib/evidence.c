@@ -5,6 +5,7 @@
  * every claim present once, keys in order, shortest heads. */
 #include "evidence.h"
 #include "cbor_reader.h"
+#include "cbor_writer.h"
 #include "cose.h"
 #include "cose_internal.h"
 
@@ -36,27 +37,7 @@ enum { TIER_AFFIRMING = 2, TIER_WARNING = 32, TIER_CONTRAINDICATED = 96 };
 static const uint8_t evidence_aad[] = "steward evidence v1";
 #define EVIDENCE_AAD_LEN (sizeof(evidence_aad) - 1)
 
-/* ---- deterministic CBOR ---- */
-
-static stw_status_t put_head(stw_buf_t *b, stw_cbor_type_t major, uint64_t arg)
-{
-  uint8_t head[STW_CBOR_HEAD_MAX];
-  size_t n = stw_cbor_put_head(major, arg, head);
-  return stw_buf_append(b, head, n);
-}
-
-static stw_status_t put_bytes(stw_buf_t *b, stw_cbor_type_t major, const void *p, size_t len)
-{
-  stw_status_t st = put_head(b, major, len);
-  if (st == STW_OK && len > 0)
-    st = stw_buf_append(b, p, len);
-  return st;
-}
-
-static stw_status_t put_int(stw_buf_t *b, int64_t v)
-{
-  return v >= 0 ? put_head(b, STW_CBOR_UINT, (uint64_t)v) : put_head(b, STW_CBOR_NEGINT, (uint64_t)(-(v + 1)));
-}
+/* ---- deterministic CBOR (heads: cbor_writer.h) ---- */
 
 /* Printable text without control bytes (names and reasons reach logs). */
 static bool printable(const char *s, size_t len)
@@ -132,24 +113,27 @@ stw_status_t stw_evidence_encode(const stw_evidence_t *e, stw_buf_t *out)
   /* Bytewise order of the encoded keys: 0x06, 0x0a, 0x19 0x01 0x00,
    * 0x19 0x01 0x0b, 0x19 0x01 0x11, then the negative 0x3a... */
   stw_status_t st;
-  if ((st = put_head(out, STW_CBOR_MAP, CLAIM_COUNT)) != STW_OK || (st = put_int(out, CLAIM_IAT)) != STW_OK ||
-      (st = put_int(out, e->iat)) != STW_OK || (st = put_int(out, CLAIM_NONCE)) != STW_OK ||
-      (st = put_bytes(out, STW_CBOR_BSTR, e->nonce, e->nonce_len)) != STW_OK ||
-      (st = put_int(out, CLAIM_UEID)) != STW_OK ||
-      (st = put_bytes(out, STW_CBOR_BSTR, e->ueid, e->ueid_len)) != STW_OK ||
-      (st = put_int(out, CLAIM_BOOTCOUNT)) != STW_OK || (st = put_head(out, STW_CBOR_UINT, e->boot_count)) != STW_OK ||
-      (st = put_int(out, CLAIM_MEASUREMENTS)) != STW_OK || (st = put_head(out, STW_CBOR_ARRAY, e->n_meas)) != STW_OK)
+  if ((st = stw_cbor_write_head(out, STW_CBOR_MAP, CLAIM_COUNT)) != STW_OK ||
+      (st = stw_cbor_write_int(out, CLAIM_IAT)) != STW_OK || (st = stw_cbor_write_int(out, e->iat)) != STW_OK ||
+      (st = stw_cbor_write_int(out, CLAIM_NONCE)) != STW_OK ||
+      (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, e->nonce, e->nonce_len)) != STW_OK ||
+      (st = stw_cbor_write_int(out, CLAIM_UEID)) != STW_OK ||
+      (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, e->ueid, e->ueid_len)) != STW_OK ||
+      (st = stw_cbor_write_int(out, CLAIM_BOOTCOUNT)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, e->boot_count)) != STW_OK ||
+      (st = stw_cbor_write_int(out, CLAIM_MEASUREMENTS)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_ARRAY, e->n_meas)) != STW_OK)
     return st;
   for (size_t i = 0; i < e->n_meas; i++) {
     const stw_measurement_t *m = &e->meas[i];
-    if ((st = put_head(out, STW_CBOR_ARRAY, 2)) != STW_OK ||
-        (st = put_bytes(out, STW_CBOR_TSTR, m->name, strlen(m->name))) != STW_OK ||
-        (st = put_bytes(out, STW_CBOR_BSTR, m->digest, sizeof(m->digest))) != STW_OK)
+    if ((st = stw_cbor_write_head(out, STW_CBOR_ARRAY, 2)) != STW_OK ||
+        (st = stw_cbor_write_text(out, m->name)) != STW_OK ||
+        (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, m->digest, sizeof(m->digest))) != STW_OK)
       return st;
   }
-  if ((st = put_int(out, CLAIM_FW_SEQUENCE)) != STW_OK)
+  if ((st = stw_cbor_write_int(out, CLAIM_FW_SEQUENCE)) != STW_OK)
     return st;
-  return put_head(out, STW_CBOR_UINT, e->fw_sequence);
+  return stw_cbor_write_head(out, STW_CBOR_UINT, e->fw_sequence);
 }
 
 /* ---- parsing ---- */
@@ -259,9 +243,7 @@ stw_status_t stw_evidence_decode(const uint8_t *cbor, size_t len, stw_evidence_t
     /* The reader accepts long heads; evidence must be in its one encoding. */
     stw_buf_t again;
     stw_buf_init(&again, STW_EVIDENCE_MAX);
-    if (stw_evidence_encode(out, &again) != STW_OK || again.len != len || memcmp(again.data, cbor, len) != 0)
-      st = STW_ERR_MALFORMED;
-    stw_buf_free(&again, false);
+    st = stw_cbor_check_one_encoding(stw_evidence_encode(out, &again), &again, cbor, len);
   }
   if (st != STW_OK)
     memset(out, 0, sizeof(*out));
@@ -272,26 +254,12 @@ stw_status_t stw_evidence_sign(const stw_evidence_t *e, const stw_key_t *device_
 {
   if (e == NULL || device_key == NULL || out == NULL)
     return STW_ERR_INVALID;
-  uint8_t spki[STW_SPKI_MAX], kid[STW_SPKI_KID_LEN];
-  size_t spki_len = sizeof(spki);
   stw_buf_t claims;
   stw_buf_init(&claims, STW_EVIDENCE_MAX);
   stw_status_t st = stw_evidence_encode(e, &claims);
-  if (st != STW_OK)
-    goto out;
-  if ((st = stw_key_spki(device_key, spki, &spki_len)) != STW_OK ||
-      (st = stw__cose_spki_kid(spki, spki_len, kid)) != STW_OK)
-    goto out;
-  if (out->data == NULL && out->max == 0)
-    stw_buf_init(out, STW_EVIDENCE_MAX);
-  out->len = 0;
-  st = stw_cose_sign1_create(device_key, kid, sizeof(kid), claims.data, claims.len, evidence_aad, EVIDENCE_AAD_LEN,
-                             out);
-  if (st == STW_OK && out->len > STW_EVIDENCE_MAX) {
-    out->len = 0;
-    st = STW_ERR_TOO_LARGE;
-  }
-out:
+  if (st == STW_OK)
+    st = stw__cose_sign1_with_kid(device_key, claims.data, claims.len, evidence_aad, EVIDENCE_AAD_LEN,
+                                  STW_EVIDENCE_MAX, out);
   stw_buf_free(&claims, false);
   return st;
 }
@@ -321,9 +289,7 @@ stw_status_t stw_evidence_verify(const uint8_t *msg, size_t len, const uint8_t *
   if (st != STW_OK)
     return st;
   stw_cose_sign1_t s;
-  st = stw_cose_sign1_verify(msg, len, spki, spki_len, evidence_aad, EVIDENCE_AAD_LEN, &s);
-  if (st == STW_OK && stw__cose_check_spki_kid(&s, spki, spki_len) != STW_OK)
-    st = STW_ERR_BAD_SIGNATURE;
+  st = stw__cose_sign1_verify_kid(msg, len, spki, spki_len, evidence_aad, EVIDENCE_AAD_LEN, &s);
   if (st != STW_OK)
     memset(out, 0, sizeof(*out));
   return st;
@@ -365,10 +331,11 @@ stw_status_t stw_ear_encode(int verdict, const char *reasons, stw_buf_t *out)
     stw_buf_init(out, EAR_MAX);
   out->len = 0;
   stw_status_t st;
-  if ((st = put_head(out, STW_CBOR_MAP, 2)) != STW_OK || (st = put_int(out, EAR_KEY_VERDICT)) != STW_OK ||
-      (st = put_int(out, verdict)) != STW_OK || (st = put_int(out, EAR_KEY_REASONS)) != STW_OK)
+  if ((st = stw_cbor_write_head(out, STW_CBOR_MAP, 2)) != STW_OK ||
+      (st = stw_cbor_write_int(out, EAR_KEY_VERDICT)) != STW_OK || (st = stw_cbor_write_int(out, verdict)) != STW_OK ||
+      (st = stw_cbor_write_int(out, EAR_KEY_REASONS)) != STW_OK)
     return st;
-  return put_bytes(out, STW_CBOR_TSTR, reasons, len);
+  return stw_cbor_write_bytes(out, STW_CBOR_TSTR, reasons, len);
 }
 
 stw_status_t stw_ear_decode(const uint8_t *cbor, size_t len, int *verdict, char *reasons, size_t reasons_cap)

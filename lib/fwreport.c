@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "cbor_reader.h"
+#include "cbor_writer.h"
 
 const char *stw_fwreport_status_name(stw_fwreport_status_t s)
 {
@@ -12,12 +12,6 @@ const char *stw_fwreport_status_name(stw_fwreport_status_t s)
   case STW_FWREPORT_FAILED: return "failed";
   }
   return "?";
-}
-
-static stw_status_t put_head(stw_buf_t *b, stw_cbor_type_t major, uint64_t arg)
-{
-  uint8_t head[STW_CBOR_HEAD_MAX];
-  return stw_buf_append(b, head, stw_cbor_put_head(major, arg, head));
 }
 
 static bool printable(char c)
@@ -31,21 +25,19 @@ stw_status_t stw_fwreport_encode(const stw_fwreport_t *r, stw_buf_t *out)
   size_t n = strnlen(r->detail, STW_FWREPORT_DETAIL_MAX);
   for (size_t i = 0; i < n; i++)
     detail[i] = printable(r->detail[i]) ? r->detail[i] : '?';
-  stw_status_t st = put_head(out, STW_CBOR_MAP, 3);
+  stw_status_t st = stw_cbor_write_head(out, STW_CBOR_MAP, 3);
   if (st == STW_OK)
-    st = put_head(out, STW_CBOR_UINT, 1);
+    st = stw_cbor_write_head(out, STW_CBOR_UINT, 1);
   if (st == STW_OK)
-    st = put_head(out, STW_CBOR_UINT, r->sequence);
+    st = stw_cbor_write_head(out, STW_CBOR_UINT, r->sequence);
   if (st == STW_OK)
-    st = put_head(out, STW_CBOR_UINT, 2);
+    st = stw_cbor_write_head(out, STW_CBOR_UINT, 2);
   if (st == STW_OK)
-    st = put_head(out, STW_CBOR_UINT, (uint64_t)r->status);
+    st = stw_cbor_write_head(out, STW_CBOR_UINT, (uint64_t)r->status);
   if (st == STW_OK)
-    st = put_head(out, STW_CBOR_UINT, 3);
+    st = stw_cbor_write_head(out, STW_CBOR_UINT, 3);
   if (st == STW_OK)
-    st = put_head(out, STW_CBOR_TSTR, n);
-  if (st == STW_OK && n > 0)
-    st = stw_buf_append(out, detail, n);
+    st = stw_cbor_write_bytes(out, STW_CBOR_TSTR, detail, n);
   return st;
 }
 

@@ -9,6 +9,7 @@
  * token) can never be replayed as a manifest signature. */
 #include "manifest.h"
 #include "cbor_reader.h"
+#include "cbor_writer.h"
 #include "cose.h"
 #include "cose_internal.h"
 
@@ -35,23 +36,7 @@ static const uint8_t owner_aad[] = "steward manifest v1: owner authorisation";
 #define VENDOR_AAD_LEN (sizeof(vendor_aad) - 1)
 #define OWNER_AAD_LEN (sizeof(owner_aad) - 1)
 
-/* ---- deterministic CBOR ---- */
-
-static stw_status_t put_head(stw_buf_t *b, stw_cbor_type_t major, uint64_t arg)
-{
-  uint8_t head[STW_CBOR_HEAD_MAX];
-  size_t n = stw_cbor_put_head(major, arg, head);
-  return stw_buf_append(b, head, n);
-}
-
-static stw_status_t put_text(stw_buf_t *b, const char *s)
-{
-  size_t len = strlen(s);
-  stw_status_t st = put_head(b, STW_CBOR_TSTR, len);
-  if (st == STW_OK)
-    st = stw_buf_append(b, s, len);
-  return st;
-}
+/* ---- deterministic CBOR (heads: cbor_writer.h) ---- */
 
 /* 1..cap-1 bytes of printable text: these strings end up in logs and on
  * the operator's terminal, so control bytes have no place in them. */
@@ -88,27 +73,29 @@ stw_status_t stw_manifest_encode(const stw_manifest_t *m, stw_buf_t *out)
   out->len = 0;
   /* Keys 1..8 are single bytes, so ascending order is bytewise order. */
   stw_status_t st;
-  if ((st = put_head(out, STW_CBOR_MAP, KEY_COUNT)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_UINT, KEY_VERSION)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_UINT, MANIFEST_VERSION)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_UINT, KEY_SEQUENCE)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_UINT, m->sequence)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_UINT, KEY_VENDOR)) != STW_OK || (st = put_text(out, m->vendor)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_UINT, KEY_CLASS)) != STW_OK || (st = put_text(out, m->class_id)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_UINT, KEY_COMPONENT)) != STW_OK ||
-      (st = put_text(out, m->component)) != STW_OK)
+  if ((st = stw_cbor_write_head(out, STW_CBOR_MAP, KEY_COUNT)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, KEY_VERSION)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, MANIFEST_VERSION)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, KEY_SEQUENCE)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, m->sequence)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, KEY_VENDOR)) != STW_OK ||
+      (st = stw_cbor_write_text(out, m->vendor)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, KEY_CLASS)) != STW_OK ||
+      (st = stw_cbor_write_text(out, m->class_id)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, KEY_COMPONENT)) != STW_OK ||
+      (st = stw_cbor_write_text(out, m->component)) != STW_OK)
     return st;
   /* SUIT_Digest: [algorithm-id, bytes] */
-  if ((st = put_head(out, STW_CBOR_UINT, KEY_DIGEST)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_ARRAY, 2)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_NEGINT, (uint64_t)(-1 - COSE_ALG_SHA256))) != STW_OK ||
-      (st = put_head(out, STW_CBOR_BSTR, sizeof(m->digest))) != STW_OK ||
-      (st = stw_buf_append(out, m->digest, sizeof(m->digest))) != STW_OK)
+  if ((st = stw_cbor_write_head(out, STW_CBOR_UINT, KEY_DIGEST)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_ARRAY, 2)) != STW_OK ||
+      (st = stw_cbor_write_int(out, COSE_ALG_SHA256)) != STW_OK ||
+      (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, m->digest, sizeof(m->digest))) != STW_OK)
     return st;
-  if ((st = put_head(out, STW_CBOR_UINT, KEY_SIZE)) != STW_OK || (st = put_head(out, STW_CBOR_UINT, m->size)) != STW_OK ||
-      (st = put_head(out, STW_CBOR_UINT, KEY_URI)) != STW_OK)
+  if ((st = stw_cbor_write_head(out, STW_CBOR_UINT, KEY_SIZE)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, m->size)) != STW_OK ||
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, KEY_URI)) != STW_OK)
     return st;
-  return put_text(out, m->uri);
+  return stw_cbor_write_text(out, m->uri);
 }
 
 /* ---- parsing ---- */
@@ -216,9 +203,7 @@ stw_status_t stw_manifest_decode(const uint8_t *cbor, size_t len, stw_manifest_t
      * bytes must also be exactly what we would have written. */
     stw_buf_t again;
     stw_buf_init(&again, STW_MANIFEST_MAX);
-    if (stw_manifest_encode(out, &again) != STW_OK || again.len != len || memcmp(again.data, cbor, len) != 0)
-      st = STW_ERR_MALFORMED;
-    stw_buf_free(&again, false);
+    st = stw_cbor_check_one_encoding(stw_manifest_encode(out, &again), &again, cbor, len);
   }
   if (st != STW_OK)
     memset(out, 0, sizeof(*out));
@@ -226,27 +211,6 @@ stw_status_t stw_manifest_decode(const uint8_t *cbor, size_t len, stw_manifest_t
 }
 
 /* ---- signing ---- */
-
-static stw_status_t sign_with_kid(const stw_key_t *key, const uint8_t *payload, size_t payload_len,
-                                  const uint8_t *aad, size_t aad_len, stw_buf_t *out)
-{
-  uint8_t spki[STW_SPKI_MAX], kid[STW_SPKI_KID_LEN];
-  size_t spki_len = sizeof(spki);
-  stw_status_t st = stw_key_spki(key, spki, &spki_len);
-  if (st == STW_OK)
-    st = stw__cose_spki_kid(spki, spki_len, kid);
-  if (st != STW_OK)
-    return st;
-  if (out->data == NULL && out->max == 0)
-    stw_buf_init(out, STW_MANIFEST_MAX);
-  out->len = 0;
-  st = stw_cose_sign1_create(key, kid, sizeof(kid), payload, payload_len, aad, aad_len, out);
-  if (st == STW_OK && out->len > STW_MANIFEST_MAX) {
-    out->len = 0;
-    st = STW_ERR_TOO_LARGE;  /* sign nothing a device would refuse for its size */
-  }
-  return st;
-}
 
 stw_status_t stw_manifest_vendor_sign(const stw_manifest_t *m, const stw_key_t *vendor_key, stw_buf_t *out)
 {
@@ -256,7 +220,8 @@ stw_status_t stw_manifest_vendor_sign(const stw_manifest_t *m, const stw_key_t *
   stw_buf_init(&payload, STW_MANIFEST_MAX);
   stw_status_t st = stw_manifest_encode(m, &payload);
   if (st == STW_OK)
-    st = sign_with_kid(vendor_key, payload.data, payload.len, vendor_aad, VENDOR_AAD_LEN, out);
+    st = stw__cose_sign1_with_kid(vendor_key, payload.data, payload.len, vendor_aad, VENDOR_AAD_LEN,
+                                  STW_MANIFEST_MAX, out);
   stw_buf_free(&payload, false);
   return st;
 }
@@ -283,18 +248,7 @@ stw_status_t stw_manifest_authorize(const uint8_t *vendor_signed, size_t len, co
   stw_manifest_t m;
   stw_status_t st = parse_vendor_signed(vendor_signed, len, &s, &m);
   if (st == STW_OK)
-    st = sign_with_kid(owner_key, vendor_signed, len, owner_aad, OWNER_AAD_LEN, out);
-  return st;
-}
-
-/* Verify one layer: signature, then the kid it names. A kid naming another
- * key means another signer, whatever the signature says. */
-static stw_status_t verify_layer(const uint8_t *msg, size_t len, const uint8_t *spki, size_t spki_len,
-                                 const uint8_t *aad, size_t aad_len, stw_cose_sign1_t *s)
-{
-  stw_status_t st = stw_cose_sign1_verify(msg, len, spki, spki_len, aad, aad_len, s);
-  if (st == STW_OK && stw__cose_check_spki_kid(s, spki, spki_len) != STW_OK)
-    st = STW_ERR_BAD_SIGNATURE;
+    st = stw__cose_sign1_with_kid(owner_key, vendor_signed, len, owner_aad, OWNER_AAD_LEN, STW_MANIFEST_MAX, out);
   return st;
 }
 
@@ -311,7 +265,7 @@ stw_status_t stw_manifest_vendor_verify(const uint8_t *vendor_signed, size_t len
   /* Structure first: a malformed message is malformed, not badly signed. */
   stw_status_t st = parse_vendor_signed(vendor_signed, len, &s, &m);
   if (st == STW_OK)
-    st = verify_layer(vendor_signed, len, vendor_spki, vendor_spki_len, vendor_aad, VENDOR_AAD_LEN, &s);
+    st = stw__cose_sign1_verify_kid(vendor_signed, len, vendor_spki, vendor_spki_len, vendor_aad, VENDOR_AAD_LEN, &s);
   if (st == STW_OK)
     *out = m;
   return st;
@@ -359,9 +313,11 @@ stw_status_t stw_manifest_verify(const uint8_t *envelope, size_t len, const uint
     return st;
   /* The owner's signature covers the vendor's bytes, so checking it first
    * means the vendor layer we then check is the one the owner authorised. */
-  if ((st = verify_layer(envelope, len, owner_spki, owner_spki_len, owner_aad, OWNER_AAD_LEN, &outer)) != STW_OK ||
-      (st = verify_layer(outer.payload, outer.payload_len, vendor_spki, vendor_spki_len, vendor_aad, VENDOR_AAD_LEN,
-                         &inner)) != STW_OK)
+  st = stw__cose_sign1_verify_kid(envelope, len, owner_spki, owner_spki_len, owner_aad, OWNER_AAD_LEN, &outer);
+  if (st == STW_OK)
+    st = stw__cose_sign1_verify_kid(outer.payload, outer.payload_len, vendor_spki, vendor_spki_len, vendor_aad,
+                                    VENDOR_AAD_LEN, &inner);
+  if (st != STW_OK)
     return st;
   *out = m;
   return STW_OK;

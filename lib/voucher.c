@@ -73,8 +73,6 @@ stw_status_t stw_voucher_sign(const stw_voucher_t *v, const stw_key_t *mfg_key, 
     return STW_ERR_INVALID;
   if (check_fields(v) != STW_OK)
     return STW_ERR_INVALID;
-  uint8_t spki[STW_SPKI_MAX], kid[STW_SPKI_KID_LEN];
-  size_t spki_len = sizeof(spki);
   unsigned char *payload = NULL;
   size_t payload_len = 0, cap = 0;
   bool psk = has_psk(v);
@@ -97,15 +95,7 @@ stw_status_t stw_voucher_sign(const stw_voucher_t *v, const stw_key_t *mfg_key, 
   payload_len = cbor_serialize_alloc(map, &payload, &cap);
   if (payload_len == 0)
     goto out;
-  if ((st = stw_key_spki(mfg_key, spki, &spki_len)) != STW_OK)
-    goto out;
-  if ((st = stw__cose_spki_kid(spki, spki_len, kid)) != STW_OK)
-    goto out;
-  if (out->data == NULL && out->max == 0)
-    stw_buf_init(out, STW_VOUCHER_MAX);
-  st = stw_cose_sign1_create(mfg_key, kid, sizeof(kid), payload, payload_len, NULL, 0, out);
-  if (st == STW_OK && out->len > STW_VOUCHER_MAX)
-    st = STW_ERR_TOO_LARGE;
+  st = stw__cose_sign1_with_kid(mfg_key, payload, payload_len, NULL, 0, STW_VOUCHER_MAX, out);
 out:
   free(payload);
   if (map != NULL)

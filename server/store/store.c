@@ -208,27 +208,43 @@ static stw_status_t write_leave(stw_store_t *st, bool own, stw_status_t rc)
   return rc != STW_OK ? rc : rel;
 }
 
+/* The common write: one backend call between write_enter and write_leave.
+ * Sets rc to the outcome; the call is made only once the write is entered.
+ * A macro only because every backend call has its own signature. */
+#define WRITE_ONE(st, rc, call)                      \
+  do {                                               \
+    bool own_ = false;                               \
+    if (((rc) = write_enter((st), &own_)) == STW_OK) \
+      (rc) = write_leave((st), own_, (call));        \
+  } while (0)
+
 /* The removals that are one backend call on a row id (st already checked). */
 static stw_status_t write_by_id(stw_store_t *st, stw_status_t (*op)(void *be, int64_t id), int64_t id)
 {
-  bool own = false;
   stw_status_t rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, op(st->be, id));
+  WRITE_ONE(st, rc, op(st->be, id));
+  return rc;
 }
 
 /* The same on a string key of at most cap bytes (NUL included). */
 static stw_status_t write_by_key(stw_store_t *st, stw_status_t (*op)(void *be, const char *key), const char *key,
                                  size_t cap)
 {
-  bool own = false;
   stw_status_t rc;
   if ((rc = check_str(key, cap, false)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, op(st->be, key));
+  WRITE_ONE(st, rc, op(st->be, key));
+  return rc;
+}
+
+/* The argument checks of a read of one row by a string key: the result is
+ * emptied first, so a refused or failed read never leaves stale data in it. */
+static stw_status_t keyed_read_args(stw_store_t *st, void *out, size_t out_size, const char *key, size_t key_cap)
+{
+  if (st == NULL || out == NULL)
+    return STW_ERR_INVALID;
+  memset(out, 0, out_size);
+  return check_str(key, key_cap, false);
 }
 
 /* ---- record helpers ------------------------------------------------------- */
@@ -254,7 +270,6 @@ void stw_device_clear(stw_device_t *d)
 stw_status_t stw_store_trust_add(stw_store_t *st, const char *name, const uint8_t *der, size_t len)
 {
   uint8_t fp[32];
-  bool own = false;
   stw_status_t rc = STW_ERR_INVALID;
   if (st == NULL)
     goto out;
@@ -266,9 +281,7 @@ stw_status_t stw_store_trust_add(stw_store_t *st, const char *name, const uint8_
     rc = STW_ERR_CRYPTO;
     goto out;
   }
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    goto out;
-  rc = write_leave(st, own, st->ops->trust_add(st->be, name, fp, der, len));
+  WRITE_ONE(st, rc, st->ops->trust_add(st->be, name, fp, der, len));
 out:
   return rc;
 }
@@ -291,7 +304,6 @@ stw_status_t stw_store_trust_remove(stw_store_t *st, int64_t id)
 
 stw_status_t stw_store_rule_add(stw_store_t *st, stw_rule_t *rule)
 {
-  bool own = false;
   stw_status_t rc = STW_ERR_INVALID;
   if (st == NULL || rule == NULL)
     goto out;
@@ -302,9 +314,7 @@ stw_status_t stw_store_rule_add(stw_store_t *st, stw_rule_t *rule)
       (rc = CHECK_FIELD(rule->manufacturer, true)) != STW_OK ||
       (rc = CHECK_FIELD(rule->name_prefix, true)) != STW_OK)
     goto out;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    goto out;
-  rc = write_leave(st, own, st->ops->rule_add(st->be, rule));
+  WRITE_ONE(st, rc, st->ops->rule_add(st->be, rule));
 out:
   return rc;
 }
@@ -327,16 +337,13 @@ stw_status_t stw_store_rule_remove(stw_store_t *st, int64_t id)
 
 stw_status_t stw_store_voucher_put(stw_store_t *st, const char *device_id, const uint8_t *voucher, size_t len)
 {
-  bool own = false;
   stw_status_t rc = STW_ERR_INVALID;
   if (st == NULL)
     goto out;
   if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK ||
       (rc = check_blob(voucher, len, false)) != STW_OK)
     goto out;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    goto out;
-  rc = write_leave(st, own, st->ops->voucher_put(st->be, device_id, voucher, len, stw_now()));
+  WRITE_ONE(st, rc, st->ops->voucher_put(st->be, device_id, voucher, len, stw_now()));
 out:
   return rc;
 }
@@ -386,11 +393,8 @@ static bool state_arg_ok(int state)
 
 stw_status_t stw_store_device_get(stw_store_t *st, const char *id, stw_device_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = check_str(id, STW_ID_HEX, false)) != STW_OK)
+  stw_status_t rc = keyed_read_args(st, out, sizeof(*out), id, STW_ID_HEX);
+  if (rc != STW_OK)
     return rc;
   rc = st->ops->device_get(st->be, id, out);
   if (rc != STW_OK)
@@ -400,15 +404,13 @@ stw_status_t stw_store_device_get(stw_store_t *st, const char *id, stw_device_t 
 
 stw_status_t stw_store_device_put(stw_store_t *st, const stw_device_t *d)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || d == NULL)
     return STW_ERR_INVALID;
   if ((rc = check_device(d)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->device_put(st->be, d));
+  WRITE_ONE(st, rc, st->ops->device_put(st->be, d));
+  return rc;
 }
 
 stw_status_t stw_store_device_list(stw_store_t *st, int state, stw_device_cb cb, void *ctx)
@@ -450,16 +452,13 @@ static stw_status_t normalize_serial(const char *serial_hex, char serial[STW_SER
 stw_status_t stw_store_serial_claim(stw_store_t *st, const char *serial_hex, const char *device_id, int64_t not_after)
 {
   char serial[STW_SERIAL_HEX_MAX + 1];
-  bool own = false;
   stw_status_t rc = STW_ERR_INVALID;
   if (st == NULL)
     goto out;
   if ((rc = normalize_serial(serial_hex, serial)) != STW_OK ||
       (rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
     goto out;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    goto out;
-  rc = write_leave(st, own, st->ops->serial_claim(st->be, serial, device_id, not_after, stw_now()));
+  WRITE_ONE(st, rc, st->ops->serial_claim(st->be, serial, device_id, not_after, stw_now()));
 out:
   return rc;
 }
@@ -476,7 +475,6 @@ stw_status_t stw_store_serial_count(stw_store_t *st, uint64_t *count)
 
 stw_status_t stw_store_psk_put(stw_store_t *st, const stw_psk_t *p)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || p == NULL)
     return STW_ERR_INVALID;
@@ -489,18 +487,14 @@ stw_status_t stw_store_psk_put(stw_store_t *st, const stw_psk_t *p)
   if ((rc = CHECK_FIELD(p->identity, false)) != STW_OK ||
       (rc = CHECK_FIELD(p->device_id, false)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->psk_put(st->be, p));
+  WRITE_ONE(st, rc, st->ops->psk_put(st->be, p));
+  return rc;
 }
 
 stw_status_t stw_store_psk_get(stw_store_t *st, const char *identity, stw_psk_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = check_str(identity, STW_TEXT_MAX, false)) != STW_OK)
+  stw_status_t rc = keyed_read_args(st, out, sizeof(*out), identity, STW_TEXT_MAX);
+  if (rc != STW_OK)
     return rc;
   rc = st->ops->psk_get(st->be, identity, out);
   if (rc != STW_OK)
@@ -510,15 +504,13 @@ stw_status_t stw_store_psk_get(stw_store_t *st, const char *identity, stw_psk_t 
 
 stw_status_t stw_store_psk_set_active(stw_store_t *st, const char *identity, bool active)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
   if ((rc = check_str(identity, STW_TEXT_MAX, false)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->psk_set_active(st->be, identity, active));
+  WRITE_ONE(st, rc, st->ops->psk_set_active(st->be, identity, active));
+  return rc;
 }
 
 /* ---- audit chain --------------------------------------------------------------
@@ -784,7 +776,6 @@ static stw_status_t check_rd_res(const stw_rd_res_t *res)
 
 stw_status_t stw_store_rd_put(stw_store_t *st, const stw_rd_reg_t *reg, const stw_rd_res_t *res, size_t n_res)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || reg == NULL || (n_res > 0 && res == NULL) || n_res > 256)
     return STW_ERR_INVALID;
@@ -793,42 +784,33 @@ stw_status_t stw_store_rd_put(stw_store_t *st, const stw_rd_reg_t *reg, const st
   for (size_t i = 0; i < n_res; i++)
     if ((rc = check_rd_res(&res[i])) != STW_OK)
       return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->rd_put(st->be, reg, res, n_res));
+  WRITE_ONE(st, rc, st->ops->rd_put(st->be, reg, res, n_res));
+  return rc;
 }
 
 stw_status_t stw_store_rd_touch(stw_store_t *st, const char *id, uint32_t lt, int64_t expires_at, int64_t now)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || lt == 0)
     return STW_ERR_INVALID;
   if ((rc = check_str(id, STW_RD_ID_MAX, false)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->rd_touch(st->be, id, lt, expires_at, now));
+  WRITE_ONE(st, rc, st->ops->rd_touch(st->be, id, lt, expires_at, now));
+  return rc;
 }
 
 stw_status_t stw_store_rd_get(stw_store_t *st, const char *id, stw_rd_reg_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = check_str(id, STW_RD_ID_MAX, false)) != STW_OK)
+  stw_status_t rc = keyed_read_args(st, out, sizeof(*out), id, STW_RD_ID_MAX);
+  if (rc != STW_OK)
     return rc;
   return st->ops->rd_get(st->be, id, NULL, out);
 }
 
 stw_status_t stw_store_rd_get_by_device(stw_store_t *st, const char *device_id, stw_rd_reg_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+  stw_status_t rc = keyed_read_args(st, out, sizeof(*out), device_id, STW_ID_HEX);
+  if (rc != STW_OK)
     return rc;
   return st->ops->rd_get(st->be, NULL, device_id, out);
 }
@@ -842,14 +824,12 @@ stw_status_t stw_store_rd_delete(stw_store_t *st, const char *id)
 
 stw_status_t stw_store_rd_expire(stw_store_t *st, int64_t now, uint64_t *removed)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || removed == NULL)
     return STW_ERR_INVALID;
   *removed = 0;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->rd_expire(st->be, now, removed));
+  WRITE_ONE(st, rc, st->ops->rd_expire(st->be, now, removed));
+  return rc;
 }
 
 stw_status_t stw_store_rd_count(stw_store_t *st, uint64_t *count)
@@ -899,29 +879,25 @@ stw_status_t stw_store_rd_scan_res(stw_store_t *st, const stw_rd_scan_t *f, stw_
 
 stw_status_t stw_store_attr_set(stw_store_t *st, const char *device_id, const stw_attr_row_t *a)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || a == NULL)
     return STW_ERR_INVALID;
   if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK || (rc = CHECK_FIELD(a->name, false)) != STW_OK ||
       (rc = CHECK_FIELD(a->value, true)) != STW_OK || (rc = CHECK_FIELD(a->authority, false)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->attr_set(st->be, device_id, a));
+  WRITE_ONE(st, rc, st->ops->attr_set(st->be, device_id, a));
+  return rc;
 }
 
 stw_status_t stw_store_attr_delete(stw_store_t *st, const char *device_id, const char *name)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
   if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK || (rc = check_str(name, STW_TEXT_MAX, false)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->attr_delete(st->be, device_id, name));
+  WRITE_ONE(st, rc, st->ops->attr_delete(st->be, device_id, name));
+  return rc;
 }
 
 stw_status_t stw_store_attr_list(stw_store_t *st, const char *device_id, stw_attr_cb cb, void *ctx)
@@ -938,7 +914,6 @@ stw_status_t stw_store_attr_list(stw_store_t *st, const char *device_id, stw_att
 
 stw_status_t stw_store_policy_add(stw_store_t *st, stw_policy_row_t *p)
 {
-  bool own = false;
   stw_status_t rc = STW_ERR_INVALID;
   if (st == NULL || p == NULL)
     goto out;
@@ -954,9 +929,7 @@ stw_status_t stw_store_policy_add(stw_store_t *st, stw_policy_row_t *p)
   }
   if (p->created_at == 0)
     p->created_at = stw_now();
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    goto out;
-  rc = write_leave(st, own, st->ops->policy_add(st->be, p));
+  WRITE_ONE(st, rc, st->ops->policy_add(st->be, p));
 out:
   return rc;
 }
@@ -987,7 +960,6 @@ stw_status_t stw_store_policy_remove(stw_store_t *st, int64_t id)
 
 stw_status_t stw_store_context_set(stw_store_t *st, const stw_context_row_t *c)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || c == NULL)
     return STW_ERR_INVALID;
@@ -997,9 +969,8 @@ stw_status_t stw_store_context_set(stw_store_t *st, const stw_context_row_t *c)
   stw_context_row_t row = *c;
   if (row.updated_at == 0)
     row.updated_at = stw_now();
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->context_set(st->be, &row));
+  WRITE_ONE(st, rc, st->ops->context_set(st->be, &row));
+  return rc;
 }
 
 stw_status_t stw_store_context_get(stw_store_t *st, const char *scope, const char *name, stw_context_row_t *out)
@@ -1022,22 +993,19 @@ stw_status_t stw_store_context_list(stw_store_t *st, stw_context_cb cb, void *ct
 
 stw_status_t stw_store_context_delete(stw_store_t *st, const char *scope, const char *name)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
   if ((rc = check_str(scope, STW_TEXT_MAX, true)) != STW_OK || (rc = check_str(name, STW_TEXT_MAX, false)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->context_delete(st->be, scope, name));
+  WRITE_ONE(st, rc, st->ops->context_delete(st->be, scope, name));
+  return rc;
 }
 
 /* ---- authorization: issued tokens ------------------------------------------- */
 
 stw_status_t stw_store_token_put(stw_store_t *st, const stw_token_row_t *t)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || t == NULL)
     return STW_ERR_INVALID;
@@ -1047,18 +1015,14 @@ stw_status_t stw_store_token_put(stw_store_t *st, const stw_token_row_t *t)
     return rc;
   if (t->exp <= t->iat)
     return STW_ERR_INVALID;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->token_put(st->be, t));
+  WRITE_ONE(st, rc, st->ops->token_put(st->be, t));
+  return rc;
 }
 
 stw_status_t stw_store_token_get(stw_store_t *st, const char *cti, stw_token_row_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = check_str(cti, STW_CTI_HEX, false)) != STW_OK)
+  stw_status_t rc = keyed_read_args(st, out, sizeof(*out), cti, STW_CTI_HEX);
+  if (rc != STW_OK)
     return rc;
   return st->ops->token_get(st->be, cti, out);
 }
@@ -1098,16 +1062,13 @@ static stw_status_t revoke_next(stw_store_t *st, const char *cti, int64_t now, c
 
 stw_status_t stw_store_token_revoke(stw_store_t *st, const char *cti, int64_t now, const char *reason, uint64_t *seq)
 {
-  bool own = false;
   uint64_t next = 0;
   stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
   if ((rc = check_str(cti, STW_CTI_HEX, false)) != STW_OK || (rc = check_str(reason, STW_TEXT_MAX, true)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  rc = write_leave(st, own, revoke_next(st, cti, now, reason, &next));
+  WRITE_ONE(st, rc, revoke_next(st, cti, now, reason, &next));
   if (rc == STW_OK && seq != NULL)
     *seq = next;
   return rc;
@@ -1195,7 +1156,6 @@ void stw_firmware_clear(stw_firmware_t *f)
 
 stw_status_t stw_store_firmware_put(stw_store_t *st, stw_firmware_t *f)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || f == NULL)
     return STW_ERR_INVALID;
@@ -1207,31 +1167,32 @@ stw_status_t stw_store_firmware_put(stw_store_t *st, stw_firmware_t *f)
     return STW_ERR_TOO_LARGE;
   if (f->published_at == 0)
     f->published_at = stw_now();
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->firmware_put(st->be, f));
+  WRITE_ONE(st, rc, st->ops->firmware_put(st->be, f));
+  return rc;
 }
 
-stw_status_t stw_store_firmware_get(stw_store_t *st, int64_t id, stw_firmware_t *out)
+/* One firmware row by id, or by digest when digest is not NULL. */
+static stw_status_t firmware_read(stw_store_t *st, int64_t id, const uint8_t *digest, stw_firmware_t *out)
 {
   stw_status_t rc;
   if (st == NULL || out == NULL)
     return STW_ERR_INVALID;
   memset(out, 0, sizeof(*out));
-  if ((rc = st->ops->firmware_get(st->be, id, NULL, out)) != STW_OK)
+  if ((rc = st->ops->firmware_get(st->be, id, digest, out)) != STW_OK)
     stw_firmware_clear(out);
   return rc;
 }
 
+stw_status_t stw_store_firmware_get(stw_store_t *st, int64_t id, stw_firmware_t *out)
+{
+  return firmware_read(st, id, NULL, out);
+}
+
 stw_status_t stw_store_firmware_by_digest(stw_store_t *st, const uint8_t digest[32], stw_firmware_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || digest == NULL || out == NULL)
+  if (digest == NULL)
     return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = st->ops->firmware_get(st->be, 0, digest, out)) != STW_OK)
-    stw_firmware_clear(out);
-  return rc;
+  return firmware_read(st, 0, digest, out);
 }
 
 stw_status_t stw_store_firmware_list(stw_store_t *st, stw_firmware_cb cb, void *ctx)
@@ -1243,7 +1204,6 @@ stw_status_t stw_store_firmware_list(stw_store_t *st, stw_firmware_cb cb, void *
 
 stw_status_t stw_store_device_fw_set(stw_store_t *st, const stw_device_fw_t *f)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || f == NULL)
     return STW_ERR_INVALID;
@@ -1254,18 +1214,14 @@ stw_status_t stw_store_device_fw_set(stw_store_t *st, const stw_device_fw_t *f)
   stw_device_fw_t row = *f;
   if (row.reported_at == 0)
     row.reported_at = stw_now();
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->device_fw_set(st->be, &row));
+  WRITE_ONE(st, rc, st->ops->device_fw_set(st->be, &row));
+  return rc;
 }
 
 stw_status_t stw_store_device_fw_get(stw_store_t *st, const char *device_id, stw_device_fw_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+  stw_status_t rc = keyed_read_args(st, out, sizeof(*out), device_id, STW_ID_HEX);
+  if (rc != STW_OK)
     return rc;
   return st->ops->device_fw_get(st->be, device_id, out);
 }
@@ -1326,7 +1282,6 @@ stw_status_t stw_store_campaign_get(stw_store_t *st, int64_t id, stw_campaign_t 
 
 stw_status_t stw_store_campaign_update(stw_store_t *st, const stw_campaign_t *c)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || c == NULL)
     return STW_ERR_INVALID;
@@ -1335,9 +1290,8 @@ stw_status_t stw_store_campaign_update(stw_store_t *st, const stw_campaign_t *c)
   stw_campaign_t row = *c;
   if (row.updated_at == 0)
     row.updated_at = stw_now();
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->campaign_update(st->be, &row));
+  WRITE_ONE(st, rc, st->ops->campaign_update(st->be, &row));
+  return rc;
 }
 
 stw_status_t stw_store_campaign_list(stw_store_t *st, stw_campaign_cb cb, void *ctx)
@@ -1372,22 +1326,16 @@ stw_status_t stw_store_rollout_put(stw_store_t *st, const stw_rollout_t *r)
 
 stw_status_t stw_store_rollout_get(stw_store_t *st, int64_t campaign_id, const char *device_id, stw_rollout_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+  stw_status_t rc = keyed_read_args(st, out, sizeof(*out), device_id, STW_ID_HEX);
+  if (rc != STW_OK)
     return rc;
   return st->ops->rollout_get(st->be, campaign_id, device_id, out);
 }
 
 stw_status_t stw_store_rollout_offered(stw_store_t *st, const char *device_id, stw_rollout_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+  stw_status_t rc = keyed_read_args(st, out, sizeof(*out), device_id, STW_ID_HEX);
+  if (rc != STW_OK)
     return rc;
   return st->ops->rollout_offered(st->be, device_id, out);
 }
@@ -1423,15 +1371,13 @@ static stw_status_t check_nonce(const char *device_id, const uint8_t *nonce, siz
 stw_status_t stw_store_nonce_put(stw_store_t *st, const char *device_id, const uint8_t *nonce, size_t len,
                                  int64_t expires_at)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
   if ((rc = check_nonce(device_id, nonce, len)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->nonce_put(st->be, device_id, nonce, len, expires_at, stw_now()));
+  WRITE_ONE(st, rc, st->ops->nonce_put(st->be, device_id, nonce, len, expires_at, stw_now()));
+  return rc;
 }
 
 stw_status_t stw_store_nonce_take(stw_store_t *st, const char *device_id, const uint8_t *nonce, size_t len,
@@ -1458,7 +1404,6 @@ static bool verdict_ok(stw_ear_t v)
 
 stw_status_t stw_store_attest_put(stw_store_t *st, stw_attest_row_t *a)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || a == NULL)
     return STW_ERR_INVALID;
@@ -1471,9 +1416,8 @@ stw_status_t stw_store_attest_put(stw_store_t *st, stw_attest_row_t *a)
     return STW_ERR_TOO_LARGE;
   if (a->at == 0)
     a->at = stw_now();
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->attest_put(st->be, a));
+  WRITE_ONE(st, rc, st->ops->attest_put(st->be, a));
+  return rc;
 }
 
 static stw_status_t keep_first_attest(const stw_attest_row_t *a, void *ctx)
@@ -1484,11 +1428,8 @@ static stw_status_t keep_first_attest(const stw_attest_row_t *a, void *ctx)
 
 stw_status_t stw_store_attest_latest(stw_store_t *st, const char *device_id, stw_attest_row_t *out)
 {
-  stw_status_t rc;
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
+  stw_status_t rc = keyed_read_args(st, out, sizeof(*out), device_id, STW_ID_HEX);
+  if (rc != STW_OK)
     return rc;
   if ((rc = st->ops->attest_list(st->be, device_id, 1, keep_first_attest, out)) != STW_OK)
     return rc;
@@ -1511,7 +1452,6 @@ stw_status_t stw_store_attest_list(stw_store_t *st, const char *device_id, uint6
 
 stw_status_t stw_store_serial_revoke_device(stw_store_t *st, const char *device_id, int64_t now, uint64_t *count)
 {
-  bool own = false;
   uint64_t n = 0;
   stw_status_t rc;
   if (count != NULL)
@@ -1520,9 +1460,7 @@ stw_status_t stw_store_serial_revoke_device(stw_store_t *st, const char *device_
     return STW_ERR_INVALID;
   if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  rc = write_leave(st, own, st->ops->serial_revoke_device(st->be, device_id, now, &n));
+  WRITE_ONE(st, rc, st->ops->serial_revoke_device(st->be, device_id, now, &n));
   if (rc == STW_OK && count != NULL)
     *count = n;
   return rc;
@@ -1552,7 +1490,6 @@ stw_status_t stw_store_serial_revoked_list(stw_store_t *st, stw_serial_cb cb, vo
 
 stw_status_t stw_store_device_erase(stw_store_t *st, const char *device_id, stw_erasure_t *out)
 {
-  bool own = false;
   stw_erasure_t n;
   stw_status_t rc;
   memset(&n, 0, sizeof(n));
@@ -1562,9 +1499,7 @@ stw_status_t stw_store_device_erase(stw_store_t *st, const char *device_id, stw_
     return STW_ERR_INVALID;
   if ((rc = check_str(device_id, STW_ID_HEX, false)) != STW_OK)
     return rc;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  rc = write_leave(st, own, st->ops->device_erase(st->be, device_id, &n));
+  WRITE_ONE(st, rc, st->ops->device_erase(st->be, device_id, &n));
   if (rc == STW_OK && out != NULL)
     *out = n;
   return rc;
@@ -1592,7 +1527,6 @@ void stw_vuln_clear(stw_vuln_t *v)
 
 stw_status_t stw_store_vuln_add(stw_store_t *st, stw_vuln_t *v)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL || v == NULL)
     return STW_ERR_INVALID;
@@ -1606,14 +1540,12 @@ stw_status_t stw_store_vuln_add(stw_store_t *st, stw_vuln_t *v)
     return STW_ERR_INVALID;
   if (v->received_at == 0)
     v->received_at = stw_now();
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->vuln_add(st->be, v));
+  WRITE_ONE(st, rc, st->ops->vuln_add(st->be, v));
+  return rc;
 }
 
 stw_status_t stw_store_vuln_set_status(stw_store_t *st, int64_t id, const char *status)
 {
-  bool own = false;
   stw_status_t rc;
   if (st == NULL)
     return STW_ERR_INVALID;
@@ -1621,9 +1553,8 @@ stw_status_t stw_store_vuln_set_status(stw_store_t *st, int64_t id, const char *
     return rc;
   if (!vuln_status_ok(status))
     return STW_ERR_INVALID;
-  if ((rc = write_enter(st, &own)) != STW_OK)
-    return rc;
-  return write_leave(st, own, st->ops->vuln_set_status(st->be, id, status));
+  WRITE_ONE(st, rc, st->ops->vuln_set_status(st->be, id, status));
+  return rc;
 }
 
 stw_status_t stw_store_vuln_list(stw_store_t *st, stw_vuln_cb cb, void *ctx)
