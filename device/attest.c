@@ -10,14 +10,13 @@
 
 #include "attest_internal.h"
 #include "cbor_reader.h"
+#include "domain_watch.h"
 #include "evidence.h"
 #include "net_internal.h"
-#include "netaddr.h"
 #include "slots.h"
 
 #define CF_CBOR 60
 #define CF_COSE_SIGN1 18
-#define CF_PKCS7_CERTS 281
 #define EAR_MAX 512
 
 stw_status_t stw__attest_challenge_parse(const uint8_t *cbor, size_t len, uint8_t *nonce, size_t *nonce_len,
@@ -152,11 +151,7 @@ stw_status_t stw_attest_now(stw_dev_t *dev, const char *domain_uri, stw_attest_w
 struct stw_attester {
   stw_dev_t *dev;
   char uri[256];
-  coap_context_t *ctx;
-  coap_session_t *session;
-  uint8_t server_spki[STW_SPKI_MAX];  /* the key the DTLS server proved */
-  size_t server_spki_len;
-  bool verified;                      /* that key is the domain's: /att is observed */
+  stw__domain_watch_t watch;              /* /att, observed once the domain's key checks out */
   uint8_t last_nonce[STW_ATTEST_NONCE_MAX];
   size_t last_nonce_len;
   uint8_t pending[STW_ATTEST_NONCE_MAX];  /* a challenge to answer after the I/O round */
@@ -165,89 +160,19 @@ struct stw_attester {
   stw_attest_result_t last;
 };
 
-static stw_attester_t *attester_of(coap_session_t *session)
+static void on_challenge(void *arg, const uint8_t *data, size_t len)
 {
-  return coap_get_app_data(coap_session_get_context(session));
-}
-
-static int remember_domain_key(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
-                               unsigned depth, int validated, void *arg)
-{
-  (void)validated;
-  (void)arg;
-  stw_attester_t *a = attester_of(session);
-  if (depth != 0)
-    return 1;
-  if (strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0 && len <= sizeof(a->server_spki)) {
-    memcpy(a->server_spki, der, len);
-    a->server_spki_len = len;
-    return 1;
-  }
-  return 0;  /* the domain daemon speaks with a raw key */
-}
-
-static stw_status_t send_get(coap_session_t *session, const char *path, int accept, bool observe)
-{
-  coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, coap_new_message_id(session),
-                                  coap_session_max_pdu_size(session));
-  if (pdu == NULL)
-    return STW_ERR_NOMEM;
-  uint8_t token[8], buf[4];
-  size_t token_len = 0;
-  coap_session_new_token(session, &token_len, token);
-  coap_add_token(pdu, token_len, token);
-  if (observe)
-    coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), COAP_OBSERVE_ESTABLISH), buf);
-  for (const char *seg = path; *seg;) {
-    const char *slash = strchr(seg, '/');
-    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
-    coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
-    seg += n;
-    if (*seg == '/')
-      seg++;
-  }
-  if (accept >= 0)
-    coap_add_option(pdu, COAP_OPTION_ACCEPT, coap_encode_var_safe(buf, sizeof(buf), (unsigned)accept), buf);
-  return coap_send(session, pdu) == COAP_INVALID_MID ? STW_ERR_NETWORK : STW_OK;
-}
-
-static coap_response_t on_answer(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
-                                 const coap_mid_t mid)
-{
-  (void)sent;
-  (void)mid;
-  stw_attester_t *a = attester_of(session);
-  size_t len = 0, offset = 0, total = 0;
-  const uint8_t *data = NULL;
-  if (!coap_get_data_large(received, &len, &data, &offset, &total))
-    data = NULL, len = 0;
-  if ((coap_pdu_get_code(received) >> 5) != 2)
-    return COAP_RESPONSE_OK;
-  if (!a->verified) {
-    /* The answer to /crts: is the key this session proved certified by the
-     * domain CA pinned at bootstrap? Only then listen to its challenges. */
-    uint8_t *cert = malloc(STW_CERT_MAX);
-    size_t cert_len = 0;
-    bool domain = cert != NULL &&
-                  stw__p7_find_key(data, len, a->server_spki, a->server_spki_len, cert, &cert_len) == STW_OK &&
-                  stw_cert_verify_issued_by(cert, cert_len, a->dev->domain_ca_der.data, a->dev->domain_ca_der.len,
-                                            stw_now()) == STW_OK;
-    free(cert);
-    if (domain && send_get(session, "att", CF_CBOR, true) == STW_OK)
-      a->verified = true;
-    return COAP_RESPONSE_OK;
-  }
+  stw_attester_t *a = arg;
   uint8_t nonce[STW_ATTEST_NONCE_MAX];
   size_t nonce_len = 0;
   uint64_t lifetime = 0;
   if (stw__attest_challenge_parse(data, len, nonce, &nonce_len, &lifetime) != STW_OK || nonce_len == 0)
-    return COAP_RESPONSE_OK;  /* nothing asked of this device */
+    return;  /* nothing asked of this device */
   /* Notifications repeat a challenge until it is answered: answer each once. */
   if (nonce_len == a->last_nonce_len && memcmp(nonce, a->last_nonce, nonce_len) == 0)
-    return COAP_RESPONSE_OK;
+    return;
   memcpy(a->pending, nonce, nonce_len);
   a->pending_len = nonce_len;
-  return COAP_RESPONSE_OK;
 }
 
 stw_status_t stw_attester_new(stw_dev_t *dev, const char *domain_uri, stw_attester_t **out)
@@ -255,45 +180,17 @@ stw_status_t stw_attester_new(stw_dev_t *dev, const char *domain_uri, stw_attest
   *out = NULL;
   if (!dev->has_op_cert)
     return STW_ERR_STATE;
-  coap_uri_t uri;
-  if (coap_split_uri((const uint8_t *)domain_uri, strlen(domain_uri), &uri) < 0 || uri.scheme != COAP_URI_SCHEME_COAPS)
+  if (strlen(domain_uri) >= sizeof((*out)->uri))
     return STW_ERR_INVALID;
-  char host[128], listen[160];
-  if (uri.host.length == 0 || uri.host.length >= sizeof(host) || strlen(domain_uri) >= sizeof((*out)->uri))
-    return STW_ERR_INVALID;
-  memcpy(host, uri.host.s, uri.host.length);
-  host[uri.host.length] = '\0';
-  snprintf(listen, sizeof(listen), "%s:%u", host, uri.port ? uri.port : COAPS_DEFAULT_PORT);
-  coap_address_t addr;
-  coap_address_init(&addr);
-  stw_status_t st = stw_listen_parse(listen, &addr.addr.sa, &addr.size);
-  if (st != STW_OK)
-    return st;
   stw_attester_t *a = calloc(1, sizeof(*a));
   if (a == NULL)
     return STW_ERR_NOMEM;
   a->dev = dev;
   snprintf(a->uri, sizeof(a->uri), "%s", domain_uri);
-  if ((a->ctx = coap_new_context(NULL)) == NULL) {
-    free(a);
-    return STW_ERR_NETWORK;
-  }
-  coap_set_app_data(a->ctx, a);
-  coap_context_set_block_mode(a->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
-  coap_register_response_handler(a->ctx, on_answer);
-  coap_dtls_pki_t pki;
-  memset(&pki, 0, sizeof(pki));
-  pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-  pki.validate_cn_call_back = remember_domain_key;
-  pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-  pki.pki_key.key.pem_buf.public_cert = dev->op_cert_pem.data;
-  pki.pki_key.key.pem_buf.public_cert_len = dev->op_cert_pem.len;
-  pki.pki_key.key.pem_buf.private_key = dev->op_key_pem.data;
-  pki.pki_key.key.pem_buf.private_key_len = dev->op_key_pem.len;
-  a->session = coap_new_client_session_pki(a->ctx, NULL, &addr, COAP_PROTO_DTLS, &pki);
-  if (a->session == NULL || send_get(a->session, ".well-known/est/crts", CF_PKCS7_CERTS, false) != STW_OK) {
+  stw_status_t st = stw__domain_watch_open(&a->watch, dev, domain_uri, "att", CF_CBOR, on_challenge, a);
+  if (st != STW_OK) {
     stw_attester_free(a);
-    return STW_ERR_NETWORK;
+    return st;
   }
   *out = a;
   return STW_OK;
@@ -301,7 +198,7 @@ stw_status_t stw_attester_new(stw_dev_t *dev, const char *domain_uri, stw_attest
 
 void stw_attester_run(stw_attester_t *a, unsigned timeout_ms)
 {
-  coap_io_process(a->ctx, timeout_ms);
+  coap_io_process(a->watch.ctx, timeout_ms);
   if (a->pending_len == 0)
     return;
   /* Answered outside the I/O round: the evidence goes on a session of its
@@ -330,16 +227,13 @@ const stw_attest_result_t *stw_attester_last(const stw_attester_t *a)
 
 bool stw_attester_listening(const stw_attester_t *a)
 {
-  return a->verified;
+  return a->watch.verified;
 }
 
 void stw_attester_free(stw_attester_t *a)
 {
   if (a == NULL)
     return;
-  if (a->session != NULL)
-    coap_session_release(a->session);
-  if (a->ctx != NULL)
-    coap_free_context(a->ctx);
+  stw__domain_watch_close(&a->watch);
   free(a);
 }

@@ -202,3 +202,47 @@ void stw__devfiles_free(stw_devfile_t *files)
     files = next;
   }
 }
+
+/* ---- "key=value\n" records ----------------------------------------------------- */
+
+bool stw__record_u64(const char *s, size_t len, uint64_t *out)
+{
+  if (len == 0 || len > 20)
+    return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return false;
+    unsigned d = (unsigned)(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10)
+      return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+stw_status_t stw__record_parse(const uint8_t *text, size_t len, const char *const *keys, unsigned n_keys,
+                               stw__record_value_fn fn, void *arg)
+{
+  if (n_keys == 0 || n_keys > 32)
+    return STW_ERR_INVALID;
+  uint32_t seen = 0, all = n_keys == 32 ? UINT32_MAX : (1u << n_keys) - 1;
+  const char *p = (const char *)text, *end = p + len;
+  while (p < end) {
+    /* Every line ends: a cut record is no record. */
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *eq = nl ? memchr(p, '=', (size_t)(nl - p)) : NULL;
+    if (eq == NULL)
+      return STW_ERR_MALFORMED;
+    size_t klen = (size_t)(eq - p), vlen = (size_t)(nl - eq - 1);
+    unsigned k = 0;
+    while (k < n_keys && (strlen(keys[k]) != klen || memcmp(p, keys[k], klen) != 0))
+      k++;
+    if (k == n_keys || (seen & (1u << k)) || !fn(arg, k, eq + 1, vlen))
+      return STW_ERR_MALFORMED;
+    seen |= 1u << k;
+    p = nl + 1;
+  }
+  return seen == all ? STW_OK : STW_ERR_MALFORMED;
+}

@@ -6,6 +6,7 @@
 #ifndef STW_DEVICE_DEVFILES_H
 #define STW_DEVICE_DEVFILES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "dev_internal.h"
@@ -30,5 +31,19 @@ stw_status_t stw__devfile_size(const stw_dev_t *dev, const char *name, uint64_t 
 void stw__devfile_remove(stw_dev_t *dev, const char *name);
 /** Free a memory-only device's files (stw_dev_close). NULL is fine. */
 void stw__devfiles_free(stw_devfile_t *files);
+
+/* ---- "key=value\n" records (the boot record, the download progress) ---- */
+
+/** Check one value: key is its index in the keys given to stw__record_parse. */
+typedef bool (*stw__record_value_fn)(void *arg, unsigned key, const char *value, size_t len);
+
+/** Read text as "key=value\n" lines: each of keys[0..n_keys) exactly once, in
+ *  any order, every value accepted by fn(arg, ...). STW_ERR_MALFORMED for a
+ *  line without its newline or '=', an unknown key, a key twice, a value fn
+ *  refuses, or a key missing. n_keys at most 32. The caller bounds len. */
+stw_status_t stw__record_parse(const uint8_t *text, size_t len, const char *const *keys, unsigned n_keys,
+                               stw__record_value_fn fn, void *arg) STW_WUR;
+/** A record's number: 1 to 20 decimal digits, nothing else, no overflow. */
+bool stw__record_u64(const char *s, size_t len, uint64_t *out) STW_WUR;
 
 #endif

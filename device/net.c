@@ -1,6 +1,7 @@
 #include "net_internal.h"
 #include "cbor_reader.h"
 
+#include <assert.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -63,6 +64,21 @@ static void add_query_options(coap_pdu_t *pdu, const char *query)
       coap_add_option(pdu, COAP_OPTION_URI_QUERY, n, (const uint8_t *)part);
     part += n + (amp ? 1 : 0);
   }
+}
+
+void stw__pdu_add_path(coap_pdu_t *pdu, const char *path)
+{
+  /* Uri-Path, one option per segment, up to a '?'; then Uri-Query per '&'. */
+  const char *query = strchr(path, '?');
+  const char *path_end = query ? query : path + strlen(path);
+  for (const char *seg = path; seg < path_end;) {
+    const char *slash = memchr(seg, '/', (size_t)(path_end - seg));
+    size_t n = slash ? (size_t)(slash - seg) : (size_t)(path_end - seg);
+    if (n > 0)
+      coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
+    seg += n + (slash ? 1 : 0);
+  }
+  add_query_options(pdu, query);
 }
 
 /* Location-Path options of an answer joined with '/' (a registration's place). */
@@ -231,7 +247,7 @@ void stw_net_free(stw_net_t *net)
   free(net);
 }
 
-static stw_status_t resolve(const char *uri, coap_address_t *addr, char *host_out, size_t host_len)
+stw_status_t stw__coaps_resolve(const char *uri, coap_address_t *addr, char *host_out, size_t host_len)
 {
   coap_uri_t parsed;
   if (coap_split_uri((const uint8_t *)uri, strlen(uri), &parsed) < 0 || parsed.scheme != COAP_URI_SCHEME_COAPS)
@@ -263,7 +279,7 @@ stw_status_t stw__op_new(stw_net_t *net, stw_dev_t *dev, const char *uri, stw_do
   if (state == NULL)
     return STW_ERR_NOMEM;
   stw_op_t *op = &state->op;
-  stw_status_t st = resolve(uri, &op->server, op->server_host, sizeof(op->server_host));
+  stw_status_t st = stw__coaps_resolve(uri, &op->server, op->server_host, sizeof(op->server_host));
   if (st != STW_OK) {
     free(op);
     return st;
@@ -281,19 +297,26 @@ stw_status_t stw__op_new(stw_net_t *net, stw_dev_t *dev, const char *uri, stw_do
   return STW_OK;
 }
 
+void stw__dtls_pki_init(coap_dtls_pki_t *pki, const stw_buf_t *cert_pem, const stw_buf_t *key_pem,
+                        coap_dtls_cn_callback_t remember_key)
+{
+  memset(pki, 0, sizeof(*pki));
+  pki->version = COAP_DTLS_PKI_SETUP_VERSION;
+  pki->verify_peer_cert = 0;
+  pki->validate_cn_call_back = remember_key;
+  pki->pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+  pki->pki_key.key.pem_buf.public_cert = cert_pem->data;
+  pki->pki_key.key.pem_buf.public_cert_len = cert_pem->len;
+  pki->pki_key.key.pem_buf.private_key = key_pem->data;
+  pki->pki_key.key.pem_buf.private_key_len = key_pem->len;
+}
+
 stw_status_t stw__op_connect_cert(stw_op_t *op, const stw_buf_t *cert_pem, const stw_buf_t *key_pem)
 {
   stw__op_disconnect(op);
   coap_dtls_pki_t pki;
-  memset(&pki, 0, sizeof(pki));
-  pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-  pki.verify_peer_cert = 0;   /* the flow checks the server against the voucher's pin */
-  pki.validate_cn_call_back = remember_server_key;
-  pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-  pki.pki_key.key.pem_buf.public_cert = cert_pem->data;
-  pki.pki_key.key.pem_buf.public_cert_len = cert_pem->len;
-  pki.pki_key.key.pem_buf.private_key = key_pem->data;
-  pki.pki_key.key.pem_buf.private_key_len = key_pem->len;
+  /* No libcoap chain check: the flow checks the server against the voucher's pin. */
+  stw__dtls_pki_init(&pki, cert_pem, key_pem, remember_server_key);
   op->server_spki_len = 0;
   op_state_t *s = state_of(op);
   s->psk = false;
@@ -352,17 +375,7 @@ stw_status_t stw__op_request(stw_op_t *op, coap_pdu_code_t method, const char *p
   size_t token_len = 0;
   coap_session_new_token(op->session, &token_len, token);
   coap_add_token(pdu, token_len, token);
-  /* Uri-Path, one option per segment, up to a '?'; then Uri-Query per '&'. */
-  const char *query = strchr(path, '?');
-  const char *path_end = query ? query : path + strlen(path);
-  for (const char *seg = path; seg < path_end;) {
-    const char *slash = memchr(seg, '/', (size_t)(path_end - seg));
-    size_t n = slash ? (size_t)(slash - seg) : (size_t)(path_end - seg);
-    if (n > 0)
-      coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
-    seg += n + (slash ? 1 : 0);
-  }
-  add_query_options(pdu, query);
+  stw__pdu_add_path(pdu, path);
   uint8_t buf[4];
   if (content_format >= 0)
     coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
@@ -434,27 +447,35 @@ static void reconnect(stw_op_t *op)
     stw__op_finish(op, STW_ERR_NETWORK, 0, "DTLS session failed and could not be opened again");
 }
 
+void stw__coap_io_run(coap_context_t *const *ctxs, size_t n, unsigned timeout_ms)
+{
+  /* Wait on every context's epoll descriptor at once, bounded by the
+   * nearest libcoap timer (retransmissions), then let each do its I/O. */
+  struct pollfd fds[STW__IO_CONTEXTS_MAX];
+  assert(n <= STW__IO_CONTEXTS_MAX);
+  coap_tick_t now;
+  coap_ticks(&now);
+  unsigned wait_ms = timeout_ms;
+  for (size_t i = 0; i < n; i++) {
+    fds[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
+    if (ctxs[i] == NULL)
+      continue;
+    unsigned w = coap_io_prepare_epoll(ctxs[i], now);
+    if (w > 0 && w < wait_ms)
+      wait_ms = w;
+    fds[i].fd = coap_context_get_coap_fd(ctxs[i]);
+  }
+  poll(fds, (nfds_t)n, (int)wait_ms);
+  for (size_t i = 0; i < n; i++)
+    if (ctxs[i] != NULL)
+      coap_io_process(ctxs[i], COAP_IO_NO_WAIT);
+}
+
 unsigned stw_net_run(stw_net_t *net, unsigned timeout_ms)
 {
   if (net->running > 0) {
-    /* Wait on both contexts' epoll descriptors at once, bounded by the
-     * nearest libcoap timer (retransmissions), then let each do its I/O. */
-    coap_tick_t now_ticks;
-    coap_ticks(&now_ticks);
-    unsigned a = coap_io_prepare_epoll(net->pki_ctx, now_ticks);
-    unsigned b = coap_io_prepare_epoll(net->psk_ctx, now_ticks);
-    unsigned wait_ms = timeout_ms;
-    if (a > 0 && a < wait_ms)
-      wait_ms = a;
-    if (b > 0 && b < wait_ms)
-      wait_ms = b;
-    struct pollfd fds[2] = {
-      { .fd = coap_context_get_coap_fd(net->pki_ctx), .events = POLLIN },
-      { .fd = coap_context_get_coap_fd(net->psk_ctx), .events = POLLIN },
-    };
-    poll(fds, 2, (int)wait_ms);
-    coap_io_process(net->pki_ctx, COAP_IO_NO_WAIT);
-    coap_io_process(net->psk_ctx, COAP_IO_NO_WAIT);
+    coap_context_t *ctxs[] = { net->pki_ctx, net->psk_ctx };
+    stw__coap_io_run(ctxs, 2, timeout_ms);
   }
   uint64_t now = stw_monotonic_us();
   stw_op_t **link = &net->ops;
@@ -559,4 +580,18 @@ stw_status_t stw__p7_find_key(const uint8_t *p7, size_t len, const uint8_t *spki
   if (st != STW_OK)
     return STW_ERR_MALFORMED;
   return k.found ? STW_OK : STW_ERR_NOT_FOUND;
+}
+
+stw_status_t stw__domain_certified(const stw_dev_t *dev, const uint8_t *p7, size_t len, const uint8_t *spki,
+                                   size_t spki_len)
+{
+  uint8_t *cert = malloc(STW_CERT_MAX);
+  size_t cert_len = 0;
+  if (cert == NULL)
+    return STW_ERR_NOMEM;
+  bool certified = stw__p7_find_key(p7, len, spki, spki_len, cert, &cert_len) == STW_OK &&
+                   stw_cert_verify_issued_by(cert, cert_len, dev->domain_ca_der.data, dev->domain_ca_der.len,
+                                             stw_now()) == STW_OK;
+  free(cert);
+  return certified ? STW_OK : STW_ERR_UNTRUSTED;
 }

@@ -45,6 +45,24 @@ struct stw_net {
   unsigned running;
 };
 
+/** Resolve uri ("coaps://host[:port]", port 5684 if none) to addr; host_out
+ *  (host_len bytes) receives the host. STW_ERR_INVALID for another scheme or a
+ *  host that does not fit, STW_ERR_NETWORK when the name does not resolve. */
+stw_status_t stw__coaps_resolve(const char *uri, coap_address_t *addr, char *host_out, size_t host_len) STW_WUR;
+/** DTLS client settings for a certificate + key (PEM, NUL counted, outlive
+ *  the session), with no chain check by libcoap: remember_key sees the key the
+ *  server proves, and the caller decides whether it is the right one. */
+void stw__dtls_pki_init(coap_dtls_pki_t *pki, const stw_buf_t *cert_pem, const stw_buf_t *key_pem,
+                        coap_dtls_cn_callback_t remember_key);
+/** Uri-Path options for path, one per non-empty '/'-separated segment up to a
+ *  '?', then one Uri-Query option per non-empty '&'-separated part after it. */
+void stw__pdu_add_path(coap_pdu_t *pdu, const char *path);
+/** One I/O round over up to STW__IO_CONTEXTS_MAX contexts (NULL entries are
+ *  skipped): wait at most timeout_ms, less if a libcoap timer is due sooner,
+ *  for any of them to be readable, then let each do its I/O. */
+#define STW__IO_CONTEXTS_MAX 4
+void stw__coap_io_run(coap_context_t *const *ctxs, size_t n, unsigned timeout_ms);
+
 /** A new operation for dev against uri ("coaps://host[:port]"). */
 stw_status_t stw__op_new(stw_net_t *net, stw_dev_t *dev, const char *uri, stw_done_cb done, void *arg,
                          stw_op_t **out);
@@ -73,6 +91,11 @@ void stw__op_refused(stw_op_t *op, unsigned code, const uint8_t *body, size_t le
  *  copied to out (STW_CERT_MAX bytes). STW_ERR_NOT_FOUND when none is. */
 stw_status_t stw__p7_find_key(const uint8_t *p7, size_t len, const uint8_t *spki, size_t spki_len, uint8_t *out,
                               size_t *out_len);
+/** Is spki (the key a DTLS server proved) one the domain CA that dev pinned at
+ *  bootstrap certified, by a certificate in p7 (a /crts answer, PKCS#7
+ *  certs-only)? STW_OK if so, STW_ERR_UNTRUSTED if not, STW_ERR_NOMEM. */
+stw_status_t stw__domain_certified(const stw_dev_t *dev, const uint8_t *p7, size_t len, const uint8_t *spki,
+                                   size_t spki_len) STW_WUR;
 
 /* ---- one request on the device's operational credential (request.c) ---- */
 

@@ -91,18 +91,12 @@ static void got_anchors(stw_op_t *op, unsigned code, const uint8_t *body, size_t
     stw__op_refused(op, code, body, len, NULL);
     return;
   }
-  stw_dev_t *dev = op->dev;
-  uint8_t *cert = malloc(STW_CERT_MAX);
-  size_t cert_len = 0;
-  if (cert == NULL) {
+  stw_status_t st = stw__domain_certified(op->dev, body, len, op->server_spki, op->server_spki_len);
+  if (st == STW_ERR_NOMEM) {
     stw__op_finish(op, STW_ERR_NOMEM, 0, "out of memory");
     return;
   }
-  bool trusted = stw__p7_find_key(body, len, op->server_spki, op->server_spki_len, cert, &cert_len) == STW_OK &&
-                 stw_cert_verify_issued_by(cert, cert_len, dev->domain_ca_der.data, dev->domain_ca_der.len,
-                                           stw_now()) == STW_OK;
-  free(cert);
-  if (!trusted) {
+  if (st != STW_OK) {
     stw__op_finish(op, STW_ERR_UNTRUSTED, code, "server key is not certified by the pinned domain CA");
     return;
   }

@@ -25,78 +25,42 @@ static char other(char slot)
   return slot == 'a' ? 'b' : 'a';
 }
 
-/* ---- the boot record: "key=value\n" lines, every key exactly once ---------------- */
+/* ---- the boot record: "key=value\n" lines, every key exactly once (devfiles.h) ---- */
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
+enum { KEY_ACTIVE, KEY_TRIAL, KEY_SEQUENCE, KEY_PREV_SEQUENCE, KEY_BOOT_COUNT, KEYS };
+
+static bool boot_value(void *arg, unsigned key, const char *v, size_t len)
 {
-  if (n == 0 || n > 20)
-    return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9')
+  stw_slots_t *out = arg;
+  uint64_t n = 0;
+  switch (key) {
+  case KEY_ACTIVE:
+    if (len != 1 || (v[0] != 'a' && v[0] != 'b'))
       return false;
-    unsigned d = (unsigned)(s[i] - '0');
-    if (v > (UINT64_MAX - d) / 10)
+    out->active = v[0];
+    return true;
+  case KEY_TRIAL:
+    if (!stw__record_u64(v, len, &n) || n > 1)
       return false;
-    v = v * 10 + d;
+    out->trial = n == 1;
+    return true;
+  case KEY_SEQUENCE: return stw__record_u64(v, len, &out->sequence);
+  case KEY_PREV_SEQUENCE: return stw__record_u64(v, len, &out->prev_sequence);
+  default: return stw__record_u64(v, len, &out->boot_count);
   }
-  *out = v;
-  return true;
 }
 
 stw_status_t stw_slots_parse(const uint8_t *text, size_t len, stw_slots_t *out)
 {
+  static const char *const keys[KEYS] = { "active", "trial", "sequence", "prev_sequence", "boot_count" };
   if (len > STW_SLOTS_BOOT_MAX)
     return STW_ERR_TOO_LARGE;
   memset(out, 0, sizeof(*out));
-  enum { ACTIVE = 1, TRIAL = 2, SEQ = 4, PREV = 8, BOOTS = 16, ALL = 31 };
-  unsigned seen = 0;
-  const char *p = (const char *)text, *end = p + len;
-  while (p < end) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    if (nl == NULL)
-      return STW_ERR_MALFORMED;  /* every line ends: a cut record is no record */
-    const char *eq = memchr(p, '=', (size_t)(nl - p));
-    if (eq == NULL)
-      return STW_ERR_MALFORMED;
-    size_t klen = (size_t)(eq - p), vlen = (size_t)(nl - eq - 1);
-    const char *v = eq + 1;
-    unsigned bit = 0;
-    uint64_t n = 0;
-    if (klen == 6 && memcmp(p, "active", 6) == 0) {
-      if (vlen != 1 || (v[0] != 'a' && v[0] != 'b'))
-        return STW_ERR_MALFORMED;
-      out->active = v[0];
-      bit = ACTIVE;
-    } else if (klen == 5 && memcmp(p, "trial", 5) == 0) {
-      if (!parse_u64(v, vlen, &n) || n > 1)
-        return STW_ERR_MALFORMED;
-      out->trial = n == 1;
-      bit = TRIAL;
-    } else if (klen == 8 && memcmp(p, "sequence", 8) == 0) {
-      if (!parse_u64(v, vlen, &out->sequence))
-        return STW_ERR_MALFORMED;
-      bit = SEQ;
-    } else if (klen == 13 && memcmp(p, "prev_sequence", 13) == 0) {
-      if (!parse_u64(v, vlen, &out->prev_sequence))
-        return STW_ERR_MALFORMED;
-      bit = PREV;
-    } else if (klen == 10 && memcmp(p, "boot_count", 10) == 0) {
-      if (!parse_u64(v, vlen, &out->boot_count))
-        return STW_ERR_MALFORMED;
-      bit = BOOTS;
-    } else {
-      return STW_ERR_MALFORMED;
-    }
-    if (seen & bit)
-      return STW_ERR_MALFORMED;
-    seen |= bit;
-    p = nl + 1;
-  }
-  return seen == ALL ? STW_OK : STW_ERR_MALFORMED;
+  return stw__record_parse(text, len, keys, KEYS, boot_value, out);
 }
 
-static stw_status_t write_record(stw_dev_t *dev, const stw_slots_t *s)
+/* Write s as the boot record; *out (if not NULL) gets it once written. */
+static stw_status_t write_record(stw_dev_t *dev, const stw_slots_t *s, stw_slots_t *out)
 {
   char text[STW_SLOTS_BOOT_MAX];
   int n = snprintf(text, sizeof(text),
@@ -104,7 +68,10 @@ static stw_status_t write_record(stw_dev_t *dev, const stw_slots_t *s)
                    s->active, s->trial ? 1 : 0, s->sequence, s->prev_sequence, s->boot_count);
   if (n < 0 || (size_t)n >= sizeof(text))
     return STW_ERR_TOO_LARGE;
-  return stw__devfile_write(dev, BOOT_FILE, text, (size_t)n, 0644);
+  stw_status_t st = stw__devfile_write(dev, BOOT_FILE, text, (size_t)n, 0644);
+  if (st == STW_OK && out != NULL)
+    *out = *s;
+  return st;
 }
 
 /* What a device runs before any update: an image derived from its id, so
@@ -119,9 +86,7 @@ static stw_status_t write_factory(stw_dev_t *dev, stw_slots_t *out)
   if (st != STW_OK)
     return st;
   stw_slots_t s = { .active = 'a', .trial = false, .sequence = 0, .prev_sequence = 0, .boot_count = 1 };
-  if ((st = write_record(dev, &s)) == STW_OK)
-    *out = s;
-  return st;
+  return write_record(dev, &s, out);
 }
 
 stw_status_t stw_slots_load(stw_dev_t *dev, stw_slots_t *out)
@@ -160,36 +125,38 @@ stw_status_t stw_slots_write_inactive(stw_dev_t *dev, const uint8_t *image, size
   return stw__devfile_write(dev, slot_file(other(s.active)), image, len, 0644);
 }
 
+/* The boot record, for a step allowed only on trial (trial) or only off it
+ * (!trial): STW_ERR_STATE for the other. */
+static stw_status_t load_when(stw_dev_t *dev, bool trial, stw_slots_t *s)
+{
+  stw_status_t st = stw_slots_load(dev, s);
+  if (st == STW_OK && s->trial != trial)
+    st = STW_ERR_STATE;
+  return st;
+}
+
 stw_status_t stw_slots_boot_trial(stw_dev_t *dev, uint64_t sequence, stw_slots_t *out)
 {
   stw_slots_t s;
   uint64_t size = 0;
-  stw_status_t st = stw_slots_load(dev, &s);
+  stw_status_t st = load_when(dev, false, &s);
   if (st != STW_OK)
     return st;
-  if (s.trial)
-    return STW_ERR_STATE;
   if ((st = stw__devfile_size(dev, slot_file(other(s.active)), &size)) != STW_OK)
     return st;
   stw_slots_t next = { .active = other(s.active), .trial = true, .sequence = sequence,
                        .prev_sequence = s.sequence, .boot_count = s.boot_count + 1 };
-  if ((st = write_record(dev, &next)) == STW_OK && out != NULL)
-    *out = next;
-  return st;
+  return write_record(dev, &next, out);
 }
 
 stw_status_t stw_slots_confirm(stw_dev_t *dev, stw_slots_t *out)
 {
   stw_slots_t s;
-  stw_status_t st = stw_slots_load(dev, &s);
+  stw_status_t st = load_when(dev, true, &s);
   if (st != STW_OK)
     return st;
-  if (!s.trial)
-    return STW_ERR_STATE;
   s.trial = false;
-  if ((st = write_record(dev, &s)) == STW_OK && out != NULL)
-    *out = s;
-  return st;
+  return write_record(dev, &s, out);
 }
 
 static stw_status_t fall_back(stw_dev_t *dev, const stw_slots_t *s, stw_slots_t *out)
@@ -198,20 +165,15 @@ static stw_status_t fall_back(stw_dev_t *dev, const stw_slots_t *s, stw_slots_t 
    * update overwrites it; its sequence is forgotten. */
   stw_slots_t back = { .active = other(s->active), .trial = false, .sequence = s->prev_sequence,
                        .prev_sequence = s->prev_sequence, .boot_count = s->boot_count + 1 };
-  stw_status_t st = write_record(dev, &back);
-  if (st == STW_OK && out != NULL)
-    *out = back;
-  return st;
+  return write_record(dev, &back, out);
 }
 
 stw_status_t stw_slots_fall_back(stw_dev_t *dev, stw_slots_t *out)
 {
   stw_slots_t s;
-  stw_status_t st = stw_slots_load(dev, &s);
+  stw_status_t st = load_when(dev, true, &s);
   if (st != STW_OK)
     return st;
-  if (!s.trial)
-    return STW_ERR_STATE;
   return fall_back(dev, &s, out);
 }
 
@@ -224,9 +186,7 @@ stw_status_t stw_slots_boot(stw_dev_t *dev, stw_slots_t *out)
   if (s.trial)
     return fall_back(dev, &s, out);
   s.boot_count++;
-  if ((st = write_record(dev, &s)) == STW_OK && out != NULL)
-    *out = s;
-  return st;
+  return write_record(dev, &s, out);
 }
 
 /* ---- identity and measurement ----------------------------------------------------- */

@@ -2,7 +2,6 @@
  * public key (RFC 7250), /authz-info for access tokens, and every other
  * request checked by the device's own PEP before its handler runs. The
  * OSCORE endpoint is device/thing_oscore.c. */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,16 +194,10 @@ stw_status_t stw_thing_new(stw_dev_t *dev, const char *listen, uint32_t skew_sec
   coap_context_set_block_mode(t->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
   coap_register_event_handler(t->ctx, on_event);
   coap_dtls_pki_t pki;
-  memset(&pki, 0, sizeof(pki));
-  pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-  pki.verify_peer_cert = 0;  /* the PEP decides, from the key the peer proved */
+  /* No chain check: the PEP decides, from the key the peer proved. The
+   * device's own key goes out raw (RFC 7250), so it stands for the cert. */
+  stw__dtls_pki_init(&pki, &dev->op_key_pem, &dev->op_key_pem, remember_peer);
   pki.is_rpk_not_cert = 1;
-  pki.validate_cn_call_back = remember_peer;
-  pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-  pki.pki_key.key.pem_buf.public_cert = dev->op_key_pem.data;
-  pki.pki_key.key.pem_buf.public_cert_len = dev->op_key_pem.len;
-  pki.pki_key.key.pem_buf.private_key = dev->op_key_pem.data;
-  pki.pki_key.key.pem_buf.private_key_len = dev->op_key_pem.len;
   if (!coap_context_set_pki(t->ctx, &pki))
     goto out;
   coap_address_init(&addr);
@@ -254,81 +247,16 @@ stw_status_t stw_thing_resource(stw_thing_t *t, const char *path, stw_thing_hand
 
 void stw_thing_run(stw_thing_t *t, unsigned timeout_ms)
 {
-  coap_tick_t now;
-  coap_ticks(&now);
-  unsigned wait_ms = coap_io_prepare_epoll(t->ctx, now);
-  if (wait_ms == 0 || wait_ms > timeout_ms)
-    wait_ms = timeout_ms;
-  if (t->watch.ctx != NULL) {
-    unsigned w = coap_io_prepare_epoll(t->watch.ctx, now);
-    if (w > 0 && w < wait_ms)
-      wait_ms = w;
-  }
-  struct pollfd fds[2] = {
-    { .fd = coap_context_get_coap_fd(t->ctx), .events = POLLIN },
-    { .fd = t->watch.ctx ? coap_context_get_coap_fd(t->watch.ctx) : -1, .events = POLLIN },
-  };
-  if (t->osc_ctx != NULL) {
-    unsigned w = coap_io_prepare_epoll(t->osc_ctx, now);
-    if (w > 0 && w < wait_ms)
-      wait_ms = w;
-  }
-  struct pollfd all[3] = { fds[0], fds[1], { .fd = t->osc_ctx ? coap_context_get_coap_fd(t->osc_ctx) : -1,
-                                             .events = POLLIN } };
-  poll(all, 3, (int)wait_ms);
-  coap_io_process(t->ctx, COAP_IO_NO_WAIT);
-  if (t->osc_ctx != NULL)
-    coap_io_process(t->osc_ctx, COAP_IO_NO_WAIT);
-  if (t->watch.ctx != NULL)
-    coap_io_process(t->watch.ctx, COAP_IO_NO_WAIT);
+  coap_context_t *ctxs[] = { t->ctx, t->osc_ctx, t->watch.domain.ctx };
+  stw__coap_io_run(ctxs, 3, timeout_ms);
 }
 
 /* ---- the revocation list ---------------------------------------------------------- */
 
-static int remember_domain_key(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
-                               unsigned depth, int validated, void *arg)
-{
-  (void)validated;
-  (void)arg;
-  stw_thing_t *t = stw__thing_of(session);
-  if (depth != 0)
-    return 1;
-  if (strcmp(cn, COAP_DTLS_RPK_CERT_CN) == 0 && len <= sizeof(t->watch.server_spki)) {
-    memcpy(t->watch.server_spki, der, len);
-    t->watch.server_spki_len = len;
-    return 1;
-  }
-  return 0;  /* the domain daemon speaks with a raw key */
-}
-
-static stw_status_t send_get(coap_session_t *session, const char *path, int accept, bool observe)
-{
-  coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, coap_new_message_id(session),
-                                  coap_session_max_pdu_size(session));
-  if (pdu == NULL)
-    return STW_ERR_NOMEM;
-  uint8_t token[8], buf[4];
-  size_t token_len = 0;
-  coap_session_new_token(session, &token_len, token);
-  coap_add_token(pdu, token_len, token);
-  if (observe)
-    coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), COAP_OBSERVE_ESTABLISH), buf);
-  for (const char *seg = path; *seg;) {
-    const char *slash = strchr(seg, '/');
-    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
-    coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
-    seg += n;
-    if (*seg == '/')
-      seg++;
-  }
-  if (accept >= 0)
-    coap_add_option(pdu, COAP_OPTION_ACCEPT, coap_encode_var_safe(buf, sizeof(buf), (unsigned)accept), buf);
-  return coap_send(session, pdu) == COAP_INVALID_MID ? STW_ERR_NETWORK : STW_OK;
-}
-
 /* {1: seq, 2: [[cti, exp], ...]}: drop every listed token. */
-static void apply_revocations(stw_thing_t *t, const uint8_t *p, size_t len)
+static void apply_revocations(void *arg, const uint8_t *p, size_t len)
 {
+  stw_thing_t *t = arg;
   stw_cbor_reader_t r;
   size_t n = 0;
   stw_cbor_reader_init(&r, p, len);
@@ -368,78 +296,11 @@ static void apply_revocations(stw_thing_t *t, const uint8_t *p, size_t len)
     t->watch.seq = seq;
 }
 
-static coap_response_t on_watch_answer(coap_session_t *session, const coap_pdu_t *sent, const coap_pdu_t *received,
-                                       const coap_mid_t mid)
-{
-  (void)sent;
-  (void)mid;
-  stw_thing_t *t = stw__thing_of(session);
-  size_t len = 0, offset = 0, total = 0;
-  const uint8_t *data = NULL;
-  if (!coap_get_data_large(received, &len, &data, &offset, &total))
-    data = NULL, len = 0;
-  if ((coap_pdu_get_code(received) >> 5) != 2)
-    return COAP_RESPONSE_OK;
-  if (!t->watch.verified) {
-    /* The answer to /crts: is the key this session proved certified by the
-     * domain CA this device pinned at bootstrap? Only then observe. */
-    uint8_t *cert = malloc(STW_CERT_MAX);
-    size_t cert_len = 0;
-    bool domain = cert != NULL &&
-                  stw__p7_find_key(data, len, t->watch.server_spki, t->watch.server_spki_len, cert, &cert_len) ==
-                      STW_OK &&
-                  stw_cert_verify_issued_by(cert, cert_len, t->dev->domain_ca_der.data, t->dev->domain_ca_der.len,
-                                            stw_now()) == STW_OK;
-    free(cert);
-    if (!domain)
-      return COAP_RESPONSE_OK;  /* not the domain: never observed */
-    t->watch.verified = true;
-    if (send_get(session, "revoked", -1, true) != STW_OK)
-      t->watch.verified = false;
-    return COAP_RESPONSE_OK;
-  }
-  apply_revocations(t, data, len);
-  return COAP_RESPONSE_OK;
-}
-
 stw_status_t stw_thing_watch_revocations(stw_thing_t *t, const char *domain_uri)
 {
-  if (t->watch.ctx != NULL)
+  if (t->watch.domain.ctx != NULL)
     return STW_ERR_STATE;
-  coap_uri_t uri;
-  if (coap_split_uri((const uint8_t *)domain_uri, strlen(domain_uri), &uri) < 0 || uri.scheme != COAP_URI_SCHEME_COAPS)
-    return STW_ERR_INVALID;
-  char host[128];
-  if (uri.host.length == 0 || uri.host.length >= sizeof(host))
-    return STW_ERR_INVALID;
-  memcpy(host, uri.host.s, uri.host.length);
-  host[uri.host.length] = '\0';
-  char listen[160];
-  snprintf(listen, sizeof(listen), "%s:%u", host, uri.port ? uri.port : COAPS_DEFAULT_PORT);
-  coap_address_t addr;
-  coap_address_init(&addr);
-  stw_status_t st = stw_listen_parse(listen, &addr.addr.sa, &addr.size);
-  if (st != STW_OK)
-    return st;
-  t->watch.ctx = coap_new_context(NULL);
-  if (t->watch.ctx == NULL)
-    return STW_ERR_NETWORK;
-  coap_set_app_data(t->watch.ctx, t);
-  coap_context_set_block_mode(t->watch.ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
-  coap_register_response_handler(t->watch.ctx, on_watch_answer);
-  coap_dtls_pki_t pki;
-  memset(&pki, 0, sizeof(pki));
-  pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-  pki.validate_cn_call_back = remember_domain_key;
-  pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-  pki.pki_key.key.pem_buf.public_cert = t->dev->op_cert_pem.data;
-  pki.pki_key.key.pem_buf.public_cert_len = t->dev->op_cert_pem.len;
-  pki.pki_key.key.pem_buf.private_key = t->dev->op_key_pem.data;
-  pki.pki_key.key.pem_buf.private_key_len = t->dev->op_key_pem.len;
-  t->watch.session = coap_new_client_session_pki(t->watch.ctx, NULL, &addr, COAP_PROTO_DTLS, &pki);
-  if (t->watch.session == NULL)
-    return STW_ERR_NETWORK;
-  return send_get(t->watch.session, ".well-known/est/crts", 281, false);
+  return stw__domain_watch_open(&t->watch.domain, t->dev, domain_uri, "revoked", -1, apply_revocations, t);
 }
 
 uint64_t stw_thing_revocation_seq(const stw_thing_t *t)
@@ -466,10 +327,7 @@ void stw_thing_free(stw_thing_t *t)
 {
   if (t == NULL)
     return;
-  if (t->watch.session != NULL)
-    coap_session_release(t->watch.session);
-  if (t->watch.ctx != NULL)
-    coap_free_context(t->watch.ctx);
+  stw__domain_watch_close(&t->watch.domain);
   if (t->ctx != NULL)
     coap_free_context(t->ctx);
   stw__thing_oscore_free(t);

@@ -11,6 +11,7 @@
 #include <coap3/coap.h>
 
 #include "dev_internal.h"
+#include "domain_watch.h"
 #include "oscore.h"
 #include "pep.h"
 #include "steward/thing.h"
@@ -31,15 +32,9 @@ typedef struct {
   void *arg;
 } thing_resource_t;
 
-/* The observation of the domain's revocation list: a client context of its
- * own (libcoap keeps PKI settings per context, and the server side speaks
- * with a raw key). */
+/* The observation of the domain's revocation list. */
 typedef struct {
-  coap_context_t *ctx;
-  coap_session_t *session;
-  uint8_t server_spki[STW_SPKI_MAX];
-  size_t server_spki_len;
-  bool verified;                    /* the domain's key checked against the pinned CA */
+  stw__domain_watch_t domain;       /* /revoked, once the domain's key checked out */
   uint64_t seq;
 } revocation_watch_t;
 

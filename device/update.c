@@ -8,8 +8,6 @@
  * can a restarted device ask for block n instead of block 0. */
 #include <coap3/coap.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,21 +95,15 @@ static void say(char *why, size_t len, const char *fmt, ...)
 
 /* ---- the progress record ------------------------------------------------------- */
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
+static bool progress_value(void *arg, unsigned key, const char *v, size_t len)
 {
-  if (n == 0 || n > 20)
-    return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9')
-      return false;
-    unsigned d = (unsigned)(s[i] - '0');
-    if (v > (UINT64_MAX - d) / 10)
-      return false;
-    v = v * 10 + d;
+  stw__progress_t *out = arg;
+  switch (key) {
+  case 0: return stw__record_u64(v, len, &out->sequence);
+  case 1: return stw__record_u64(v, len, &out->size);
+  case 2: return len == 64 && stw_hex_decode(v, 64, out->digest, 32) == STW_OK;
+  default: return stw__record_u64(v, len, &out->have);
   }
-  *out = v;
-  return true;
 }
 
 stw_status_t stw__progress_parse(const uint8_t *text, size_t len, stw__progress_t *out)
@@ -120,29 +112,10 @@ stw_status_t stw__progress_parse(const uint8_t *text, size_t len, stw__progress_
   memset(out, 0, sizeof(*out));
   if (len > STW__PROGRESS_MAX)
     return STW_ERR_TOO_LARGE;
-  unsigned seen = 0;
-  const char *p = (const char *)text, *end = p + len;
-  while (p < end) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *eq = nl ? memchr(p, '=', (size_t)(nl - p)) : NULL;
-    if (eq == NULL)
-      return STW_ERR_MALFORMED;
-    size_t klen = (size_t)(eq - p), vlen = (size_t)(nl - eq - 1);
-    unsigned k = 0;
-    while (k < 4 && (strlen(keys[k]) != klen || memcmp(p, keys[k], klen) != 0))
-      k++;
-    if (k == 4 || (seen & (1u << k)))
-      return STW_ERR_MALFORMED;
-    seen |= 1u << k;
-    bool ok = k == 0 ? parse_u64(eq + 1, vlen, &out->sequence)
-            : k == 1 ? parse_u64(eq + 1, vlen, &out->size)
-            : k == 2 ? vlen == 64 && stw_hex_decode(eq + 1, 64, out->digest, 32) == STW_OK
-                     : parse_u64(eq + 1, vlen, &out->have);
-    if (!ok)
-      return STW_ERR_MALFORMED;
-    p = nl + 1;
-  }
-  return seen == 15 && out->have <= out->size ? STW_OK : STW_ERR_MALFORMED;
+  stw_status_t st = stw__record_parse(text, len, keys, 4, progress_value, out);
+  if (st == STW_OK && out->have > out->size)
+    st = STW_ERR_MALFORMED;
+  return st;
 }
 
 static stw_status_t progress_write(agent_t *a)
@@ -285,12 +258,7 @@ static stw_status_t send_request(agent_t *a, coap_pdu_code_t method, const char 
   uint8_t buf[4];
   if (observe)
     coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), COAP_OBSERVE_ESTABLISH), buf);
-  for (const char *seg = path; *seg;) {
-    const char *slash = strchr(seg, '/');
-    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
-    coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
-    seg += n + (slash ? 1 : 0);
-  }
+  stw__pdu_add_path(pdu, path);
   if (content_format >= 0)
     coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
                     coap_encode_var_safe(buf, sizeof(buf), (unsigned)content_format), buf);
@@ -558,16 +526,8 @@ static bool same_token(const coap_pdu_t *pdu, const uint8_t *token, size_t len)
 
 static void server_checked(agent_t *a)
 {
-  stw_cert_info_t info;
-  uint8_t *cert = malloc(STW_CERT_MAX);
-  size_t cert_len = 0;
-  bool domain = cert != NULL && a->server_spki_len > 0 &&
-                stw__p7_find_key(a->crts.data, a->crts.len, a->server_spki, a->server_spki_len, cert, &cert_len) ==
-                    STW_OK &&
-                stw_cert_verify_issued_by(cert, cert_len, a->dev->domain_ca_der.data, a->dev->domain_ca_der.len,
-                                          stw_now()) == STW_OK &&
-                stw_cert_parse(cert, cert_len, &info) == STW_OK;
-  free(cert);
+  bool domain =
+      stw__domain_certified(a->dev, a->crts.data, a->crts.len, a->server_spki, a->server_spki_len) == STW_OK;
   a->crts.len = 0;
   if (!domain) {
     disconnect(a);  /* not our domain: nothing is asked of it */
@@ -701,14 +661,7 @@ static void connect_agent(agent_t *a)
   a->crts.len = 0;
   if (dev->has_op_cert) {
     coap_dtls_pki_t pki;
-    memset(&pki, 0, sizeof(pki));
-    pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-    pki.validate_cn_call_back = remember_server_key;
-    pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-    pki.pki_key.key.pem_buf.public_cert = dev->op_cert_pem.data;
-    pki.pki_key.key.pem_buf.public_cert_len = dev->op_cert_pem.len;
-    pki.pki_key.key.pem_buf.private_key = dev->op_key_pem.data;
-    pki.pki_key.key.pem_buf.private_key_len = dev->op_key_pem.len;
+    stw__dtls_pki_init(&pki, &dev->op_cert_pem, &dev->op_key_pem, remember_server_key);
     a->session = coap_new_client_session_pki(a->u->pki_ctx, NULL, &a->server, COAP_PROTO_DTLS, &pki);
   } else {
     coap_dtls_cpsk_t cpsk;
@@ -768,31 +721,6 @@ stw_status_t stw_updater_new(stw_updater_t **out)
   return STW_OK;
 }
 
-static stw_status_t resolve(const char *uri, coap_address_t *addr)
-{
-  coap_uri_t parsed;
-  char host[256];
-  if (coap_split_uri((const uint8_t *)uri, strlen(uri), &parsed) < 0 || parsed.scheme != COAP_URI_SCHEME_COAPS ||
-      parsed.host.length == 0 || parsed.host.length >= sizeof(host))
-    return STW_ERR_INVALID;
-  memcpy(host, parsed.host.s, parsed.host.length);
-  host[parsed.host.length] = '\0';
-  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
-  struct addrinfo *res = NULL;
-  if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
-    return STW_ERR_NETWORK;
-  coap_address_init(addr);
-  addr->size = res->ai_addrlen;
-  memcpy(&addr->addr, res->ai_addr, res->ai_addrlen);
-  uint16_t port = parsed.port ? parsed.port : COAPS_DEFAULT_PORT;
-  if (res->ai_family == AF_INET)
-    addr->addr.sin.sin_port = htons(port);
-  else
-    addr->addr.sin6.sin6_port = htons(port);
-  freeaddrinfo(res);
-  return STW_OK;
-}
-
 stw_status_t stw_updater_watch(stw_updater_t *u, stw_dev_t *dev, const char *domain_uri, const stw_update_opts_t *opts)
 {
   if (stw_dev_state(dev) != STW_DEV_ENROLLED || dev->domain_ca_der.len == 0)
@@ -808,7 +736,8 @@ stw_status_t stw_updater_watch(stw_updater_t *u, stw_dev_t *dev, const char *dom
   agent_t *a = calloc(1, sizeof(*a));
   if (a == NULL)
     return STW_ERR_NOMEM;
-  if ((st = resolve(domain_uri, &a->server)) != STW_OK) {
+  char host[256];
+  if ((st = stw__coaps_resolve(domain_uri, &a->server, host, sizeof(host))) != STW_OK) {
     free(a);
     return st;
   }
@@ -826,22 +755,8 @@ stw_status_t stw_updater_watch(stw_updater_t *u, stw_dev_t *dev, const char *dom
 
 unsigned stw_updater_run(stw_updater_t *u, unsigned timeout_ms)
 {
-  coap_tick_t now_ticks;
-  coap_ticks(&now_ticks);
-  unsigned a_ms = coap_io_prepare_epoll(u->pki_ctx, now_ticks);
-  unsigned b_ms = coap_io_prepare_epoll(u->psk_ctx, now_ticks);
-  unsigned wait_ms = timeout_ms;
-  if (a_ms > 0 && a_ms < wait_ms)
-    wait_ms = a_ms;
-  if (b_ms > 0 && b_ms < wait_ms)
-    wait_ms = b_ms;
-  struct pollfd fds[2] = {
-    { .fd = coap_context_get_coap_fd(u->pki_ctx), .events = POLLIN },
-    { .fd = coap_context_get_coap_fd(u->psk_ctx), .events = POLLIN },
-  };
-  poll(fds, 2, (int)wait_ms);
-  coap_io_process(u->pki_ctx, COAP_IO_NO_WAIT);
-  coap_io_process(u->psk_ctx, COAP_IO_NO_WAIT);
+  coap_context_t *ctxs[] = { u->pki_ctx, u->psk_ctx };
+  stw__coap_io_run(ctxs, 2, timeout_ms);
   uint64_t now = stw_monotonic_us();
   unsigned busy = 0;
   for (agent_t *a = u->agents; a != NULL; a = a->next) {
