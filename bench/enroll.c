@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "domain/domain.h"
 #include "pki.h"
 #include "spawn.h"
@@ -155,14 +156,6 @@ static int run_sim(const char *steward, const char *uri, const char *data, unsig
   return pclose(p);
 }
 
-static double json_number(const char *json, const char *key)
-{
-  char pat[64];
-  snprintf(pat, sizeof(pat), "\"%s\":", key);
-  const char *at = strstr(json, pat);
-  return at ? strtod(at + strlen(pat), NULL) : -1;
-}
-
 int main(int argc, char **argv)
 {
   unsigned devices = 5000, concurrency = 32, fleet = 100000;
@@ -195,10 +188,10 @@ int main(int argc, char **argv)
   }
   char json[1024];
   int rc = run_sim(steward, d.uri, data, devices, concurrency, json, sizeof(json));
-  double rate = json_number(json, "enrollments_per_s");
+  double rate = bench_json_number(json, "enrollments_per_s");
   printf("enroll: %u devices, %u in flight, durable (answered after commit): %.0f enrollments/s, "
-         "latency p50 %.1f ms, p99 %.1f ms, failed %.0f\n", devices, concurrency, rate, json_number(json, "p50_ms"),
-         json_number(json, "p99_ms"), json_number(json, "failed"));
+         "latency p50 %.1f ms, p99 %.1f ms, failed %.0f\n", devices, concurrency, rate,
+         bench_json_number(json, "p50_ms"), bench_json_number(json, "p99_ms"), bench_json_number(json, "failed"));
   printf("enroll vs crypto ceiling: %.0f%% of one core's ceiling (%.0f/s)\n", ceiling > 0 ? 100 * rate / ceiling : 0,
          ceiling);
   long rss_small = status_kib(d.pid, "VmRSS:");

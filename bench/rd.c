@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "domain/domain.h"
 #include "pki.h"
 #include "spawn.h"
@@ -277,14 +278,6 @@ static bool parse_count(const char *s, unsigned *out)
   return true;
 }
 
-static double json_number(const char *json, const char *key)
-{
-  char pattern[64];
-  snprintf(pattern, sizeof(pattern), "\"%s\":", key);
-  const char *p = strstr(json, pattern);
-  return p ? strtod(p + strlen(pattern), NULL) : -1;
-}
-
 int main(int argc, char **argv)
 {
   unsigned entries = 1000000, lookups = 2000, registrations = 2000;
@@ -396,8 +389,9 @@ int main(int argc, char **argv)
     pclose(p);
   printf("protocol: %u devices bootstrapped then registered (steward sim --register, 64 in flight, DTLS handshake each):\n"
          "          %.0f registrations/s, p50 %.1f ms, p99 %.1f ms, %.0f registered, %.0f failed\n",
-         registrations, json_number(json, "registrations_per_s"), json_number(json, "register_p50_ms"),
-         json_number(json, "register_p99_ms"), json_number(json, "registered"), json_number(json, "register_failed"));
+         registrations, bench_json_number(json, "registrations_per_s"), bench_json_number(json, "register_p50_ms"),
+         bench_json_number(json, "register_p99_ms"), bench_json_number(json, "registered"),
+         bench_json_number(json, "register_failed"));
   printf("daemon VmRSS with %u registrations: %ld KiB\n", entries + registrations, vm_rss_kib(daemon.pid));
   int rc = stw_stop_daemon(&daemon);
   printf("daemon stopped (exit %d); data in %s (remove it when done)\n", rc, data);

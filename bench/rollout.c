@@ -17,16 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "spawn.h"
 #include "util.h"
-
-static double json_number(const char *json, const char *key)
-{
-  char pat[64];
-  snprintf(pat, sizeof(pat), "\"%s\":", key);
-  const char *at = strstr(json, pat);
-  return at ? strtod(at + strlen(pat), NULL) : -1;
-}
 
 int main(int argc, char **argv)
 {
@@ -62,14 +55,15 @@ int main(int argc, char **argv)
     snprintf(strstr(line, "rollout_devices") ? rollout : sim, sizeof(rollout), "%s", line);
   int rc = p ? pclose(p) : -1;
   int daemon_rc = stw_stop_daemon(&d);
-  printf("enroll: %u devices in %.2f s (%.0f/s), before the roll-out\n", devices, json_number(sim, "seconds"),
-         json_number(sim, "enrollments_per_s"));
+  printf("enroll: %u devices in %.2f s (%.0f/s), before the roll-out\n", devices, bench_json_number(sim, "seconds"),
+         bench_json_number(sim, "enrollments_per_s"));
   printf("rollout: %.0f devices observing /fw; campaign (canary %u%%, then the rest) to %.0f devices, image %u bytes "
-         "(%.0f blocks of 1 KiB fetched)\n", json_number(rollout, "observing"), canary, json_number(rollout, "targets"),
-         image, json_number(rollout, "blocks"));
+         "(%.0f blocks of 1 KiB fetched)\n", bench_json_number(rollout, "observing"), canary,
+         bench_json_number(rollout, "targets"), image, bench_json_number(rollout, "blocks"));
   printf("rollout: done in %.2f s: %.0f installed, %.0f failed; %.1f manifests/s verified and reported, "
-         "%.1f images/s delivered and installed\n", json_number(rollout, "seconds"), json_number(rollout, "installed"),
-         json_number(rollout, "failed"), json_number(rollout, "manifests_per_s"), json_number(rollout, "images_per_s"));
+         "%.1f images/s delivered and installed\n", bench_json_number(rollout, "seconds"),
+         bench_json_number(rollout, "installed"), bench_json_number(rollout, "failed"),
+         bench_json_number(rollout, "manifests_per_s"), bench_json_number(rollout, "images_per_s"));
   printf("daemon exit %d, sim exit %d\n", daemon_rc, rc);
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   if (system(cmd) != 0)

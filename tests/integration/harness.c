@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "enroll/enroll.h"
+#include "pki.h"
 #include "testutil.h"
 
 #define DAEMON_READY_TIMEOUT_MS 10000
@@ -296,6 +297,18 @@ stw_status_t it_allow_device(it_world_t *w, const char *device_id)
   return stw_store_rule_add(w->store, &r);
 }
 
+stw_status_t it_home_start(it_world_t *w, const char *const *extra_args, it_daemon_t *d)
+{
+  stw_status_t st = it_world_init(w, "home.example");
+  if (st == STW_OK)
+    st = it_allow_model(w, "meter-1");
+  if (st == STW_OK)
+    st = it_allow_model(w, "gateway-1");
+  if (st == STW_OK)
+    st = it_daemon_start(w->data, extra_args, d);
+  return st;
+}
+
 /* ---- devices ----------------------------------------------------------------------- */
 
 static stw_status_t open_memory_device(const stw_imprint_t *im, const char *mfg_ca_pem, stw_dev_t **out)
@@ -345,6 +358,15 @@ stw_status_t it_device_new(it_world_t *w, const char *model, bool psk, it_device
     st = it_device_voucher(w, w->mfg, out, NULL, 0);
   if (st == STW_OK && (st = it_device_import(w, out, diag, sizeof(diag))) != STW_OK)
     fprintf(stderr, "harness: voucher import refused: %s (%s)\n", stw_status_str(st), diag);
+  return st;
+}
+
+stw_status_t it_device_enrolled(it_world_t *w, const char *daemon_uri, const char *model, it_device_t *out)
+{
+  stw_bootstrap_report_t rep;
+  stw_status_t st = it_device_new(w, model, false, out);
+  if (st == STW_OK)
+    st = stw_bootstrap(out->dev, daemon_uri, &rep);
   return st;
 }
 
@@ -413,6 +435,17 @@ uint64_t it_serial_count(stw_store_t *st)
   uint64_t n = 0;
   assert_int_equal(stw_store_serial_count(st, &n), STW_OK);
   return n;
+}
+
+void it_ldevid_spki(stw_store_t *st, const char *device_id, uint8_t *spki, size_t *len)
+{
+  stw_device_t row;
+  assert_int_equal(stw_store_device_get(st, device_id, &row), STW_OK);
+  stw_cert_info_t info;
+  assert_int_equal(stw_cert_parse(row.ldevid, row.ldevid_len, &info), STW_OK);
+  memcpy(spki, info.spki, info.spki_len);
+  *len = info.spki_len;
+  stw_device_clear(&row);
 }
 
 static stw_status_t note_last(const stw_audit_t *a, void *arg)
@@ -618,6 +651,18 @@ stw_status_t it_meter_new(stw_dev_t *dev, const char *listen, it_meter_t *m)
   if (st != STW_OK) {
     stw_thing_free(m->thing);
     m->thing = NULL;
+  }
+  return st;
+}
+
+stw_status_t it_meter_serve(stw_dev_t *dev, const char *daemon_uri, it_meter_t *m, char *uri, size_t uri_len)
+{
+  stw_status_t st = it_meter_new(dev, "127.0.0.1:0", m);
+  if (st == STW_OK)
+    st = stw_thing_watch_revocations(m->thing, daemon_uri);
+  if (st == STW_OK) {
+    snprintf(uri, uri_len, "coaps://127.0.0.1:%u", stw_thing_port(m->thing));
+    st = it_meter_start(m);
   }
   return st;
 }

@@ -77,6 +77,11 @@ void it_world_free(it_world_t *w);
 /** Policy: allow a model (any manufacturer), or exactly one device. */
 stw_status_t it_allow_model(it_world_t *w, const char *model) __attribute__((warn_unused_result));
 stw_status_t it_allow_device(it_world_t *w, const char *device_id) __attribute__((warn_unused_result));
+/** The device-to-device tests' start: a world "home.example" that allows
+ *  meter-1 and gateway-1, and its daemon started with extra_args (as
+ *  it_daemon_start). */
+stw_status_t it_home_start(it_world_t *w, const char *const *extra_args, it_daemon_t *d)
+    __attribute__((warn_unused_result));
 
 /** A CA certificate as PEM (malloc'd, NUL-terminated; caller frees). */
 char *it_ca_pem(const stw_factory_t *f);
@@ -109,6 +114,9 @@ stw_status_t it_device_new(it_world_t *w, const char *model, bool psk, it_device
  *  same device after losing its memory). */
 stw_status_t it_device_reopen(const it_world_t *w, const it_device_t *dev, stw_dev_t **out)
     __attribute__((warn_unused_result));
+/** it_device_new (X.509), then bootstrapped at the daemon at daemon_uri. */
+stw_status_t it_device_enrolled(it_world_t *w, const char *daemon_uri, const char *model, it_device_t *out)
+    __attribute__((warn_unused_result));
 void it_device_free(it_device_t *dev);
 
 /** Write the IDevID certificate and key of an X.509 device as two PEM files
@@ -121,6 +129,9 @@ stw_status_t it_device_write_idevid(const it_device_t *dev, const char *cert_pat
 /** State of a device; -1 when the store has no such device. */
 int it_device_state(stw_store_t *st, const char *device_id);
 uint64_t it_serial_count(stw_store_t *st);
+/** The public key of the LDevID the store holds for a device, as DER SPKI
+ *  (spki has STW_SPKI_MAX bytes); fails the test when there is none. */
+void it_ldevid_spki(stw_store_t *st, const char *device_id, uint8_t *spki, size_t *len);
 /** Sequence number of the last audit record (0 for an empty log). */
 uint64_t it_audit_last(stw_store_t *st);
 /** Number of audit records after seq `after` that match; NULL fields match
@@ -169,6 +180,10 @@ typedef struct {
  *  configure it (revocations, OSCORE) before it_meter_start(). */
 stw_status_t it_meter_new(stw_dev_t *dev, const char *listen, it_meter_t *m) __attribute__((warn_unused_result));
 stw_status_t it_meter_start(it_meter_t *m) __attribute__((warn_unused_result));
+/** A meter for dev on any loopback port, watching the daemon at daemon_uri for
+ *  revocations, started; its "coaps://127.0.0.1:PORT" into uri. */
+stw_status_t it_meter_serve(stw_dev_t *dev, const char *daemon_uri, it_meter_t *m, char *uri, size_t uri_len)
+    __attribute__((warn_unused_result));
 /** Stop the thread (the thing is single-threaded: touch it only paused);
  *  it_meter_start() resumes. */
 void it_meter_pause(it_meter_t *m);

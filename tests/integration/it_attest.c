@@ -43,22 +43,12 @@ static int setup(void **state)
   (void)state;
   F = calloc(1, sizeof(*F));
   assert_non_null(F);
-  assert_int_equal(it_world_init(&F->w, "home.example"), STW_OK);
-  assert_int_equal(it_allow_model(&F->w, "meter-1"), STW_OK);
-  assert_int_equal(it_allow_model(&F->w, "gateway-1"), STW_OK);
   const char *args[] = { "--attest-interval", INTERVAL, "--attest-nonce-lifetime", NONCE_LIFETIME, NULL };
-  assert_int_equal(it_daemon_start(F->w.data, args, &F->d), STW_OK);
-  stw_bootstrap_report_t rep;
-  assert_int_equal(it_device_new(&F->w, "meter-1", false, &F->meter), STW_OK);
-  assert_int_equal(it_device_new(&F->w, "gateway-1", false, &F->gw), STW_OK);
-  assert_int_equal(it_device_new(&F->w, "meter-1", false, &F->sensor), STW_OK);
-  assert_int_equal(stw_bootstrap(F->meter.dev, F->d.uri, &rep), STW_OK);
-  assert_int_equal(stw_bootstrap(F->gw.dev, F->d.uri, &rep), STW_OK);
-  assert_int_equal(stw_bootstrap(F->sensor.dev, F->d.uri, &rep), STW_OK);
-  assert_int_equal(it_meter_new(F->meter.dev, "127.0.0.1:0", &F->m), STW_OK);
-  assert_int_equal(stw_thing_watch_revocations(F->m.thing, F->d.uri), STW_OK);
-  snprintf(F->meter_uri, sizeof(F->meter_uri), "coaps://127.0.0.1:%u", stw_thing_port(F->m.thing));
-  assert_int_equal(it_meter_start(&F->m), STW_OK);
+  assert_int_equal(it_home_start(&F->w, args, &F->d), STW_OK);
+  assert_int_equal(it_device_enrolled(&F->w, F->d.uri, "meter-1", &F->meter), STW_OK);
+  assert_int_equal(it_device_enrolled(&F->w, F->d.uri, "gateway-1", &F->gw), STW_OK);
+  assert_int_equal(it_device_enrolled(&F->w, F->d.uri, "meter-1", &F->sensor), STW_OK);
+  assert_int_equal(it_meter_serve(F->meter.dev, F->d.uri, &F->m, F->meter_uri, sizeof(F->meter_uri)), STW_OK);
   return 0;
 }
 
@@ -118,17 +108,26 @@ static void attests_right_after_enrollment(void **state)
 
 /* ---- refusals over the wire: code, and nothing changed ----------------------------------- */
 
+/* A challenge the daemon issues to challenger, answered with evidence signer
+ * signs (*ev, the caller frees it); the nonce's length. */
+static size_t evidence_for(stw_dev_t *challenger, stw_dev_t *signer, uint8_t **ev, size_t *ev_len)
+{
+  uint8_t nonce[STW_ATTEST_NONCE_MAX];
+  size_t nonce_len = 0;
+  stw_bootstrap_report_t rep;
+  assert_int_equal(stw_attest_challenge(challenger, F->d.uri, STW_ATTEST_ASKED, nonce, &nonce_len, &rep), STW_OK);
+  assert_int_equal(stw_attest_evidence(signer, nonce, nonce_len, ev, ev_len), STW_OK);
+  return nonce_len;
+}
+
 static void reused_nonce_refused(void **state)
 {
   (void)state;
   printf("  the same evidence twice: the second is refused (4.03), nothing recorded\n");
-  uint8_t nonce[STW_ATTEST_NONCE_MAX], *ev = NULL;
-  size_t nonce_len = 0, ev_len = 0;
-  stw_bootstrap_report_t rep;
+  uint8_t *ev = NULL;
+  size_t ev_len = 0;
   stw_attest_result_t r;
-  assert_int_equal(stw_attest_challenge(F->sensor.dev, F->d.uri, STW_ATTEST_ASKED, nonce, &nonce_len, &rep), STW_OK);
-  assert_int_equal(nonce_len, 32);
-  assert_int_equal(stw_attest_evidence(F->sensor.dev, nonce, nonce_len, &ev, &ev_len), STW_OK);
+  assert_int_equal(evidence_for(F->sensor.dev, F->sensor.dev, &ev, &ev_len), 32);
   assert_int_equal(stw_attest_send(F->sensor.dev, F->d.uri, ev, ev_len, &r), STW_OK);
   uint64_t before = results_of(F->sensor.dev);
   int state_before = it_device_state(F->w.store, stw_dev_id(F->sensor.dev));
@@ -146,12 +145,10 @@ static void stale_nonce_refused(void **state)
 {
   (void)state;
   printf("  evidence for a challenge older than its lifetime (" NONCE_LIFETIME " s): 4.03, nothing recorded\n");
-  uint8_t nonce[STW_ATTEST_NONCE_MAX], *ev = NULL;
-  size_t nonce_len = 0, ev_len = 0;
-  stw_bootstrap_report_t rep;
+  uint8_t *ev = NULL;
+  size_t ev_len = 0;
   stw_attest_result_t r;
-  assert_int_equal(stw_attest_challenge(F->sensor.dev, F->d.uri, STW_ATTEST_ASKED, nonce, &nonce_len, &rep), STW_OK);
-  assert_int_equal(stw_attest_evidence(F->sensor.dev, nonce, nonce_len, &ev, &ev_len), STW_OK);
+  (void)evidence_for(F->sensor.dev, F->sensor.dev, &ev, &ev_len);
   sleep(4);
   uint64_t before = results_of(F->sensor.dev);
   stw_status_t st = stw_attest_send(F->sensor.dev, F->d.uri, ev, ev_len, &r);
@@ -166,12 +163,10 @@ static void nonce_of_another_device_refused(void **state)
 {
   (void)state;
   printf("  a challenge the meter got, answered by the sensor: 4.03, nothing recorded\n");
-  uint8_t nonce[STW_ATTEST_NONCE_MAX], *ev = NULL;
-  size_t nonce_len = 0, ev_len = 0;
-  stw_bootstrap_report_t rep;
+  uint8_t *ev = NULL;
+  size_t ev_len = 0;
   stw_attest_result_t r;
-  assert_int_equal(stw_attest_challenge(F->meter.dev, F->d.uri, STW_ATTEST_ASKED, nonce, &nonce_len, &rep), STW_OK);
-  assert_int_equal(stw_attest_evidence(F->sensor.dev, nonce, nonce_len, &ev, &ev_len), STW_OK);
+  (void)evidence_for(F->meter.dev, F->sensor.dev, &ev, &ev_len);
   uint64_t before = results_of(F->sensor.dev);
   stw_status_t st = stw_attest_send(F->sensor.dev, F->d.uri, ev, ev_len, &r);
   print_result("sensor with the meter's nonce", st, &r);
@@ -184,12 +179,10 @@ static void evidence_signed_by_another_key_refused(void **state)
 {
   (void)state;
   printf("  the meter's evidence sent over the sensor's session: 4.03, nothing recorded\n");
-  uint8_t nonce[STW_ATTEST_NONCE_MAX], *ev = NULL;
-  size_t nonce_len = 0, ev_len = 0;
-  stw_bootstrap_report_t rep;
+  uint8_t *ev = NULL;
+  size_t ev_len = 0;
   stw_attest_result_t r;
-  assert_int_equal(stw_attest_challenge(F->sensor.dev, F->d.uri, STW_ATTEST_ASKED, nonce, &nonce_len, &rep), STW_OK);
-  assert_int_equal(stw_attest_evidence(F->meter.dev, nonce, nonce_len, &ev, &ev_len), STW_OK);
+  (void)evidence_for(F->sensor.dev, F->meter.dev, &ev, &ev_len);
   uint64_t before = results_of(F->sensor.dev), meter_before = results_of(F->meter.dev);
   stw_status_t st = stw_attest_send(F->sensor.dev, F->d.uri, ev, ev_len, &r);
   print_result("signed by the meter's key", st, &r);

@@ -40,17 +40,9 @@ static int setup(void **state)
 {
   fixture_t *f = calloc(1, sizeof(*f));
   assert_non_null(f);
-  assert_int_equal(it_world_init(&f->w, "home.example"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, "meter-1"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, "gateway-1"), STW_OK);
-  assert_int_equal(it_daemon_start(f->w.data, NULL, &f->d), STW_OK);
-  stw_bootstrap_report_t rep;
-  assert_int_equal(it_device_new(&f->w, "meter-1", false, &f->meter), STW_OK);
-  assert_int_equal(stw_bootstrap(f->meter.dev, f->d.uri, &rep), STW_OK);
-  assert_int_equal(it_meter_new(f->meter.dev, "127.0.0.1:0", &f->m), STW_OK);
-  assert_int_equal(stw_thing_watch_revocations(f->m.thing, f->d.uri), STW_OK);
-  snprintf(f->meter_uri, sizeof(f->meter_uri), "coaps://127.0.0.1:%u", stw_thing_port(f->m.thing));
-  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  assert_int_equal(it_home_start(&f->w, NULL, &f->d), STW_OK);
+  assert_int_equal(it_device_enrolled(&f->w, f->d.uri, "meter-1", &f->meter), STW_OK);
+  assert_int_equal(it_meter_serve(f->meter.dev, f->d.uri, &f->m, f->meter_uri, sizeof(f->meter_uri)), STW_OK);
 
   /* The gateway lives in a folder, as `steward mfg imprint` leaves it. */
   assert_int_equal(it_device_new(&f->w, "gateway-1", false, &f->gw), STW_OK);
@@ -77,22 +69,11 @@ static int teardown(void **state)
   return 0;
 }
 
-static void meter_spki(fixture_t *f, uint8_t *spki, size_t *len)
-{
-  stw_device_t row;
-  assert_int_equal(stw_store_device_get(f->w.store, stw_dev_id(f->meter.dev), &row), STW_OK);
-  stw_cert_info_t info;
-  assert_int_equal(stw_cert_parse(row.ldevid, row.ldevid_len, &info), STW_OK);
-  memcpy(spki, info.spki, info.spki_len);
-  *len = info.spki_len;
-  stw_device_clear(&row);
-}
-
 static stw_status_t call_meter(fixture_t *f, const stw_token_t *tok, stw_bootstrap_report_t *rep)
 {
   uint8_t spki[STW_SPKI_MAX];
   size_t spki_len = 0;
-  meter_spki(f, spki, &spki_len);
+  it_ldevid_spki(f->w.store, stw_dev_id(f->meter.dev), spki, &spki_len);
   return stw_thing_call(f->gw_dev, f->meter_uri, spki, spki_len, tok->token, tok->token_len, STW_AIF_GET,
                         "/consumption", NULL, 0, NULL, NULL, rep);
 }

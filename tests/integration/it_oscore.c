@@ -42,15 +42,9 @@ static int setup(void **state)
 {
   fixture_t *f = calloc(1, sizeof(*f));
   assert_non_null(f);
-  assert_int_equal(it_world_init(&f->w, "home.example"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, "meter-1"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, "gateway-1"), STW_OK);
-  assert_int_equal(it_daemon_start(f->w.data, NULL, &f->d), STW_OK);
-  stw_bootstrap_report_t rep;
-  assert_int_equal(it_device_new(&f->w, "meter-1", false, &f->meter), STW_OK);
-  assert_int_equal(it_device_new(&f->w, "gateway-1", false, &f->utility), STW_OK);
-  assert_int_equal(stw_bootstrap(f->meter.dev, f->d.uri, &rep), STW_OK);
-  assert_int_equal(stw_bootstrap(f->utility.dev, f->d.uri, &rep), STW_OK);
+  assert_int_equal(it_home_start(&f->w, NULL, &f->d), STW_OK);
+  assert_int_equal(it_device_enrolled(&f->w, f->d.uri, "meter-1", &f->meter), STW_OK);
+  assert_int_equal(it_device_enrolled(&f->w, f->d.uri, "gateway-1", &f->utility), STW_OK);
   assert_int_equal(it_meter_new(f->meter.dev, "127.0.0.1:0", &f->m), STW_OK);
   assert_int_equal(stw_thing_enable_oscore(f->m.thing, "127.0.0.1:0"), STW_OK);
   assert_int_equal(stw_thing_watch_revocations(f->m.thing, f->d.uri), STW_OK);
@@ -150,6 +144,34 @@ static int64_t grant_read(fixture_t *f, const char *path)
 static int64_t grant_meter_read(fixture_t *f)
 {
   return grant_read(f, "/consumption");
+}
+
+/* The utility's first OSCORE read of the meter's /consumption, with a
+ * token it fetched for that: the request datagram it sent, copied into req
+ * (cap bytes), and its length. *peer keeps its own copies of the token and
+ * the material. */
+static size_t first_read(fixture_t *f, stw_oscore_peer_t **peer, uint8_t *req, size_t cap)
+{
+  (void)grant_meter_read(f);
+  stw_token_t tok;
+  stw_oscore_material_t mat;
+  stw_bootstrap_report_t rep;
+  assert_int_equal(stw_token_request_oscore(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption",
+                                            STW_AIF_GET, &tok, &mat, &rep),
+                   STW_OK);
+  uint8_t *answer = NULL;
+  unsigned code = 0;
+  assert_int_equal(stw_thing_call_oscore(peer, f->uri, tok.token, tok.token_len, &mat, STW_AIF_GET, "/consumption",
+                                         NULL, 0, &code, &answer, NULL),
+                   STW_OK);
+  free(answer);
+  size_t len = 0;
+  const uint8_t *last = stw_oscore_peer_last_request(*peer, &len);
+  assert_true(last != NULL && len <= cap);
+  memcpy(req, last, len);
+  stw_oscore_material_clear(&mat);
+  stw_token_clear(&tok);
+  return len;
 }
 
 static void read_over_oscore(void **state)
@@ -282,28 +304,12 @@ static void thing_restarts(void **state)
 {
   fixture_t *f = *state;
   printf("  the meter restarts and forgets every OSCORE context; the utility's next call recovers by itself\n");
-  (void)grant_meter_read(f);
-  stw_token_t tok;
-  stw_oscore_material_t mat;
-  stw_bootstrap_report_t rep;
-  assert_int_equal(stw_token_request_oscore(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption",
-                                            STW_AIF_GET, &tok, &mat, &rep),
-                   STW_OK);
   stw_oscore_peer_t *peer = NULL;
+  uint8_t old_request[4096];
+  /* first_read lets its copies of token and material go: the peer kept its own. */
+  size_t before_len = first_read(f, &peer, old_request, sizeof(old_request));
   uint8_t *answer = NULL;
   unsigned code = 0;
-  assert_int_equal(stw_thing_call_oscore(&peer, f->uri, tok.token, tok.token_len, &mat, STW_AIF_GET, "/consumption",
-                                         NULL, 0, &code, &answer, NULL),
-                   STW_OK);
-  free(answer);
-  size_t before_len = 0;
-  const uint8_t *before = stw_oscore_peer_last_request(peer, &before_len);
-  uint8_t old_request[4096];
-  assert_true(before != NULL && before_len <= sizeof(old_request));
-  memcpy(old_request, before, before_len);
-  /* The caller's copies of token and material go: the peer kept its own. */
-  stw_oscore_material_clear(&mat);
-  stw_token_clear(&tok);
 
   restart_thing(f);
   char diag[128];
@@ -711,10 +717,7 @@ static int setup_folder(void **state)
 {
   fixture_t *f = calloc(1, sizeof(*f));
   assert_non_null(f);
-  assert_int_equal(it_world_init(&f->w, "home.example"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, "meter-1"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, "gateway-1"), STW_OK);
-  assert_int_equal(it_daemon_start(f->w.data, NULL, &f->d), STW_OK);
+  assert_int_equal(it_home_start(&f->w, NULL, &f->d), STW_OK);
   char dir[IT_PATH_MAX + 32], diag[192], vid[STW_ID_HEX];
   snprintf(dir, sizeof(dir), "%s/meter", f->w.root);
   stw_buf_init(&f->meter.voucher, STW_VOUCHER_MAX);
@@ -793,25 +796,11 @@ static void restart_keeps_contexts(void **state)
   fixture_t *f = *state;
   printf("  B.1: the meter saves its contexts in its folder; after a restart an old request replayed gets\n"
          "  4.01 + Echo (not acted on), the SDK repeats with the Echo, the meter's numbers never repeat\n");
-  (void)grant_meter_read(f);
-  stw_token_t tok;
-  stw_oscore_material_t mat;
-  stw_bootstrap_report_t rep;
-  assert_int_equal(stw_token_request_oscore(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption",
-                                            STW_AIF_GET, &tok, &mat, &rep),
-                   STW_OK);
   stw_oscore_peer_t *peer = NULL;
+  uint8_t old_request[2048];
+  size_t old_len = first_read(f, &peer, old_request, sizeof(old_request));
   uint8_t *answer = NULL;
   unsigned code = 0;
-  assert_int_equal(stw_thing_call_oscore(&peer, f->uri, tok.token, tok.token_len, &mat, STW_AIF_GET, "/consumption",
-                                         NULL, 0, &code, &answer, NULL),
-                   STW_OK);
-  free(answer);
-  size_t old_len = 0;
-  const uint8_t *last = stw_oscore_peer_last_request(peer, &old_len);
-  uint8_t old_request[2048];
-  assert_true(last != NULL && old_len <= sizeof(old_request));
-  memcpy(old_request, last, old_len);
   /* the first client gets the empty Recipient ID: the kid is absent, so the
    * OSCORE option (9, after the header and the token) is 2 bytes: flags
    * (k, n = 1) and the Partial IV */
@@ -884,8 +873,6 @@ static void restart_keeps_contexts(void **state)
   assert_int_equal(st, STW_OK);
   free(answer);
   stw_oscore_peer_free(peer);
-  stw_oscore_material_clear(&mat);
-  stw_token_clear(&tok);
 }
 
 static void sessions_across_restart(void **state)
@@ -913,17 +900,6 @@ static void sessions_across_restart(void **state)
 
 /* ---- an expired token --------------------------------------------------------------- */
 
-static void ldevid_spki(stw_store_t *st, const stw_dev_t *dev, uint8_t *spki, size_t *len)
-{
-  stw_device_t row;
-  assert_int_equal(stw_store_device_get(st, stw_dev_id(dev), &row), STW_OK);
-  stw_cert_info_t info;
-  assert_int_equal(stw_cert_parse(row.ldevid, row.ldevid_len, &info), STW_OK);
-  memcpy(spki, info.spki, info.spki_len);
-  *len = info.spki_len;
-  stw_device_clear(&row);
-}
-
 static void expired_token(void **state)
 {
   fixture_t *f = *state;
@@ -933,7 +909,7 @@ static void expired_token(void **state)
   int64_t now = stw_now();
   uint8_t meter_spki[STW_SPKI_MAX];
   size_t meter_spki_len = 0;
-  ldevid_spki(f->w.store, f->meter.dev, meter_spki, &meter_spki_len);
+  it_ldevid_spki(f->w.store, stw_dev_id(f->meter.dev), meter_spki, &meter_spki_len);
   stw_oscore_material_t mat;
   memset(&mat, 0, sizeof(mat));
   mat.ms_len = 32;

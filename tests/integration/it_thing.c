@@ -30,24 +30,13 @@ static int setup(void **state)
 {
   fixture_t *f = calloc(1, sizeof(*f));
   assert_non_null(f);
-  assert_int_equal(it_world_init(&f->w, "home.example"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, "meter-1"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, "gateway-1"), STW_OK);
-  assert_int_equal(it_daemon_start(f->w.data, NULL, &f->d), STW_OK);
-  stw_bootstrap_report_t rep;
-  assert_int_equal(it_device_new(&f->w, "meter-1", false, &f->meter), STW_OK);
-  assert_int_equal(it_device_new(&f->w, "gateway-1", false, &f->utility), STW_OK);
-  assert_int_equal(it_device_new(&f->w, "gateway-1", false, &f->thief), STW_OK);
+  assert_int_equal(it_home_start(&f->w, NULL, &f->d), STW_OK);
   assert_int_equal(it_allow_model(&f->w, "presence-1"), STW_OK);
-  assert_int_equal(it_device_new(&f->w, "presence-1", false, &f->sensor), STW_OK);
-  assert_int_equal(stw_bootstrap(f->meter.dev, f->d.uri, &rep), STW_OK);
-  assert_int_equal(stw_bootstrap(f->utility.dev, f->d.uri, &rep), STW_OK);
-  assert_int_equal(stw_bootstrap(f->thief.dev, f->d.uri, &rep), STW_OK);
-  assert_int_equal(stw_bootstrap(f->sensor.dev, f->d.uri, &rep), STW_OK);
-  assert_int_equal(it_meter_new(f->meter.dev, "127.0.0.1:0", &f->m), STW_OK);
-  assert_int_equal(stw_thing_watch_revocations(f->m.thing, f->d.uri), STW_OK);
-  snprintf(f->uri, sizeof(f->uri), "coaps://127.0.0.1:%u", stw_thing_port(f->m.thing));
-  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  assert_int_equal(it_device_enrolled(&f->w, f->d.uri, "meter-1", &f->meter), STW_OK);
+  assert_int_equal(it_device_enrolled(&f->w, f->d.uri, "gateway-1", &f->utility), STW_OK);
+  assert_int_equal(it_device_enrolled(&f->w, f->d.uri, "gateway-1", &f->thief), STW_OK);
+  assert_int_equal(it_device_enrolled(&f->w, f->d.uri, "presence-1", &f->sensor), STW_OK);
+  assert_int_equal(it_meter_serve(f->meter.dev, f->d.uri, &f->m, f->uri, sizeof(f->uri)), STW_OK);
   printf("    meter %s serves at %s\n", stw_dev_name(f->meter.dev), f->uri);
   *state = f;
   return 0;
@@ -68,25 +57,13 @@ static int teardown(void **state)
   return 0;
 }
 
-/* The LDevID public key a device holds, as DER SPKI. */
-static void ldevid_spki(stw_store_t *st, const stw_dev_t *dev, uint8_t *spki, size_t *len)
-{
-  stw_device_t row;
-  assert_int_equal(stw_store_device_get(st, stw_dev_id(dev), &row), STW_OK);
-  stw_cert_info_t info;
-  assert_int_equal(stw_cert_parse(row.ldevid, row.ldevid_len, &info), STW_OK);
-  memcpy(spki, info.spki, info.spki_len);
-  *len = info.spki_len;
-  stw_device_clear(&row);
-}
-
 /* A token as the domain's PDP signs it: for the meter, bound to holder's key. */
 static void mint(fixture_t *f, const stw_dev_t *holder, const char *path, unsigned methods, int64_t exp,
                  uint8_t cti_byte, stw_buf_t *out)
 {
   uint8_t spki[STW_SPKI_MAX];
   size_t spki_len = 0;
-  ldevid_spki(f->w.store, holder, spki, &spki_len);
+  it_ldevid_spki(f->w.store, stw_dev_id(holder), spki, &spki_len);
   stw_cwt_t c;
   stw_cwt_init(&c);
   const char *iss = "home.example", *aud = stw_dev_name(f->meter.dev), *sub = stw_dev_id(holder);
@@ -114,7 +91,7 @@ static stw_status_t call(fixture_t *f, stw_dev_t *who, const stw_buf_t *token, u
 {
   uint8_t spki[STW_SPKI_MAX];
   size_t spki_len = 0;
-  ldevid_spki(f->w.store, f->meter.dev, spki, &spki_len);
+  it_ldevid_spki(f->w.store, stw_dev_id(f->meter.dev), spki, &spki_len);
   uint8_t *a = NULL;
   size_t n = 0;
   stw_status_t st = stw_thing_call(who, f->uri, spki, spki_len, token ? token->data : NULL, token ? token->len : 0,
@@ -214,7 +191,7 @@ static void impostor_meter_gets_nothing(void **state)
   mint(f, f->utility.dev, "/consumption", STW_AIF_GET, stw_now() + 3600, 6, &tok);
   uint8_t wrong[STW_SPKI_MAX];
   size_t wrong_len = 0;
-  ldevid_spki(f->w.store, f->thief.dev, wrong, &wrong_len);
+  it_ldevid_spki(f->w.store, stw_dev_id(f->thief.dev), wrong, &wrong_len);
   stw_bootstrap_report_t rep;
   int reads = atomic_load(&f->m.reads);
   stw_status_t st = stw_thing_call(f->utility.dev, f->uri, wrong, wrong_len, tok.data, tok.len, STW_AIF_GET,
@@ -298,7 +275,7 @@ static stw_status_t read_meter(fixture_t *f, stw_bootstrap_report_t *rep, bool f
   }
   uint8_t spki[STW_SPKI_MAX];
   size_t spki_len = 0;
-  ldevid_spki(f->w.store, f->meter.dev, spki, &spki_len);
+  it_ldevid_spki(f->w.store, stw_dev_id(f->meter.dev), spki, &spki_len);
   stw_status_t st = stw_thing_call(f->utility.dev, f->uri, spki, spki_len, tok.token, tok.token_len, STW_AIF_GET,
                                    "/consumption", NULL, 0, NULL, NULL, rep);
   stw_token_clear(&tok);

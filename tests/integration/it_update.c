@@ -42,10 +42,8 @@ static int setup(void **state)
   assert_int_equal(it_world_init(&f->w, "home.example"), STW_OK);
   assert_int_equal(it_allow_model(&f->w, MODEL), STW_OK);
   assert_int_equal(it_daemon_start(f->w.data, NULL, &f->d), STW_OK);
-  stw_bootstrap_report_t rep;
   for (int i = 0; i < FLEET; i++) {
-    assert_int_equal(it_device_new(&f->w, MODEL, false, &f->dev[i]), STW_OK);
-    assert_int_equal(stw_bootstrap(f->dev[i].dev, f->d.uri, &rep), STW_OK);
+    assert_int_equal(it_device_enrolled(&f->w, f->d.uri, MODEL, &f->dev[i]), STW_OK);
     /* In the directory: COMMISSIONED, where an update may start. */
     stw_state_t s;
     assert_int_equal(stw_store_transition(f->w.store, stw_dev_id(f->dev[i].dev), STW_EV_REGISTER, "test", "", &s), STW_OK);
@@ -306,6 +304,26 @@ static void test_wrong_class_refused(void **state)
   expect_refusal(f, f->dev[0].dev, c, STW_ERR_FORBIDDEN, "this device is ACME/" MODEL);
 }
 
+/* A firmware row put in the store directly, as the domain would not publish
+ * it: sequence 1 of MODEL's firmware from vendor, with this envelope. */
+static int64_t put_firmware_directly(fixture_t *f, const char *vendor, const uint8_t digest[32],
+                                     const stw_buf_t *envelope)
+{
+  stw_firmware_t fw;
+  memset(&fw, 0, sizeof(fw));
+  snprintf(fw.vendor, sizeof(fw.vendor), "%s", vendor);
+  snprintf(fw.class_id, sizeof(fw.class_id), MODEL);
+  snprintf(fw.component, sizeof(fw.component), "firmware");
+  snprintf(fw.uri, sizeof(fw.uri), "/fw/img/x");
+  fw.sequence = 1;
+  fw.size = IMAGE_LEN;
+  memcpy(fw.digest, digest, 32);
+  fw.envelope = envelope->data;
+  fw.envelope_len = envelope->len;
+  assert_int_equal(stw_store_firmware_put(f->w.store, &fw), STW_OK);
+  return fw.id;
+}
+
 static void test_wrong_vendor_refused(void **state)
 {
   fixture_t *f = *state;
@@ -325,19 +343,8 @@ static void test_wrong_vendor_refused(void **state)
   stw_buf_init(&envelope, STW_MANIFEST_MAX);
   assert_int_equal(stw_manifest_vendor_sign(&m, f->w.mfg->ca_key, &vendor_signed), STW_OK);
   assert_int_equal(stw_manifest_authorize(vendor_signed.data, vendor_signed.len, f->w.domain->ca_key, &envelope), STW_OK);
-  stw_firmware_t fw;
-  memset(&fw, 0, sizeof(fw));
-  snprintf(fw.vendor, sizeof(fw.vendor), "Globex");
-  snprintf(fw.class_id, sizeof(fw.class_id), MODEL);
-  snprintf(fw.component, sizeof(fw.component), "firmware");
-  snprintf(fw.uri, sizeof(fw.uri), "/fw/img/x");
-  fw.sequence = 1;
-  fw.size = IMAGE_LEN;
-  memcpy(fw.digest, m.digest, 32);
-  fw.envelope = envelope.data;
-  fw.envelope_len = envelope.len;
-  assert_int_equal(stw_store_firmware_put(f->w.store, &fw), STW_OK);
-  int64_t c = offer_directly(f, fw.id, stw_dev_id(f->dev[0].dev));
+  int64_t fw = put_firmware_directly(f, "Globex", m.digest, &envelope);
+  int64_t c = offer_directly(f, fw, stw_dev_id(f->dev[0].dev));
   expect_refusal(f, f->dev[0].dev, c, STW_ERR_FORBIDDEN, "the manifest is for Globex/" MODEL);
   stw_buf_free(&vendor_signed, false);
   stw_buf_free(&envelope, false);
@@ -362,19 +369,10 @@ static void test_missing_owner_authorisation_refused(void **state)
   fixture_t *f = *state;
   stw_buf_t vendor_only;
   vendor_sign(f->w.mfg, MODEL, 1, f->image, IMAGE_LEN, &vendor_only);
-  stw_firmware_t fw;
-  memset(&fw, 0, sizeof(fw));
-  snprintf(fw.vendor, sizeof(fw.vendor), "ACME");
-  snprintf(fw.class_id, sizeof(fw.class_id), MODEL);
-  snprintf(fw.component, sizeof(fw.component), "firmware");
-  snprintf(fw.uri, sizeof(fw.uri), "/fw/img/x");
-  fw.sequence = 1;
-  fw.size = IMAGE_LEN;
-  assert_int_equal(stw_sha256(f->image, IMAGE_LEN, fw.digest), STW_OK);
-  fw.envelope = vendor_only.data;   /* the vendor's signature alone */
-  fw.envelope_len = vendor_only.len;
-  assert_int_equal(stw_store_firmware_put(f->w.store, &fw), STW_OK);
-  int64_t c = offer_directly(f, fw.id, stw_dev_id(f->dev[0].dev));
+  uint8_t digest[32];
+  assert_int_equal(stw_sha256(f->image, IMAGE_LEN, digest), STW_OK);
+  int64_t fw = put_firmware_directly(f, "ACME", digest, &vendor_only);  /* the vendor's signature alone */
+  int64_t c = offer_directly(f, fw, stw_dev_id(f->dev[0].dev));
   watch_t w = { 0 };
   run_one(f, f->dev[0].dev, &w);
   assert_int_equal(w.last.status, STW_ERR_UNAUTHENTICATED);

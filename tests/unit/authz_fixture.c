@@ -9,6 +9,7 @@
 
 #include "authz_fixture.h"
 #include "cose.h"
+#include "store_fixture.h"
 
 
 /* An enrolled X.509 device: LDevID from the domain CA, row, attributes. */
@@ -16,32 +17,10 @@ void fx_enroll(fx_t *fx, const char *name, const char *model, const char *attr, 
                    stw_identity_t *who, uint8_t *spki_out, size_t *spki_len_out)
 {
   stw_key_t *key = NULL;
-  uint8_t spki[STW_SPKI_MAX], id[STW_DEVICE_ID_LEN];
-  size_t spki_len = sizeof(spki);
   char hex[STW_ID_HEX];
-  assert_int_equal(stw_key_generate(&key), STW_OK);
-  assert_int_equal(stw_key_spki(key, spki, &spki_len), STW_OK);
-  assert_int_equal(stw_device_id_from_spki(spki, spki_len, id), STW_OK);
-  stw_device_id_hex(id, hex);
-  stw_cert_template_t t = { .common_name = name, .organization = fx->domain->name, .serial_number = hex,
-                            .not_before = stw_now() - 60, .not_after = stw_now() + 86400, .client_auth = true };
   stw_buf_t der;
-  stw_buf_init(&der, STW_CERT_MAX);
-  char serial[2 * STW_SERIAL_MAX + 1];
-  assert_int_equal(stw_cert_issue(fx->domain->ca_key, fx->domain->ca_der.data, fx->domain->ca_der.len, spki, spki_len,
-                                  &t, &der, serial),
-                   STW_OK);
-  stw_device_t d;
-  memset(&d, 0, sizeof(d));
-  snprintf(d.id, sizeof(d.id), "%s", hex);
-  snprintf(d.name, sizeof(d.name), "%s", name);
-  snprintf(d.model, sizeof(d.model), "%s", model);
-  snprintf(d.manufacturer, sizeof(d.manufacturer), "acme");
-  d.state = STW_STATE_COMMISSIONED;
-  d.ldevid = der.data;
-  d.ldevid_len = der.len;
-  snprintf(d.ldevid_serial, sizeof(d.ldevid_serial), "%s", serial);
-  assert_int_equal(stw_store_device_put(fx->st, &d), STW_OK);
+  assert_int_equal(stw_key_generate(&key), STW_OK);
+  store_fx_put_x509_device(fx->st, fx->domain, key, name, model, STW_STATE_COMMISSIONED, hex, &der);
   if (attr != NULL) {
     stw_attr_row_t a = { 0 };
     snprintf(a.name, sizeof(a.name), "%s", attr);
@@ -56,8 +35,8 @@ void fx_enroll(fx_t *fx, const char *name, const char *model, const char *attr, 
   assert_true(who->authenticated);
   stw_ca_free(ca);
   if (spki_out != NULL) {
-    memcpy(spki_out, spki, spki_len);
-    *spki_len_out = spki_len;
+    *spki_len_out = STW_SPKI_MAX;
+    assert_int_equal(stw_key_spki(key, spki_out, spki_len_out), STW_OK);
   }
   stw_buf_free(&der, false);
   stw_key_free(key);

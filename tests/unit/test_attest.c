@@ -12,6 +12,7 @@
 #include "domain/domain.h"
 #include "evidence.h"
 #include "pki.h"
+#include "store_fixture.h"
 
 #define MODEL "meter-1"
 
@@ -32,32 +33,8 @@ typedef struct {
 
 static void enroll(fx_t *fx, const char *name, tdev_t *dev)
 {
-  uint8_t spki[STW_SPKI_MAX], id[STW_DEVICE_ID_LEN];
-  size_t spki_len = sizeof(spki);
   assert_int_equal(stw_key_generate(&dev->key), STW_OK);
-  assert_int_equal(stw_key_spki(dev->key, spki, &spki_len), STW_OK);
-  assert_int_equal(stw_device_id_from_spki(spki, spki_len, id), STW_OK);
-  stw_device_id_hex(id, dev->id);
-  stw_cert_template_t t = { .common_name = name, .organization = fx->domain->name, .serial_number = dev->id,
-                            .not_before = stw_now() - 60, .not_after = stw_now() + 86400, .client_auth = true };
-  stw_buf_t der;
-  stw_buf_init(&der, STW_CERT_MAX);
-  char serial[2 * STW_SERIAL_MAX + 1];
-  assert_int_equal(stw_cert_issue(fx->domain->ca_key, fx->domain->ca_der.data, fx->domain->ca_der.len, spki, spki_len,
-                                  &t, &der, serial),
-                   STW_OK);
-  stw_device_t d;
-  memset(&d, 0, sizeof(d));
-  snprintf(d.id, sizeof(d.id), "%s", dev->id);
-  snprintf(d.name, sizeof(d.name), "%s", name);
-  snprintf(d.model, sizeof(d.model), MODEL);
-  snprintf(d.manufacturer, sizeof(d.manufacturer), "acme");
-  d.state = STW_STATE_OPERATIONAL;
-  d.ldevid = der.data;
-  d.ldevid_len = der.len;
-  snprintf(d.ldevid_serial, sizeof(d.ldevid_serial), "%s", serial);
-  assert_int_equal(stw_store_device_put(fx->st, &d), STW_OK);
-  stw_buf_free(&der, false);
+  store_fx_put_x509_device(fx->st, fx->domain, dev->key, name, MODEL, STW_STATE_OPERATIONAL, dev->id, NULL);
 }
 
 static int setup(void **state)
@@ -225,19 +202,33 @@ static int state_of(fx_t *fx, const char *id)
   return s;
 }
 
+/* dev's answer to nonce: claims c signed with signer's key (another device's,
+ * where a test forges), appraised as from dev and recorded. */
+static void answer(fx_t *fx, const tdev_t *signer, const tdev_t *dev, const uint8_t nonce[32], const claims_t *c,
+                   stw_appraisal_t *a)
+{
+  stw_buf_t msg;
+  evidence(signer, nonce, c, dev->id, &msg);
+  attest(fx, dev->id, &msg, a);
+  stw_buf_free(&msg, false);
+}
+
+/* A fresh challenge to dev (nonce bytes fill), answered with claims c. */
+static void challenge_and_answer(fx_t *fx, const tdev_t *dev, uint8_t fill, const claims_t *c, stw_appraisal_t *a)
+{
+  uint8_t n[32];
+  challenge(fx, dev, fill, stw_now() + 60, n);
+  answer(fx, dev, dev, n, c, a);
+}
+
 /* ---- results ------------------------------------------------------------------------ */
 
 static void authorised_image_is_affirming(void **state)
 {
   fx_t *fx = *state;
-  uint8_t n[32];
-  stw_buf_t msg;
   stw_appraisal_t a;
-  challenge(fx, &fx->a, 1, stw_now() + 60, n);
   claims_t c = { .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 3 };
-  evidence(&fx->a, n, &c, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 1, &c, &a);
   assert_int_equal(a.coap_code, 0);
   assert_int_equal(a.verdict, STW_EAR_AFFIRMING);
   assert_string_equal(a.reasons, "");
@@ -253,14 +244,9 @@ static void authorised_image_is_affirming(void **state)
 static void factory_image_is_a_warning(void **state)
 {
   fx_t *fx = *state;
-  uint8_t n[32];
-  stw_buf_t msg;
   stw_appraisal_t a;
-  challenge(fx, &fx->a, 1, stw_now() + 60, n);
   claims_t c = { .image = fx->factory, .sequence = 0, .config = fx->config, .boot = 1 };
-  evidence(&fx->a, n, &c, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 1, &c, &a);
   assert_int_equal(a.verdict, STW_EAR_WARNING);
   assert_string_equal(a.reasons, "factory image: no reference value");
   assert_int_equal(state_of(fx, fx->a.id), STW_STATE_OPERATIONAL);
@@ -269,21 +255,14 @@ static void factory_image_is_a_warning(void **state)
 static void config_change_and_boot_count_back_are_warnings(void **state)
 {
   fx_t *fx = *state;
-  uint8_t n[32], other[32];
-  stw_buf_t msg;
+  uint8_t other[32];
   stw_appraisal_t a;
   memset(other, 9, sizeof(other));
-  challenge(fx, &fx->a, 1, stw_now() + 60, n);
   claims_t c = { .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 5 };
-  evidence(&fx->a, n, &c, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 1, &c, &a);
   assert_int_equal(a.verdict, STW_EAR_AFFIRMING);
-  challenge(fx, &fx->a, 2, stw_now() + 60, n);
   claims_t c2 = { .image = fx->v2, .sequence = 2, .config = other, .boot = 4 };
-  evidence(&fx->a, n, &c2, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 2, &c2, &a);
   assert_int_equal(a.verdict, STW_EAR_WARNING);
   assert_non_null(strstr(a.reasons, "configuration changed without an update"));
   assert_non_null(strstr(a.reasons, "boot count went back (4 < 5)"));
@@ -292,21 +271,26 @@ static void config_change_and_boot_count_back_are_warnings(void **state)
 
 /* ---- refusals: code, and nothing changed ------------------------------------------------- */
 
+/* dev's answer to nonce is refused (403, refusal), and nothing changed but
+ * its own audit record. */
+static void assert_answer_refused(fx_t *fx, const tdev_t *signer, const tdev_t *dev, const uint8_t nonce[32],
+                                  const claims_t *c, const char *refusal)
+{
+  stw_appraisal_t a;
+  snap_t before = snap(fx, dev->id);
+  answer(fx, signer, dev, nonce, c, &a);
+  assert_int_equal(a.coap_code, 403);
+  assert_string_equal(a.refusal, refusal);
+  assert_only_refusal(fx, dev->id, &before);
+}
+
 static void expired_nonce_refused(void **state)
 {
   fx_t *fx = *state;
   uint8_t n[32];
-  stw_buf_t msg;
-  stw_appraisal_t a;
   challenge(fx, &fx->a, 1, stw_now() - 1, n);
   claims_t c = { .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 1 };
-  evidence(&fx->a, n, &c, fx->a.id, &msg);
-  snap_t before = snap(fx, fx->a.id);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
-  assert_int_equal(a.coap_code, 403);
-  assert_string_equal(a.refusal, "nonce-expired");
-  assert_only_refusal(fx, fx->a.id, &before);
+  assert_answer_refused(fx, &fx->a, &fx->a, n, &c, "nonce-expired");
 }
 
 static void reused_nonce_refused(void **state)
@@ -332,21 +316,12 @@ static void nonce_of_another_device_refused(void **state)
 {
   fx_t *fx = *state;
   uint8_t n[32];
-  stw_buf_t msg;
   stw_appraisal_t a;
   challenge(fx, &fx->b, 1, stw_now() + 60, n);  /* issued to b */
   claims_t c = { .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 1 };
-  evidence(&fx->a, n, &c, fx->a.id, &msg);
-  snap_t before = snap(fx, fx->a.id);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
-  assert_int_equal(a.coap_code, 403);
-  assert_string_equal(a.refusal, "nonce-replay");
-  assert_only_refusal(fx, fx->a.id, &before);
+  assert_answer_refused(fx, &fx->a, &fx->a, n, &c, "nonce-replay");
   /* ... and b can still use it. */
-  evidence(&fx->b, n, &c, fx->b.id, &msg);
-  attest(fx, fx->b.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  answer(fx, &fx->b, &fx->b, n, &c, &a);
   assert_int_equal(a.coap_code, 0);
   assert_int_equal(a.verdict, STW_EAR_AFFIRMING);
 }
@@ -355,21 +330,12 @@ static void evidence_signed_by_another_key_refused(void **state)
 {
   fx_t *fx = *state;
   uint8_t n[32];
-  stw_buf_t msg;
   stw_appraisal_t a;
   challenge(fx, &fx->a, 1, stw_now() + 60, n);
   claims_t c = { .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 1 };
-  evidence(&fx->b, n, &c, fx->a.id, &msg);  /* a's claims, b's key */
-  snap_t before = snap(fx, fx->a.id);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
-  assert_int_equal(a.coap_code, 403);
-  assert_string_equal(a.refusal, "bad-signature");
-  assert_only_refusal(fx, fx->a.id, &before);
+  assert_answer_refused(fx, &fx->b, &fx->a, n, &c, "bad-signature");  /* a's claims, b's key */
   /* The nonce was not spent: the genuine evidence still goes through. */
-  evidence(&fx->a, n, &c, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  answer(fx, &fx->a, &fx->a, n, &c, &a);
   assert_int_equal(a.coap_code, 0);
 }
 
@@ -377,17 +343,9 @@ static void ueid_of_another_device_refused(void **state)
 {
   fx_t *fx = *state;
   uint8_t n[32];
-  stw_buf_t msg;
-  stw_appraisal_t a;
   challenge(fx, &fx->a, 1, stw_now() + 60, n);
   claims_t c = { .ueid_of = fx->b.id, .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 1 };
-  evidence(&fx->a, n, &c, fx->a.id, &msg);
-  snap_t before = snap(fx, fx->a.id);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
-  assert_int_equal(a.coap_code, 403);
-  assert_string_equal(a.refusal, "ueid");
-  assert_only_refusal(fx, fx->a.id, &before);
+  assert_answer_refused(fx, &fx->a, &fx->a, n, &c, "ueid");
 }
 
 static void malformed_evidence_refused(void **state)
@@ -407,15 +365,10 @@ static void malformed_evidence_refused(void **state)
 static void unknown_measurement_quarantines(void **state)
 {
   fx_t *fx = *state;
-  uint8_t n[32];
-  stw_buf_t msg;
   stw_appraisal_t a;
   give_token(fx, fx->b.id, fx->a.id, 1);  /* a token to the device */
-  challenge(fx, &fx->a, 1, stw_now() + 60, n);
   claims_t c = { .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 1, .extra = "debug-port" };
-  evidence(&fx->a, n, &c, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 1, &c, &a);
   assert_int_equal(a.verdict, STW_EAR_CONTRAINDICATED);
   assert_string_equal(a.reasons, "unknown measurement 'debug-port'");
   assert_true(a.quarantined);
@@ -426,17 +379,13 @@ static void unknown_measurement_quarantines(void **state)
 static void tampered_image_quarantines_and_update_remediates(void **state)
 {
   fx_t *fx = *state;
-  uint8_t n[32], tampered[32];
-  stw_buf_t msg;
+  uint8_t tampered[32];
   stw_appraisal_t a;
   memset(tampered, 0x66, sizeof(tampered));
   give_token(fx, fx->a.id, fx->b.id, 2);  /* a token it holds */
   snap_t before = snap(fx, fx->a.id);
-  challenge(fx, &fx->a, 1, stw_now() + 60, n);
   claims_t bad = { .image = tampered, .sequence = 2, .config = fx->config, .boot = 1 };
-  evidence(&fx->a, n, &bad, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 1, &bad, &a);
   assert_int_equal(a.verdict, STW_EAR_CONTRAINDICATED);
   assert_string_equal(a.reasons, "image digest is not a reference value");
   assert_true(a.quarantined);
@@ -448,10 +397,7 @@ static void tampered_image_quarantines_and_update_remediates(void **state)
   assert_int_equal(after.audit, before.audit + 3);
 
   /* The same tampered image again: still contraindicated, stays. */
-  challenge(fx, &fx->a, 2, stw_now() + 60, n);
-  evidence(&fx->a, n, &bad, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 2, &bad, &a);
   assert_false(a.quarantined);
   assert_int_equal(state_of(fx, fx->a.id), STW_STATE_QUARANTINED);
 
@@ -462,11 +408,8 @@ static void tampered_image_quarantines_and_update_remediates(void **state)
   assert_int_equal(stw_store_transition(fx->st, fx->a.id, STW_EV_UPDATE_DONE, "daemon", NULL, &next), STW_OK);
   assert_int_equal(next, STW_STATE_QUARANTINED);
   /* ... the authorised image, affirming: remediated. */
-  challenge(fx, &fx->a, 3, stw_now() + 60, n);
   claims_t good = { .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 2 };
-  evidence(&fx->a, n, &good, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 3, &good, &a);
   assert_int_equal(a.verdict, STW_EAR_AFFIRMING);
   assert_true(a.remediated);
   assert_int_equal(state_of(fx, fx->a.id), STW_STATE_OPERATIONAL);
@@ -475,21 +418,13 @@ static void tampered_image_quarantines_and_update_remediates(void **state)
 static void same_image_does_not_remediate(void **state)
 {
   fx_t *fx = *state;
-  uint8_t n[32];
-  stw_buf_t msg;
   stw_appraisal_t a;
-  challenge(fx, &fx->a, 1, stw_now() + 60, n);
   claims_t bad = { .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 1, .extra = "shell" };
-  evidence(&fx->a, n, &bad, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 1, &bad, &a);
   assert_int_equal(state_of(fx, fx->a.id), STW_STATE_QUARANTINED);
   /* Without an update, clean evidence of the same image is not enough. */
-  challenge(fx, &fx->a, 2, stw_now() + 60, n);
   claims_t clean = { .image = fx->v2, .sequence = 2, .config = fx->config, .boot = 1 };
-  evidence(&fx->a, n, &clean, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 2, &clean, &a);
   assert_int_equal(a.verdict, STW_EAR_AFFIRMING);
   assert_false(a.remediated);
   assert_int_equal(state_of(fx, fx->a.id), STW_STATE_QUARANTINED);
@@ -498,14 +433,9 @@ static void same_image_does_not_remediate(void **state)
 static void sequence_mismatch_is_contraindicated(void **state)
 {
   fx_t *fx = *state;
-  uint8_t n[32];
-  stw_buf_t msg;
   stw_appraisal_t a;
-  challenge(fx, &fx->a, 1, stw_now() + 60, n);
   claims_t c = { .image = fx->v2, .sequence = 3, .config = fx->config, .boot = 1 };
-  evidence(&fx->a, n, &c, fx->a.id, &msg);
-  attest(fx, fx->a.id, &msg, &a);
-  stw_buf_free(&msg, false);
+  challenge_and_answer(fx, &fx->a, 1, &c, &a);
   assert_int_equal(a.verdict, STW_EAR_CONTRAINDICATED);
   assert_string_equal(a.reasons, "image is manifest sequence 2, device claims 3");
 }

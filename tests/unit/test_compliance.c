@@ -11,13 +11,9 @@
 
 #include "compliance/compliance.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 #define NOW 1900000000
-
-typedef struct {
-  char *dir;
-  stw_store_t *st;
-} fx_t;
 
 static void put_device(stw_store_t *st, const char *id, const char *name, const char *model, stw_state_t state)
 {
@@ -85,12 +81,7 @@ static void put_attestation(stw_store_t *st, const char *id, stw_ear_t verdict, 
 
 static int setup(void **state)
 {
-  fx_t *fx = calloc(1, sizeof(*fx));
-  assert_non_null(fx);
-  fx->dir = stw_test_tmpdir("compliance");
-  char path[600];
-  snprintf(path, sizeof(path), "%s/steward.db", fx->dir);
-  assert_int_equal(stw_store_open(path, &fx->st), STW_OK);
+  store_fx_t *fx = store_fx_open("compliance");
   stw_store_t *st = fx->st;
 
   put_firmware(st, "meter", 1, 0x11);
@@ -114,16 +105,6 @@ static int setup(void **state)
   return 0;
 }
 
-static int teardown(void **state)
-{
-  fx_t *fx = *state;
-  stw_store_close(fx->st);
-  stw_test_rmtree(fx->dir);
-  free(fx->dir);
-  free(fx);
-  return 0;
-}
-
 static const stw_device_report_t *find(const stw_compliance_t *r, const char *id)
 {
   for (size_t i = 0; i < r->n_devices; i++)
@@ -135,7 +116,7 @@ static const stw_device_report_t *find(const stw_compliance_t *r, const char *id
 
 static void verdicts_follow_the_store(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_compliance_t r;
   assert_int_equal(stw_compliance_collect(fx->st, NULL, "home", NULL, NOW, &r), STW_OK);
   assert_int_equal(r.n_devices, 4);
@@ -175,7 +156,7 @@ static void verdicts_follow_the_store(void **state)
 /* A decommissioned device about which a personal row survived fails 5.11. */
 static void leftover_personal_row_fails(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_attr_row_t loc = { .name = "location", .value = "kitchen", .authority = "domain" };
   assert_int_equal(stw_store_attr_set(fx->st, RETIRED, &loc), STW_OK);
   stw_compliance_t r;
@@ -188,7 +169,7 @@ static void leftover_personal_row_fails(void **state)
 
 static void unknown_device_is_not_found(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_compliance_t r;
   assert_int_equal(stw_compliance_collect(fx->st, NULL, "home", "00000000000000000000000000000000", NOW, &r),
                    STW_ERR_NOT_FOUND);
@@ -197,7 +178,7 @@ static void unknown_device_is_not_found(void **state)
 /* A domain key readable by others fails 5.4 for the fleet. */
 static void loose_key_file_fails_secrets(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   const char *names[] = { "domain-ca.key", "server.key", "admin.token" };
   char path[700];
   for (size_t i = 0; i < 3; i++) {
@@ -218,7 +199,7 @@ static void loose_key_file_fails_secrets(void **state)
 
 static void json_and_html_say_the_same(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_compliance_t r;
   assert_int_equal(stw_compliance_collect(fx->st, NULL, "home", NULL, NOW, &r), STW_OK);
   stw_buf_t js, html;
@@ -248,11 +229,11 @@ static void json_and_html_say_the_same(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(verdicts_follow_the_store, setup, teardown),
-    cmocka_unit_test_setup_teardown(leftover_personal_row_fails, setup, teardown),
-    cmocka_unit_test_setup_teardown(unknown_device_is_not_found, setup, teardown),
-    cmocka_unit_test_setup_teardown(loose_key_file_fails_secrets, setup, teardown),
-    cmocka_unit_test_setup_teardown(json_and_html_say_the_same, setup, teardown),
+    cmocka_unit_test_setup_teardown(verdicts_follow_the_store, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(leftover_personal_row_fails, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(unknown_device_is_not_found, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(loose_key_file_fails_secrets, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(json_and_html_say_the_same, setup, store_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 
 #include "lifecycle/decommission.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "store/store_internal.h"
 #include "util.h"
 
@@ -24,30 +25,9 @@
 static const char *const personal[] = { "Alice Liddell", "7 Rue des Lilas", "alice-away-until-friday",
                                         "bedroom-occupied" };
 
-typedef struct {
-  char *dir;
-  char path[600];
-  stw_store_t *st;
-} fx_t;
-
 static int setup(void **state)
 {
-  fx_t *fx = calloc(1, sizeof(*fx));
-  assert_non_null(fx);
-  fx->dir = stw_test_tmpdir("decom");
-  snprintf(fx->path, sizeof(fx->path), "%s/steward.db", fx->dir);
-  assert_int_equal(stw_store_open(fx->path, &fx->st), STW_OK);
-  *state = fx;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  fx_t *fx = *state;
-  stw_store_close(fx->st);
-  stw_test_rmtree(fx->dir);
-  free(fx->dir);
-  free(fx);
+  *state = store_fx_open("decom");
   return 0;
 }
 
@@ -101,39 +81,19 @@ static void put_device(stw_store_t *st, const char *id, stw_state_t state)
   assert_int_equal(stw_store_serial_claim(st, d.ldevid_serial, id, stw_now() + 86400), STW_OK);
 }
 
-static void set_attr(stw_store_t *st, const char *dev, const char *name, const char *value)
-{
-  stw_attr_row_t a;
-  memset(&a, 0, sizeof(a));
-  snprintf(a.name, sizeof(a.name), "%s", name);
-  snprintf(a.value, sizeof(a.value), "%s", value);
-  snprintf(a.authority, sizeof(a.authority), "home.example");
-  assert_int_equal(stw_store_attr_set(st, dev, &a), STW_OK);
-}
-
-static void set_context(stw_store_t *st, const char *scope, const char *name, const char *value)
-{
-  stw_context_row_t c;
-  memset(&c, 0, sizeof(c));
-  snprintf(c.scope, sizeof(c.scope), "%s", scope);
-  snprintf(c.name, sizeof(c.name), "%s", name);
-  snprintf(c.value, sizeof(c.value), "%s", value);
-  assert_int_equal(stw_store_context_set(st, &c), STW_OK);
-}
-
 /* A: Alice's meter, registered, holding a token, with attributes, context,
  * a voucher, PSKs, attestation rows and a challenge. B: someone else's. */
 static void fill(stw_store_t *st)
 {
   put_device(st, DEV_A, STW_STATE_OPERATIONAL);
   put_device(st, DEV_B, STW_STATE_OPERATIONAL);
-  set_attr(st, DEV_A, "owner", "Alice Liddell");
-  set_attr(st, DEV_A, "place", "7 Rue des Lilas");
-  set_attr(st, DEV_B, "owner", "bob");
-  set_context(st, "owner:Alice Liddell", "note", "alice-away-until-friday");
-  set_context(st, "place:7 Rue des Lilas", "home.occupied", "bedroom-occupied");
-  set_context(st, "device:" DEV_A, "temp", "21");
-  set_context(st, "owner:bob", "home.occupied", "false");
+  store_fx_set_attr(st, DEV_A, "owner", "Alice Liddell", "home.example");
+  store_fx_set_attr(st, DEV_A, "place", "7 Rue des Lilas", "home.example");
+  store_fx_set_attr(st, DEV_B, "owner", "bob", "home.example");
+  store_fx_set_context(st, "owner:Alice Liddell", "note", "alice-away-until-friday");
+  store_fx_set_context(st, "place:7 Rue des Lilas", "home.occupied", "bedroom-occupied");
+  store_fx_set_context(st, "device:" DEV_A, "temp", "21");
+  store_fx_set_context(st, "owner:bob", "home.occupied", "false");
   assert_int_equal(stw_store_voucher_put(st, DEV_A, (const uint8_t *)"voucher", 7), STW_OK);
   stw_psk_t p;
   memset(&p, 0, sizeof(p));
@@ -174,7 +134,7 @@ static void fill(stw_store_t *st)
 
 static void test_decommission_revokes_and_erases(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   fill(fx->st);
   /* The check sees the values while they are there: it can fail. */
   for (size_t i = 0; i < STW_ARRAY_LEN(personal); i++)
@@ -245,7 +205,7 @@ static stw_status_t find_decommission(const stw_audit_t *a, void *ctx)
 
 static void test_audit_keeps_counts_only(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   fill(fx->st);
   stw_decommission_t out;
   assert_int_equal(stw_decommission(fx->st, DEV_A, "admin", "sold", &out), STW_OK);
@@ -261,7 +221,7 @@ static void test_audit_keeps_counts_only(void **state)
 
 static void test_refusals_change_nothing(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   fill(fx->st);
   uint64_t before = 0, after = 0, bad = 0;
   assert_int_equal(stw_store_audit_verify(fx->st, &before, &bad), STW_OK);
@@ -281,7 +241,7 @@ static void test_refusals_change_nothing(void **state)
  * decommission's transaction. */
 static void test_failure_rolls_back_everything(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   fill(fx->st);
   sqlite3 *db = stw__sqlite_handle(fx->st);
   /* Make the last write (the audit record) fail. */
@@ -307,10 +267,10 @@ static void test_failure_rolls_back_everything(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_decommission_revokes_and_erases, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_audit_keeps_counts_only, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_failure_rolls_back_everything, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_decommission_revokes_and_erases, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_audit_keeps_counts_only, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_failure_rolls_back_everything, setup, store_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -438,13 +438,6 @@ static void test_ear(void **state)
 
 /* With STW_FUZZ_SEEDS=<dir>, write the seed corpus of fuzz_evidence there
  * (tests/fuzz/corpus/evidence/ holds what this wrote); otherwise nothing. */
-static void write_seed(const char *dir, const char *name, const uint8_t *p, size_t len)
-{
-  char path[512];
-  assert_int_equal(stw_path_join(path, sizeof(path), dir, name), STW_OK);
-  assert_int_equal(stw_file_write_atomic(path, p, len, 0644), STW_OK);
-}
-
 static void test_write_fuzz_seeds(void **state)
 {
   fx_t *f = *state;
@@ -452,20 +445,20 @@ static void test_write_fuzz_seeds(void **state)
   if (dir == NULL)
     skip();
   stw_buf_t b = {0};
-  write_seed(dir, "evidence.cbor", f->msg.data, f->msg.len);
+  stw_test_write_seed(dir, "evidence.cbor", f->msg.data, f->msg.len);
   assert_int_equal(stw_evidence_encode(&f->e, &b), STW_OK);
-  write_seed(dir, "claims.cbor", b.data, b.len);
+  stw_test_write_seed(dir, "claims.cbor", b.data, b.len);
   assert_int_equal(stw_ear_encode(2, "", &b), STW_OK);
-  write_seed(dir, "ear-affirming.cbor", b.data, b.len);
+  stw_test_write_seed(dir, "ear-affirming.cbor", b.data, b.len);
   assert_int_equal(stw_ear_encode(96, "image digest unknown", &b), STW_OK);
-  write_seed(dir, "ear-contraindicated.cbor", b.data, b.len);
+  stw_test_write_seed(dir, "ear-contraindicated.cbor", b.data, b.len);
   uint8_t p[1024];
   variant_t v = good();
   v.name2 = "image";
-  write_seed(dir, "claims-duplicate-measurement.cbor", p, build(p, &v));
+  stw_test_write_seed(dir, "claims-duplicate-measurement.cbor", p, build(p, &v));
   v = good();
   v.dup = 1;
-  write_seed(dir, "claims-nonce-twice.cbor", p, build(p, &v));
+  stw_test_write_seed(dir, "claims-nonce-twice.cbor", p, build(p, &v));
   stw_buf_free(&b, false);
 }
 

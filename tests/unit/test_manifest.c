@@ -528,13 +528,6 @@ static void test_encode_refuses_bad_fields(void **state)
 
 /* With STW_FUZZ_SEEDS=<dir>, write the seed corpus of fuzz_manifest there
  * (tests/fuzz/corpus/manifest/ holds what this wrote); otherwise nothing. */
-static void write_seed(const char *dir, const char *name, const uint8_t *p, size_t len)
-{
-  char path[512];
-  assert_int_equal(stw_path_join(path, sizeof(path), dir, name), STW_OK);
-  assert_int_equal(stw_file_write_atomic(path, p, len, 0644), STW_OK);
-}
-
 static void test_write_fuzz_seeds(void **state)
 {
   fx_t *f = *state;
@@ -543,17 +536,17 @@ static void test_write_fuzz_seeds(void **state)
     skip();
   stw_buf_t enc = {0};
   assert_int_equal(stw_manifest_encode(&f->m, &enc), STW_OK);
-  write_seed(dir, "envelope.cbor", f->envelope.data, f->envelope.len);
-  write_seed(dir, "vendor-signed.cbor", f->signed_m.data, f->signed_m.len);
-  write_seed(dir, "manifest.cbor", enc.data, enc.len);
-  write_seed(dir, "envelope-truncated.cbor", f->envelope.data, f->envelope.len / 2);
+  stw_test_write_seed(dir, "envelope.cbor", f->envelope.data, f->envelope.len);
+  stw_test_write_seed(dir, "vendor-signed.cbor", f->signed_m.data, f->signed_m.len);
+  stw_test_write_seed(dir, "manifest.cbor", enc.data, enc.len);
+  stw_test_write_seed(dir, "envelope-truncated.cbor", f->envelope.data, f->envelope.len / 2);
   uint8_t p[512];
   variant_t v = good();
   v.long_seq = true;
-  write_seed(dir, "manifest-long-head.cbor", p, build(p, &v));
+  stw_test_write_seed(dir, "manifest-long-head.cbor", p, build(p, &v));
   v = good();
   v.dup = 3;
-  write_seed(dir, "manifest-duplicate-key.cbor", p, build(p, &v));
+  stw_test_write_seed(dir, "manifest-duplicate-key.cbor", p, build(p, &v));
   stw_buf_free(&enc, false);
 }
 

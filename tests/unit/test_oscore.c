@@ -406,6 +406,15 @@ static void send_request(stw_oscore_ctx_t *client, uint64_t ssn, const stw_oscor
                                               w->ct, sizeof(w->ct), &w->ct_len, &w->binding), STW_OK);
 }
 
+/* Test vector 1's request, protected on client with Sender Sequence Number ssn. */
+static void send_tv1(stw_oscore_ctx_t *client, uint64_t ssn, wire_t *w)
+{
+  uint8_t options[16];
+  stw_oscore_msg_t msg;
+  get_tv1(options, sizeof(options), &msg);
+  send_request(client, ssn, &msg, w);
+}
+
 static stw_status_t receive_request(stw_oscore_ctx_t *server, const wire_t *w, stw_oscore_msg_t *msg,
                                     stw_oscore_request_t *binding)
 {
@@ -419,11 +428,9 @@ static stw_status_t receive_request(stw_oscore_ctx_t *server, const wire_t *w, s
 
 static stw_status_t deliver(stw_oscore_ctx_t *client, stw_oscore_ctx_t *server, uint64_t ssn)
 {
-  uint8_t options[16];
-  stw_oscore_msg_t msg, got;
-  get_tv1(options, sizeof(options), &msg);
+  stw_oscore_msg_t got;
   wire_t w;
-  send_request(client, ssn, &msg, &w);
+  send_tv1(client, ssn, &w);
   stw_oscore_request_t binding;
   return receive_request(server, &w, &got, &binding);
 }
@@ -435,11 +442,9 @@ static void test_replay_detected(void **state)
   (void)state;
   stw_oscore_ctx_t client, server;
   derive_pair("rfc8613-c1.txt", &client, &server);
-  uint8_t options[16];
-  stw_oscore_msg_t msg, got;
-  get_tv1(options, sizeof(options), &msg);
+  stw_oscore_msg_t got;
   wire_t w;
-  send_request(&client, 20, &msg, &w);
+  send_tv1(&client, 20, &w);
   stw_oscore_request_t binding;
   assert_int_equal(receive_request(&server, &w, &got, &binding), STW_OK);
   assert_int_equal(receive_request(&server, &w, &got, &binding), STW_ERR_REPLAY);
@@ -495,11 +500,9 @@ static void test_forged_request_does_not_move_window(void **state)
   (void)state;
   stw_oscore_ctx_t client, server;
   derive_pair("rfc8613-c1.txt", &client, &server);
-  uint8_t options[16];
-  stw_oscore_msg_t msg, got;
-  get_tv1(options, sizeof(options), &msg);
+  stw_oscore_msg_t got;
   wire_t forged;
-  send_request(&client, 5000, &msg, &forged);
+  send_tv1(&client, 5000, &forged);
   forged.ct[0] ^= 0x01;
   stw_oscore_request_t binding;
   assert_int_equal(receive_request(&server, &forged, &got, &binding), STW_ERR_BAD_SIGNATURE);
@@ -720,11 +723,9 @@ static void test_tampered_ciphertext_and_tag(void **state)
   (void)state;
   stw_oscore_ctx_t client, server;
   derive_pair("rfc8613-c1.txt", &client, &server);
-  uint8_t options[16];
-  stw_oscore_msg_t msg, got;
-  get_tv1(options, sizeof(options), &msg);
+  stw_oscore_msg_t got;
   wire_t w;
-  send_request(&client, 20, &msg, &w);
+  send_tv1(&client, 20, &w);
   stw_oscore_request_t binding;
   for (size_t i = 0; i < w.ct_len; i++) {  /* every byte: ciphertext and tag */
     wire_t bad = w;
@@ -766,11 +767,9 @@ static void test_unknown_kid(void **state)
   (void)state;
   stw_oscore_ctx_t client, server;
   derive_pair("rfc8613-c1.txt", &client, &server);
-  uint8_t options[16];
-  stw_oscore_msg_t msg, got;
-  get_tv1(options, sizeof(options), &msg);
+  stw_oscore_msg_t got;
   wire_t w;
-  send_request(&client, 20, &msg, &w);
+  send_tv1(&client, 20, &w);
   wire_t bad = w;
   bad.option[bad.option_len++] = 0x05;  /* kid 0x05 instead of the empty one */
   stw_oscore_request_t binding;
@@ -1030,11 +1029,9 @@ static void test_notifications_use_server_piv(void **state)
   (void)state;
   stw_oscore_ctx_t client, server;
   derive_pair("rfc8613-c1.txt", &client, &server);
-  uint8_t options[16];
-  stw_oscore_msg_t msg, got;
-  get_tv1(options, sizeof(options), &msg);
+  stw_oscore_msg_t got;
   wire_t w;
-  send_request(&client, 7, &msg, &w);
+  send_tv1(&client, 7, &w);
   stw_oscore_request_t binding;
   assert_int_equal(receive_request(&server, &w, &got, &binding), STW_OK);
   /* Two notifications of the same representation: each its own Partial IV,

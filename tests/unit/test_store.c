@@ -12,37 +12,17 @@
 #include <sys/stat.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 #include "store/store_internal.h"
-
-typedef struct {
-  char *dir;
-  char path[600];
-  stw_store_t *st;
-} fx_t;
 
 static int setup(void **state)
 {
-  fx_t *fx = calloc(1, sizeof(*fx));
-  assert_non_null(fx);
-  fx->dir = stw_test_tmpdir("store");
-  snprintf(fx->path, sizeof(fx->path), "%s/steward.db", fx->dir);
-  assert_int_equal(stw_store_open(fx->path, &fx->st), STW_OK);
-  *state = fx;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  fx_t *fx = *state;
-  stw_store_close(fx->st);
-  stw_test_rmtree(fx->dir);
-  free(fx->dir);
-  free(fx);
+  *state = store_fx_open("store");
   return 0;
 }
 
 /* A raw connection to the same file, as an attacker or a script would have. */
-static sqlite3 *raw_open(const fx_t *fx)
+static sqlite3 *raw_open(const store_fx_t *fx)
 {
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
@@ -53,16 +33,6 @@ static sqlite3 *raw_open(const fx_t *fx)
 static int raw_exec(sqlite3 *db, const char *sql)
 {
   return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-static int64_t raw_int(sqlite3 *db, const char *sql)
-{
-  sqlite3_stmt *s = NULL;
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-  int64_t v = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  return v;
 }
 
 static void make_device(stw_device_t *d, const char *id, stw_state_t state)
@@ -128,21 +98,21 @@ static void append_audit(stw_store_t *st, const char *action, const char *detail
 
 static void test_open_new_store(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   assert_int_equal(stw_store_schema_version(fx->st), SCHEMA_NOW);
   struct stat sb;
   assert_int_equal(stat(fx->path, &sb), 0);
   assert_int_equal(sb.st_mode & 0777, 0600);  /* it holds PSKs */
 
   sqlite3 *db = raw_open(fx);
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'devices_by_state'"), 1);
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'devices_by_state'"), 1);
   sqlite3_close(db);
 }
 
 static void test_reopen_does_not_rerun_migrations(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   put_device(fx->st, DEV_A, STW_STATE_MANUFACTURED);
   stw_store_close(fx->st);
   fx->st = NULL;
@@ -156,9 +126,9 @@ static void test_reopen_does_not_rerun_migrations(void **state)
   }
   sqlite3 *db = raw_open(fx);
   /* One row per step ever applied: none ran twice. */
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_version"), SCHEMA_NOW);
-  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), SCHEMA_NOW);
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM devices"), 1);
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM schema_version"), SCHEMA_NOW);
+  assert_int_equal(store_fx_sql_int(db, "SELECT max(version) FROM schema_version"), SCHEMA_NOW);
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM devices"), 1);
   sqlite3_close(db);
   assert_int_equal(stw_store_open(fx->path, &fx->st), STW_OK);
   assert_int_equal(device_count(fx->st), 1);
@@ -170,14 +140,14 @@ static void test_reopen_does_not_rerun_migrations(void **state)
  * new tables work on the old rows. */
 static void test_migration_from_schema_4_keeps_data(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   char old_path[700];
   snprintf(old_path, sizeof(old_path), "%s/v4.db", fx->dir);
   assert_int_equal(stw__sqlite_create_at(old_path, 4), STW_OK);
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
-  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), 4);
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'firmware'"), 0);
+  assert_int_equal(store_fx_sql_int(db, "SELECT max(version) FROM schema_version"), 4);
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'firmware'"), 0);
   assert_int_equal(raw_exec(db, "INSERT INTO devices VALUES ('" DEV_A "', 'dev-a', 'thermo-1', 'Acme', 3, 0,"
                                 " 1700000000, 1700000000, x'3082', '0a1b', 1800000000, zeroblob(32), '', 0)"),
                    SQLITE_OK);
@@ -264,14 +234,14 @@ static void test_migration_from_schema_4_keeps_data(void **state)
 
   db = NULL;
   assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM schema_version"), SCHEMA_NOW);
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM psk_key"), 0);  /* the cascade reached the key */
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM schema_version"), SCHEMA_NOW);
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM psk_key"), 0);  /* the cascade reached the key */
   sqlite3_close(db);
 }
 
 static void test_create_at_bounds(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   char p[700];
   snprintf(p, sizeof(p), "%s/x.db", fx->dir);
   assert_int_equal(stw__sqlite_create_at(p, 0), STW_ERR_INVALID);
@@ -280,13 +250,13 @@ static void test_create_at_bounds(void **state)
   assert_int_equal(stw__sqlite_create_at(fx->path, 2), STW_OK);
   assert_int_equal(stw_store_schema_version(fx->st), SCHEMA_NOW);
   sqlite3 *db = raw_open(fx);
-  assert_int_equal(raw_int(db, "SELECT max(version) FROM schema_version"), SCHEMA_NOW);
+  assert_int_equal(store_fx_sql_int(db, "SELECT max(version) FROM schema_version"), SCHEMA_NOW);
   sqlite3_close(db);
 }
 
 static void test_newer_schema_refused(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_store_close(fx->st);
   fx->st = NULL;
   sqlite3 *db = raw_open(fx);
@@ -332,7 +302,7 @@ static stw_status_t trust_collect(const stw_trust_t *t, void *ctx)
 
 static void test_trust(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   const uint8_t der1[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
   const uint8_t der2[] = { 0x30, 0x03, 0x02, 0x01, 0x02 };
   assert_int_equal(stw_store_trust_add(fx->st, "Acme CA", der1, sizeof(der1)), STW_OK);
@@ -364,7 +334,7 @@ static stw_status_t rule_collect(const stw_rule_t *r, void *ctx)
 
 static void test_rules(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_rule_t dev = { .kind = STW_RULE_DEVICE };
   snprintf(dev.device_id, sizeof(dev.device_id), DEV_A);
   stw_rule_t grp = { .kind = STW_RULE_GROUP };
@@ -397,7 +367,7 @@ static void test_rules(void **state)
 
 static void test_vouchers(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   uint8_t *v = NULL;
   size_t len = 0;
   assert_int_equal(stw_store_voucher_get(fx->st, DEV_A, &v, &len), STW_ERR_NOT_FOUND);
@@ -422,7 +392,7 @@ static void test_vouchers(void **state)
 
 static void test_device_round_trip(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_device_t d, got;
   make_device(&d, DEV_A, STW_STATE_OPERATIONAL);
   uint8_t cert[100];
@@ -509,7 +479,7 @@ static stw_status_t nested_list_count(const stw_device_t *d, void *ctx)
 
 static void test_device_list_and_count(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   put_device(fx->st, DEV_C, STW_STATE_OPERATIONAL);
   put_device(fx->st, DEV_A, STW_STATE_OPERATIONAL);
   put_device(fx->st, DEV_B, STW_STATE_QUARANTINED);
@@ -553,7 +523,7 @@ static void test_device_list_and_count(void **state)
 
 static void test_serials_unique(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   assert_int_equal(stw_store_serial_claim(fx->st, "01ab", DEV_A, 1800000000), STW_OK);
   assert_int_equal(stw_store_serial_claim(fx->st, "01ab", DEV_B, 1800000000), STW_ERR_EXISTS);
   assert_int_equal(stw_store_serial_claim(fx->st, "01AB", DEV_A, 1800000000), STW_ERR_EXISTS);
@@ -569,7 +539,7 @@ static void test_serials_unique(void **state)
 
 static void test_psk(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_psk_t p = { .kind = STW_PSK_BOOTSTRAP, .active = true, .key_len = 16 };
   snprintf(p.identity, sizeof(p.identity), "boot-%s", DEV_A);
   snprintf(p.device_id, sizeof(p.device_id), DEV_A);
@@ -607,8 +577,8 @@ static void test_psk(void **state)
 
   /* The key lives in its own table; the psk table has no key column. */
   sqlite3 *db = raw_open(fx);
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info('psk') WHERE name = 'key'"), 0);
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM psk_key"), 1);
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM pragma_table_info('psk') WHERE name = 'key'"), 0);
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM psk_key"), 1);
   sqlite3_close(db);
 }
 
@@ -616,7 +586,7 @@ static void test_psk(void **state)
 
 static void test_rollback_leaves_nothing(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   assert_int_equal(stw_store_begin(fx->st), STW_OK);
   assert_int_equal(stw_store_begin(fx->st), STW_ERR_STATE);  /* no nesting */
   put_device(fx->st, DEV_A, STW_STATE_MANUFACTURED);
@@ -642,7 +612,7 @@ static void test_rollback_leaves_nothing(void **state)
 
 static void test_commit_visible_to_second_handle(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_store_t *other = NULL;
   assert_int_equal(stw_store_open(fx->path, &other), STW_OK);
 
@@ -665,7 +635,7 @@ static void test_commit_visible_to_second_handle(void **state)
 
 static void test_savepoint_isolation(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   assert_int_equal(stw_store_savepoint(fx->st, "job_1"), STW_ERR_STATE);  /* needs a transaction */
   assert_int_equal(stw_store_begin(fx->st), STW_OK);
   put_device(fx->st, DEV_A, STW_STATE_MANUFACTURED);
@@ -697,7 +667,7 @@ static void test_savepoint_isolation(void **state)
 /* A failed write inside the caller's transaction undoes only itself. */
 static void test_failed_write_inside_transaction(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   assert_int_equal(stw_store_begin(fx->st), STW_OK);
   assert_int_equal(stw_store_serial_claim(fx->st, "0d", DEV_A, 0), STW_OK);
   assert_int_equal(stw_store_serial_claim(fx->st, "0d", DEV_B, 0), STW_ERR_EXISTS);
@@ -725,7 +695,7 @@ static stw_status_t audit_collect(const stw_audit_t *a, void *ctx)
 
 static void test_audit_chain(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   for (int i = 0; i < 10; i++) {
     char detail[32];
     snprintf(detail, sizeof(detail), "record %d", i + 1);
@@ -793,21 +763,21 @@ static void test_audit_hash_canonical(void **state)
 
 static void test_audit_triggers_refuse_changes(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   append_audit(fx->st, "enroll", "one");
   append_audit(fx->st, "enroll", "two");
   sqlite3 *db = raw_open(fx);
   assert_int_equal(raw_exec(db, "UPDATE audit SET detail = 'forged' WHERE seq = 1"), SQLITE_CONSTRAINT);
   assert_int_equal(raw_exec(db, "DELETE FROM audit WHERE seq = 2"), SQLITE_CONSTRAINT);
   assert_int_equal(raw_exec(db, "DELETE FROM audit"), SQLITE_CONSTRAINT);
-  assert_int_equal(raw_int(db, "SELECT count(*) FROM audit"), 2);
+  assert_int_equal(store_fx_sql_int(db, "SELECT count(*) FROM audit"), 2);
   sqlite3_close(db);
   assert_int_equal(audit_count(fx->st), 2);
 }
 
 static void test_audit_tamper_detected(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   for (int i = 0; i < 8; i++)
     append_audit(fx->st, "enroll", "fine");
   sqlite3 *db = raw_open(fx);
@@ -824,7 +794,7 @@ static void test_audit_tamper_detected(void **state)
 /* Recomputing the hash after the edit does not help: the next link breaks. */
 static void test_audit_rehash_detected(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   for (int i = 0; i < 6; i++)
     append_audit(fx->st, "enroll", "fine");
   audit_seen_t seen = { 0 };
@@ -850,7 +820,7 @@ static void test_audit_rehash_detected(void **state)
 
 static void test_audit_deletion_detected(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   for (int i = 0; i < 6; i++)
     append_audit(fx->st, "enroll", "fine");
   sqlite3 *db = raw_open(fx);
@@ -864,7 +834,7 @@ static void test_audit_deletion_detected(void **state)
 
 static void test_audit_bounds(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_audit_t a = { 0 };
   snprintf(a.action, sizeof(a.action), "enroll");
   snprintf(a.outcome, sizeof(a.outcome), "ok");
@@ -883,7 +853,7 @@ static void test_audit_bounds(void **state)
 
 static void test_transition_allowed(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   put_device(fx->st, DEV_A, STW_STATE_MANUFACTURED);
   stw_state_t next = STW_STATE_COUNT;
   assert_int_equal(stw_store_transition(fx->st, DEV_A, STW_EV_BOOTSTRAP, "device:" DEV_A, "ldevid issued", &next), STW_OK);
@@ -912,7 +882,7 @@ static void test_transition_allowed(void **state)
 
 static void test_transition_refused_writes_nothing(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   put_device(fx->st, DEV_A, STW_STATE_MANUFACTURED);
   stw_state_t next = STW_STATE_COUNT;
   assert_int_equal(stw_store_transition(fx->st, DEV_A, STW_EV_ACTIVATE, "admin", NULL, &next), STW_ERR_STATE);
@@ -937,7 +907,7 @@ static void test_transition_refused_writes_nothing(void **state)
 
 static void test_transition_joins_caller_transaction(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   put_device(fx->st, DEV_A, STW_STATE_OPERATIONAL);
   assert_int_equal(stw_store_begin(fx->st), STW_OK);
   assert_int_equal(stw_store_transition(fx->st, DEV_A, STW_EV_QUARANTINE, "daemon", "attestation failed", NULL), STW_OK);
@@ -959,7 +929,7 @@ static void test_transition_joins_caller_transaction(void **state)
 
 static void test_transition_reimprint(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   put_device(fx->st, DEV_A, STW_STATE_UPDATING);
   stw_state_t next;
   assert_int_equal(stw_store_transition(fx->st, DEV_A, STW_EV_DECOMMISSION, "admin", NULL, &next), STW_OK);
@@ -976,7 +946,7 @@ static void test_transition_reimprint(void **state)
 
 static void test_transition_bounds(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   put_device(fx->st, DEV_A, STW_STATE_MANUFACTURED);
   char long_detail[STW_REASON_MAX];
   memset(long_detail, 'z', sizeof(long_detail) - 1);
@@ -999,7 +969,7 @@ static void test_transition_bounds(void **state)
 
 static void test_strings_too_long(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   char name[STW_TEXT_MAX + 1];
   memset(name, 'n', STW_TEXT_MAX);
   name[STW_TEXT_MAX] = '\0';
@@ -1042,36 +1012,36 @@ static void test_strings_too_long(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_open_new_store, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_reopen_does_not_rerun_migrations, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_migration_from_schema_4_keeps_data, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_create_at_bounds, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_open_new_store, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_reopen_does_not_rerun_migrations, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_migration_from_schema_4_keeps_data, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_create_at_bounds, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, store_fx_teardown),
     cmocka_unit_test(test_open_urls),
-    cmocka_unit_test_setup_teardown(test_trust, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_vouchers, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_device_round_trip, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_device_list_and_count, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_serials_unique, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_psk, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_commit_visible_to_second_handle, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_savepoint_isolation, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_failed_write_inside_transaction, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_trust, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_rules, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_vouchers, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_device_round_trip, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_device_list_and_count, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_serials_unique, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_psk, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_commit_visible_to_second_handle, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_savepoint_isolation, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_failed_write_inside_transaction, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_audit_chain, setup, store_fx_teardown),
     cmocka_unit_test(test_audit_hash_canonical),
-    cmocka_unit_test_setup_teardown(test_audit_triggers_refuse_changes, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_audit_tamper_detected, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_audit_rehash_detected, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_audit_deletion_detected, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_audit_bounds, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_transition_allowed, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_transition_refused_writes_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_transition_joins_caller_transaction, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_transition_reimprint, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_transition_bounds, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_strings_too_long, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_audit_triggers_refuse_changes, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_audit_tamper_detected, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_audit_rehash_detected, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_audit_deletion_detected, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_audit_bounds, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_transition_allowed, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_transition_refused_writes_nothing, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_transition_joins_caller_transaction, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_transition_reimprint, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_transition_bounds, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_strings_too_long, setup, store_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 #include "store/store_internal.h"
 #include "util.h"
 
@@ -18,42 +19,15 @@
 #define DEV_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define DEV_C "cccccccccccccccccccccccccccccccc"
 
-typedef struct {
-  char *dir;
-  char path[600];
-  stw_store_t *st;
-} fx_t;
-
 static int setup(void **state)
 {
-  fx_t *fx = calloc(1, sizeof(*fx));
-  assert_non_null(fx);
-  fx->dir = stw_test_tmpdir("fleet");
-  snprintf(fx->path, sizeof(fx->path), "%s/steward.db", fx->dir);
-  assert_int_equal(stw_store_open(fx->path, &fx->st), STW_OK);
-  *state = fx;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  fx_t *fx = *state;
-  stw_store_close(fx->st);
-  stw_test_rmtree(fx->dir);
-  free(fx->dir);
-  free(fx);
+  *state = store_fx_open("fleet");
   return 0;
 }
 
 static int64_t raw_int(stw_store_t *st, const char *sql)
 {
-  sqlite3 *db = stw__sqlite_handle(st);
-  sqlite3_stmt *s = NULL;
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-  int64_t v = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  return v;
+  return store_fx_sql_int(stw__sqlite_handle(st), sql);
 }
 
 static void put_device(stw_store_t *st, const char *id, stw_state_t state)
@@ -112,7 +86,7 @@ static int fw_count(stw_store_t *st)
 
 static void test_firmware_put_get(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t id1 = add_fw(fx->st, "acme", "meter", 1, 0x11);
   int64_t id2 = add_fw(fx->st, "acme", "meter", 2, 0x22);
   int64_t id3 = add_fw(fx->st, "acme", "valve", 1, 0x33);  /* the same sequence for another class */
@@ -143,7 +117,7 @@ static void test_firmware_put_get(void **state)
 
 static void test_firmware_refusals(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   add_fw(fx->st, "acme", "meter", 7, 0x01);
   stw_firmware_t f;
   /* The same (vendor, class, sequence) twice, even with another image. */
@@ -176,7 +150,7 @@ static void test_firmware_refusals(void **state)
 
 static void test_device_fw(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_device_fw_t f = { .device_id = DEV_A, .sequence = 3, .reported_at = 1700000100 };
   memset(f.digest, 0xab, sizeof(f.digest));
   stw_device_fw_t g;
@@ -232,7 +206,7 @@ static stw_status_t count_campaign(const stw_campaign_t *c, void *ctx)
 
 static void test_campaign_lifecycle(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t fw = add_fw(fx->st, "acme", "meter", 1, 0x11);
   int64_t id = add_campaign(fx->st, fw);
   stw_campaign_t c;
@@ -266,7 +240,7 @@ static void test_campaign_lifecycle(void **state)
 
 static void test_campaign_refusals(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t fw = add_fw(fx->st, "acme", "meter", 1, 0x11);
   stw_campaign_t c = { .firmware_id = fw + 100, .canary_percent = 10, .max_failure_percent = 20 };
   snprintf(c.target, sizeof(c.target), "model=meter");
@@ -314,7 +288,7 @@ static stw_status_t collect_rollout(const stw_rollout_t *r, void *ctx)
 
 static void test_rollouts(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t fw = add_fw(fx->st, "acme", "meter", 1, 0x11);
   int64_t c1 = add_campaign(fx->st, fw);
   put_rollout(fx->st, c1, DEV_C, 1, STW_ROLLOUT_WAITING);
@@ -358,7 +332,7 @@ static void test_rollouts(void **state)
 
 static void test_rollout_offered(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t fw1 = add_fw(fx->st, "acme", "meter", 1, 0x11);
   int64_t fw2 = add_fw(fx->st, "acme", "meter", 2, 0x22);
   int64_t c1 = add_campaign(fx->st, fw1);
@@ -390,7 +364,7 @@ static void test_rollout_offered(void **state)
 
 static void test_rollout_refusals(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t c1 = add_campaign(fx->st, add_fw(fx->st, "acme", "meter", 1, 0x11));
   stw_rollout_t r = { .campaign_id = c1 + 5, .status = STW_ROLLOUT_OFFERED };
   snprintf(r.device_id, sizeof(r.device_id), DEV_A);
@@ -419,7 +393,7 @@ static const uint8_t nonce2[16] = { 2, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1
 
 static void test_nonce_once(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t now = 1700000000;
   assert_int_equal(stw_store_nonce_put(fx->st, DEV_A, nonce1, sizeof(nonce1), now + 60), STW_OK);
   assert_int_equal(stw_store_nonce_take(fx->st, DEV_A, nonce1, sizeof(nonce1), now + 1), STW_OK);
@@ -436,7 +410,7 @@ static void test_nonce_once(void **state)
 
 static void test_nonce_other_device(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t now = 1700000000;
   assert_int_equal(stw_store_nonce_put(fx->st, DEV_A, nonce1, sizeof(nonce1), now + 60), STW_OK);
   assert_int_equal(stw_store_nonce_take(fx->st, DEV_B, nonce1, sizeof(nonce1), now), STW_ERR_REPLAY);
@@ -447,7 +421,7 @@ static void test_nonce_other_device(void **state)
 
 static void test_nonce_expired_is_consumed(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t now = 1700000000;
   assert_int_equal(stw_store_nonce_put(fx->st, DEV_A, nonce1, sizeof(nonce1), now + 30), STW_OK);
   assert_int_equal(stw_store_nonce_take(fx->st, DEV_A, nonce1, sizeof(nonce1), now + 30), STW_ERR_EXPIRED);
@@ -464,7 +438,7 @@ static void test_nonce_expired_is_consumed(void **state)
 
 static void test_nonce_refusals(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t later = stw_now() + 600;
   uint8_t big[STW_NONCE_MAX + 1];
   memset(big, 7, sizeof(big));
@@ -482,7 +456,7 @@ static void test_nonce_refusals(void **state)
 
 static void test_nonce_stale_ones_forgotten(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   int64_t now = stw_now();
   assert_int_equal(stw_store_nonce_put(fx->st, DEV_A, nonce1, sizeof(nonce1), now - 10), STW_OK);
   assert_int_equal(raw_int(fx->st, "SELECT count(*) FROM nonces"), 1);
@@ -521,7 +495,7 @@ static stw_status_t collect_attest(const stw_attest_row_t *a, void *ctx)
 
 static void test_attestations(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_attest_row_t a;
   assert_int_equal(stw_store_attest_latest(fx->st, DEV_A, &a), STW_ERR_NOT_FOUND);
   int64_t id1 = 0, id3 = 0;
@@ -551,7 +525,7 @@ static void test_attestations(void **state)
 
 static void test_attest_refusals(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   stw_attest_row_t a = { .verdict = (stw_ear_t)5 };
   snprintf(a.device_id, sizeof(a.device_id), DEV_A);
   snprintf(a.trigger, sizeof(a.trigger), "admin");
@@ -594,7 +568,7 @@ static stw_status_t collect_serial(const char *serial, const char *device_id, in
 
 static void test_serial_revocation(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   assert_int_equal(stw_store_serial_claim(fx->st, "0A01", DEV_A, 1800000000), STW_OK);
   assert_int_equal(stw_store_serial_claim(fx->st, "0a02", DEV_A, 1800000000), STW_OK);  /* re-enrolled */
   assert_int_equal(stw_store_serial_claim(fx->st, "0b01", DEV_B, 1800000000), STW_OK);
@@ -632,7 +606,7 @@ static void test_serial_revocation(void **state)
 
 static void test_serial_revocation_refusals(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   assert_int_equal(stw_store_serial_claim(fx->st, "0a01", DEV_A, 1800000000), STW_OK);
   uint64_t n = 99;
   assert_int_equal(stw_store_serial_revoke_device(fx->st, DEV_A, 0, &n), STW_ERR_INVALID);  /* 0 means live */
@@ -653,26 +627,6 @@ static void test_serial_revocation_refusals(void **state)
 }
 
 /* ---- erasure ------------------------------------------------------------------------ */
-
-static void set_attr(stw_store_t *st, const char *dev, const char *name, const char *value)
-{
-  stw_attr_row_t a;
-  memset(&a, 0, sizeof(a));
-  snprintf(a.name, sizeof(a.name), "%s", name);
-  snprintf(a.value, sizeof(a.value), "%s", value);
-  snprintf(a.authority, sizeof(a.authority), "owner");
-  assert_int_equal(stw_store_attr_set(st, dev, &a), STW_OK);
-}
-
-static void set_context(stw_store_t *st, const char *scope, const char *name, const char *value)
-{
-  stw_context_row_t c;
-  memset(&c, 0, sizeof(c));
-  snprintf(c.scope, sizeof(c.scope), "%s", scope);
-  snprintf(c.name, sizeof(c.name), "%s", name);
-  snprintf(c.value, sizeof(c.value), "%s", value);
-  assert_int_equal(stw_store_context_set(st, &c), STW_OK);
-}
 
 static void put_psk(stw_store_t *st, const char *identity, const char *dev, stw_psk_kind_t kind)
 {
@@ -695,16 +649,16 @@ static void fill_people(stw_store_t *st)
   put_device(st, DEV_A, STW_STATE_OPERATIONAL);
   put_device(st, DEV_B, STW_STATE_OPERATIONAL);
   put_device(st, DEV_C, STW_STATE_OPERATIONAL);
-  set_attr(st, DEV_A, "owner", "alice");
-  set_attr(st, DEV_A, "place", "alices-flat");
-  set_attr(st, DEV_A, "role", "meter");
-  set_attr(st, DEV_B, "owner", "bob");
-  set_attr(st, DEV_C, "owner", "alice");
-  set_context(st, "device:" DEV_A, "temp", "21");
-  set_context(st, "owner:alice", "home.occupied", "true");
-  set_context(st, "place:alices-flat", "window.open", "false");
-  set_context(st, "owner:bob", "home.occupied", "false");
-  set_context(st, "", "alarm", "off");
+  store_fx_set_attr(st, DEV_A, "owner", "alice", "owner");
+  store_fx_set_attr(st, DEV_A, "place", "alices-flat", "owner");
+  store_fx_set_attr(st, DEV_A, "role", "meter", "owner");
+  store_fx_set_attr(st, DEV_B, "owner", "bob", "owner");
+  store_fx_set_attr(st, DEV_C, "owner", "alice", "owner");
+  store_fx_set_context(st, "device:" DEV_A, "temp", "21");
+  store_fx_set_context(st, "owner:alice", "home.occupied", "true");
+  store_fx_set_context(st, "place:alices-flat", "window.open", "false");
+  store_fx_set_context(st, "owner:bob", "home.occupied", "false");
+  store_fx_set_context(st, "", "alarm", "off");
   assert_int_equal(stw_store_voucher_put(st, DEV_A, (const uint8_t *)"v", 1), STW_OK);
   assert_int_equal(stw_store_voucher_put(st, DEV_B, (const uint8_t *)"w", 1), STW_OK);
   put_psk(st, "boot-a", DEV_A, STW_PSK_BOOTSTRAP);
@@ -718,7 +672,7 @@ static void fill_people(stw_store_t *st)
 
 static void test_erase_device(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   fill_people(fx->st);
   stw_erasure_t e;
   assert_int_equal(stw_store_device_erase(fx->st, DEV_A, &e), STW_OK);
@@ -754,7 +708,7 @@ static void test_erase_device(void **state)
 
 static void test_erase_last_device_of_owner(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   fill_people(fx->st);
   stw_erasure_t e;
   assert_int_equal(stw_store_device_erase(fx->st, DEV_B, &e), STW_OK);
@@ -770,7 +724,7 @@ static void test_erase_last_device_of_owner(void **state)
 
 static void test_erase_joins_caller_transaction(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   fill_people(fx->st);
   stw_erasure_t e;
   assert_int_equal(stw_store_begin(fx->st), STW_OK);
@@ -809,7 +763,7 @@ static stw_status_t collect_vuln(const stw_vuln_t *v, void *ctx)
 
 static void test_vuln_reports(void **state)
 {
-  fx_t *fx = *state;
+  store_fx_t *fx = *state;
   char *detail = malloc(STW_VULN_TEXT_MAX + 1);
   assert_non_null(detail);
   memset(detail, 'd', STW_VULN_TEXT_MAX);
@@ -862,27 +816,27 @@ static void test_vuln_reports(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_firmware_put_get, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_firmware_refusals, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_device_fw, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_campaign_lifecycle, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_campaign_refusals, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_rollouts, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_rollout_offered, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_rollout_refusals, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_nonce_once, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_nonce_other_device, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_nonce_expired_is_consumed, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_nonce_refusals, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_nonce_stale_ones_forgotten, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_attestations, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_attest_refusals, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_serial_revocation, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_serial_revocation_refusals, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_erase_device, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_erase_last_device_of_owner, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_erase_joins_caller_transaction, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_vuln_reports, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_firmware_put_get, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_firmware_refusals, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_device_fw, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_campaign_lifecycle, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_campaign_refusals, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_rollouts, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_rollout_offered, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_rollout_refusals, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_nonce_once, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_nonce_other_device, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_nonce_expired_is_consumed, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_nonce_refusals, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_nonce_stale_ones_forgotten, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_attestations, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_attest_refusals, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_serial_revocation, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_serial_revocation_refusals, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_erase_device, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_erase_last_device_of_owner, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_erase_joins_caller_transaction, setup, store_fx_teardown),
+    cmocka_unit_test_setup_teardown(test_vuln_reports, setup, store_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -351,13 +351,6 @@ static void test_security_txt(void **state)
 
 /* With STW_FUZZ_SEEDS=<dir>, write the seed corpus of fuzz_vr_body there
  * (tests/fuzz/corpus/vr_body/ holds what this wrote); otherwise nothing. */
-static void write_seed(const char *dir, const char *name, const uint8_t *p, size_t len)
-{
-  char path[512];
-  assert_int_equal(stw_path_join(path, sizeof(path), dir, name), STW_OK);
-  assert_int_equal(stw_file_write_atomic(path, p, len, 0644), STW_OK);
-}
-
 static void test_write_fuzz_seeds(void **state)
 {
   (void)state;
@@ -365,12 +358,12 @@ static void test_write_fuzz_seeds(void **state)
   if (dir == NULL)
     skip();
   uint8_t p[512];
-  write_seed(dir, "report.cbor", p, body(p, "mailto:ada@example.org", "token replay", "Steps:\n\t1. capture"));
-  write_seed(dir, "anonymous.cbor", p, body(p, NULL, "Zo\xc3\xab", "d\xc3\xa9tail \xf0\x9f\x94\x92"));
-  write_seed(dir, "escape.cbor", p, body(p, NULL, "s", "a\x1b[2Jb"));
-  write_seed(dir, "overlong-utf8.cbor", p, body(p, NULL, "s", "\xc0\xaf"));
+  stw_test_write_seed(dir, "report.cbor", p, body(p, "mailto:ada@example.org", "token replay", "Steps:\n\t1. capture"));
+  stw_test_write_seed(dir, "anonymous.cbor", p, body(p, NULL, "Zo\xc3\xab", "d\xc3\xa9tail \xf0\x9f\x94\x92"));
+  stw_test_write_seed(dir, "escape.cbor", p, body(p, NULL, "s", "a\x1b[2Jb"));
+  stw_test_write_seed(dir, "overlong-utf8.cbor", p, body(p, NULL, "s", "\xc0\xaf"));
   static const uint8_t twice[] = {0xa3, 0x02, 0x61, 's', 0x03, 0x61, 'd', 0x02, 0x61, 't'};
-  write_seed(dir, "summary-twice.cbor", twice, sizeof(twice));
+  stw_test_write_seed(dir, "summary-twice.cbor", twice, sizeof(twice));
 }
 
 int main(void)

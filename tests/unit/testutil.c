@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util.h"
+
 char *stw_test_tmpdir(const char *tag)
 {
   const char *base = getenv("TMPDIR");
@@ -94,4 +96,11 @@ size_t stw_test_b64url_decode(const char *in, uint8_t *out, size_t cap)
     }
   }
   return n;
+}
+
+void stw_test_write_seed(const char *dir, const char *name, const uint8_t *p, size_t len)
+{
+  char path[512];
+  assert_int_equal(stw_path_join(path, sizeof(path), dir, name), STW_OK);
+  assert_int_equal(stw_file_write_atomic(path, p, len, 0644), STW_OK);
 }

@@ -20,5 +20,9 @@ uint8_t *stw_test_hex(const char *hex, size_t *len);
 /** base64url without padding (JWK coordinates in the cose-wg examples) into
  *  out; returns the length. Fails the test on a bad digit or overflow. */
 size_t stw_test_b64url_decode(const char *in, uint8_t *out, size_t cap);
+/** One seed of a fuzz target's corpus: p into dir/name (the tests'
+ *  test_write_fuzz_seeds, run with STW_FUZZ_SEEDS=dir). Fails the test if it
+ *  cannot write. */
+void stw_test_write_seed(const char *dir, const char *name, const uint8_t *p, size_t len);
 
 #endif
