@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cose_internal.h"
 #include "pki.h"
 #include "util.h"
 
@@ -494,15 +495,10 @@ size_t stw_attest_sched_due(stw_attest_sched_t *s, int64_t now, const char **ids
 
 /* ---- the challenge answer ------------------------------------------------------------ */
 
+/* key: value into map; our references to value are dropped either way. */
 static bool map_put(cbor_item_t *map, uint8_t key, cbor_item_t *value)
 {
-  cbor_item_t *k = cbor_build_uint8(key);
-  bool ok = k != NULL && value != NULL && cbor_map_add(map, (struct cbor_pair){ .key = k, .value = value });
-  if (k)
-    cbor_decref(&k);
-  if (value)
-    cbor_decref(&value);
-  return ok;
+  return stw__cbor_map_put(map, cbor_build_uint8(key), value);
 }
 
 /* The shortest encoding (libcbor keeps the width it was built with). */

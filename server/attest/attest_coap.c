@@ -1,14 +1,13 @@
 #include "attest/attest_coap.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "attest/attest.h"
-#include "coap/identity.h"
+#include "coap/transport.h"
+#include "coap/watcher.h"
 
 #define REQUESTS_MAX 1024          /* operator requests waiting for the event loop */
 #define DUE_PER_TICK 256           /* periodic challenges issued per tick: a big fleet is spread out */
@@ -29,24 +28,14 @@ struct stw_attest_coap {
   stw_attest_sched_t sched;        /* event loop thread only */
   /* The follower: operator requests come as audit records from another
    * process (the CLI); it also wakes the loop for periodic challenges. */
-  char store_url[1100];
+  stw_store_watcher_t follower;
   unsigned tick_ms;
-  pthread_t follower;
-  bool follower_running;
-  atomic_bool stop;
-  atomic_bool wake_queued;
+  uint64_t followed_seq;           /* follower thread only: the last audit record read */
+  unsigned since_tick;             /* follower thread only */
   pthread_mutex_t lock;            /* guards requested */
   challenge_request_t requested[REQUESTS_MAX];
   size_t n_requested;
 };
-
-static void identify(stw_attest_coap_t *t, coap_session_t *session, stw_identity_t *who)
-{
-  stw_peer_t peer;
-  stw_coap_peer(session, &peer);
-  if (stw_identify_peer(t->store, t->domain, t->ca, &peer, who) != STW_OK)
-    who->authenticated = false;
-}
 
 static void answer_challenge(coap_pdu_t *response, const stw_attest_slot_t *slot, int64_t now)
 {
@@ -148,16 +137,9 @@ static void handle_get(coap_resource_t *resource, coap_session_t *session, const
   if (stw_deferred_resume(resource, session, request, response))
     return;
   stw_attest_coap_t *t = coap_resource_get_userdata(resource);
-  stw_identity_t *who = calloc(1, sizeof(*who));
-  if (who == NULL) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+  stw_identity_t *who = stw_coap_enrolled_device(session, t->store, t->domain, t->ca, response);
+  if (who == NULL)
     return;
-  }
-  identify(t, session, who);
-  if (!who->authenticated) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(401), "not an enrolled device of this domain");
-    goto out;
-  }
   if (who->spki_len == 0) {
     stw_coap_error(response, COAP_RESPONSE_CODE(403), "attestation needs an LDevID key");
     goto out;
@@ -241,25 +223,20 @@ static void handle_post(coap_resource_t *resource, coap_session_t *session, cons
   if (stw_deferred_resume(resource, session, request, response))
     return;
   stw_attest_coap_t *t = coap_resource_get_userdata(resource);
-  const uint8_t *data = NULL;
-  size_t len = 0, offset = 0, total = 0;
-  if (!coap_get_data_large(request, &len, &data, &offset, &total))
-    data = NULL, len = total = 0;
-  if (len > STW_EVIDENCE_MAX || total > STW_EVIDENCE_MAX) {
+  const uint8_t *data;
+  size_t len;
+  if (!stw_coap_request_body(request, STW_EVIDENCE_MAX, &data, &len)) {
     stw_coap_error(response, COAP_RESPONSE_CODE(413), "evidence over 4096 bytes");
     return;
   }
   evidence_job_t *job = calloc(1, sizeof(*job));
-  stw_identity_t *who = calloc(1, sizeof(*who));
-  if (job == NULL || who == NULL) {
+  if (job == NULL) {
     stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
-    goto drop;
+    return;
   }
-  identify(t, session, who);
-  if (!who->authenticated) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(401), "not an enrolled device of this domain");
+  stw_identity_t *who = stw_coap_enrolled_device(session, t->store, t->domain, t->ca, response);
+  if (who == NULL)
     goto drop;
-  }
   job->t = t;
   job->now = stw_now();
   if (stw_attest_appraise(t->store, who->device_id, data, len, job->now, &job->a) != STW_OK) {
@@ -273,15 +250,9 @@ static void handle_post(coap_resource_t *resource, coap_session_t *session, cons
   }
   free(who);
   who = NULL;
-  job->deferred = stw_defer(session, request);
-  if (job->deferred == NULL) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+  if (!stw_coap_defer_job(session, request, response, t->committer, evidence_apply, evidence_done, job,
+                          &job->deferred))
     goto drop;
-  }
-  if (stw_committer_submit(t->committer, evidence_apply, evidence_done, job) != STW_OK) {
-    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
-    goto drop;
-  }
   return;
 drop:
   free(who);
@@ -290,19 +261,10 @@ drop:
 
 /* ---- the follower: operator requests and the periodic tick ---------------------------- */
 
-static stw_status_t noop_apply(stw_store_t *st, void *arg)
-{
-  (void)st;
-  (void)arg;
-  return STW_OK;
-}
-
 /* Event loop: challenge whom the operator named, then whoever is due. */
-static void tick_done(void *arg, stw_status_t status)
+static void challenge_requested_and_due(void *arg)
 {
-  (void)status;
   stw_attest_coap_t *t = arg;
-  atomic_store(&t->wake_queued, false);
   challenge_request_t asked[REQUESTS_MAX];
   size_t n;
   pthread_mutex_lock(&t->lock);
@@ -388,41 +350,34 @@ static uint64_t audit_last(stw_store_t *st)
   return hi;
 }
 
-static void *follow(void *arg)
+/* Follower thread: take the operator's and the other parts' requests from
+ * the audit log, and say when the periodic tick is due. */
+static bool follow(stw_store_t *st, bool first, void *arg)
 {
   stw_attest_coap_t *t = arg;
-  stw_store_t *st = NULL;
-  if (stw_store_open(t->store_url, &st) != STW_OK)
-    return NULL;
-  tail_t tail = { .t = t, .last = audit_last(st) };
-  unsigned since_tick = 0;
-  while (!atomic_load(&t->stop)) {
-    struct timespec ts = { 0, STW_ATTEST_POLL_MS * 1000000L };
-    nanosleep(&ts, NULL);
-    since_tick += STW_ATTEST_POLL_MS;
-    pthread_mutex_lock(&t->lock);
-    size_t before = t->n_requested;
-    pthread_mutex_unlock(&t->lock);
-    /* Read up to the end: a roll-out writes records faster than one page a poll. */
-    for (uint64_t from = tail.last + 1; from != tail.last;) {
-      from = tail.last;
-      if (stw_store_audit_list(st, tail.last, 256, take_request, &tail) != STW_OK)
-        break;
-    }
-    pthread_mutex_lock(&t->lock);
-    bool requested = t->n_requested > before;
-    pthread_mutex_unlock(&t->lock);
-    bool tick = t->tick_ms > 0 && since_tick >= t->tick_ms;
-    if (!requested && !tick)
-      continue;
-    if (tick)
-      since_tick = 0;
-    if (!atomic_exchange(&t->wake_queued, true) &&
-        stw_committer_submit(t->committer, noop_apply, tick_done, t) != STW_OK)
-      atomic_store(&t->wake_queued, false);
+  if (first) {
+    t->followed_seq = audit_last(st);
+    return false;
   }
-  stw_store_close(st);
-  return NULL;
+  t->since_tick += STW_ATTEST_POLL_MS;
+  pthread_mutex_lock(&t->lock);
+  size_t before = t->n_requested;
+  pthread_mutex_unlock(&t->lock);
+  tail_t tail = { .t = t, .last = t->followed_seq };
+  /* Read up to the end: a roll-out writes records faster than one page a poll. */
+  for (uint64_t from = tail.last + 1; from != tail.last;) {
+    from = tail.last;
+    if (stw_store_audit_list(st, tail.last, 256, take_request, &tail) != STW_OK)
+      break;
+  }
+  t->followed_seq = tail.last;
+  pthread_mutex_lock(&t->lock);
+  bool requested = t->n_requested > before;
+  pthread_mutex_unlock(&t->lock);
+  bool tick = t->tick_ms > 0 && t->since_tick >= t->tick_ms;
+  if (tick)
+    t->since_tick = 0;
+  return requested || tick;
 }
 
 /* ---- registration ---------------------------------------------------------------------- */
@@ -438,7 +393,6 @@ stw_status_t stw_attest_coap_register(stw_coap_server_t *server, stw_store_t *st
   t->store = store;
   t->domain = domain;
   t->committer = committer;
-  snprintf(t->store_url, sizeof(t->store_url), "%s", store_url);
   int64_t interval = opts && opts->interval != 0 ? opts->interval : STW_ATTEST_INTERVAL_DEFAULT;
   if (interval < 0)
     interval = 0;
@@ -446,8 +400,6 @@ stw_status_t stw_attest_coap_register(stw_coap_server_t *server, stw_store_t *st
   /* Look for due devices ten times per interval, at most every 5 s. */
   int64_t tick = interval * 100;
   t->tick_ms = interval == 0 ? 0 : tick > 5000 ? 5000 : tick < STW_ATTEST_POLL_MS ? STW_ATTEST_POLL_MS : (unsigned)tick;
-  atomic_init(&t->stop, false);
-  atomic_init(&t->wake_queued, false);
   pthread_mutex_init(&t->lock, NULL);
   stw_status_t st = stw_ca_new(domain->ca_der.data, domain->ca_der.len, domain->ca_key, &t->ca);
   if (st != STW_OK) {
@@ -469,8 +421,8 @@ stw_status_t stw_attest_coap_register(stw_coap_server_t *server, stw_store_t *st
   coap_add_attr(t->att, coap_make_str_const("rt"), coap_make_str_const("\"steward.att\""), 0);
   coap_add_attr(t->att, coap_make_str_const("obs"), NULL, 0);
   coap_add_resource(stw_coap_server_context(server), t->att);
-  if (pthread_create(&t->follower, NULL, follow, t) == 0)
-    t->follower_running = true;
+  stw_store_watcher_start(&t->follower, store_url, STW_ATTEST_POLL_MS, committer, follow,
+                          challenge_requested_and_due, t);
   *out = t;
   return STW_OK;
 }
@@ -479,12 +431,8 @@ void stw_attest_coap_free(stw_attest_coap_t *t)
 {
   if (t == NULL)
     return;
-  atomic_store(&t->stop, true);
-  if (t->follower_running)
-    pthread_join(t->follower, NULL);
-  /* Jobs still queued point at t: run them now, not after free. */
-  stw_committer_drain(t->committer);
-  stw_committer_dispatch(t->committer);
+  /* Also runs the jobs still queued, which point at t, now rather than after free. */
+  stw_store_watcher_stop(&t->follower);
   stw_attest_sched_free(&t->sched);
   stw_ca_free(t->ca);
   pthread_mutex_destroy(&t->lock);

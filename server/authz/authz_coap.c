@@ -1,15 +1,13 @@
 #include "authz/authz_coap.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "authz/context.h"
 #include "authz/pdp.h"
-#include "coap/identity.h"
+#include "coap/transport.h"
+#include "coap/watcher.h"
 
 #define REVOKED_MAX_ENTRIES 4096   /* the list answer carries at most this many (block-wise) */
 
@@ -21,40 +19,14 @@ struct stw_authz_coap {
   stw_committer_t *committer;
   coap_resource_t *revoked;
   uint64_t notified_seq;           /* event loop thread only */
-  /* The watcher: another process (the CLI) may revoke; look now and then. */
-  char store_url[1100];
-  pthread_t watcher;
-  bool watcher_running;
-  atomic_bool stop;
-  atomic_bool notify_queued;
+  /* Another process (the CLI) may revoke; look now and then. */
+  stw_store_watcher_t watcher;
 };
 
 static void release_body(coap_session_t *session, void *p)
 {
   (void)session;
   free(p);
-}
-
-static void identify(stw_authz_coap_t *t, coap_session_t *session, stw_identity_t *who)
-{
-  stw_peer_t peer;
-  stw_coap_peer(session, &peer);
-  if (stw_identify_peer(t->store, t->domain, t->ca, &peer, who) != STW_OK)
-    who->authenticated = false;
-}
-
-/* The request body (NULL, 0 when there is none); false when it, or the
- * block-wise total announced, is over max. */
-static bool request_body(const coap_pdu_t *request, size_t max, const uint8_t **data, size_t *len)
-{
-  size_t offset = 0, total = 0;
-  *data = NULL;
-  *len = 0;
-  if (!coap_get_data_large(request, len, data, &offset, &total)) {
-    *data = NULL;
-    *len = total = 0;
-  }
-  return total <= max && *len <= max;
 }
 
 /* Tell observers of /revoked when the sequence moved (event loop thread). */
@@ -112,7 +84,7 @@ static void handle_token(coap_resource_t *resource, coap_session_t *session, con
   stw_authz_coap_t *t = coap_resource_get_userdata(resource);
   const uint8_t *data;
   size_t len;
-  if (!request_body(request, STW_TOKEN_REQUEST_MAX, &data, &len)) {
+  if (!stw_coap_request_body(request, STW_TOKEN_REQUEST_MAX, &data, &len)) {
     stw_coap_error(response, COAP_RESPONSE_CODE(413), "token request over 1024 bytes");
     return;
   }
@@ -131,7 +103,7 @@ static void handle_token(coap_resource_t *resource, coap_session_t *session, con
   }
   job->t = t;
   stw_pdp_outcome_init(&job->o);
-  identify(t, session, who);
+  stw_coap_identify(session, t->store, t->domain, t->ca, who);
   stw_status_t st = stw_pdp_decide(&t->pdp, who, data, len, stw_now(), &job->o);
   free(who);
   if (st != STW_OK) {
@@ -140,15 +112,7 @@ static void handle_token(coap_resource_t *resource, coap_session_t *session, con
     stw_coap_error(response, COAP_RESPONSE_CODE(500), "token issuance failed");
     return;
   }
-  job->deferred = stw_defer(session, request);
-  if (job->deferred == NULL) {
-    stw_pdp_outcome_clear(&job->o);
-    free(job);
-    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
-    return;
-  }
-  if (stw_committer_submit(t->committer, token_apply, token_done, job) != STW_OK) {
-    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
+  if (!stw_coap_defer_job(session, request, response, t->committer, token_apply, token_done, job, &job->deferred)) {
     stw_pdp_outcome_clear(&job->o);
     free(job);
   }
@@ -204,18 +168,10 @@ static void handle_revoked(coap_resource_t *resource, coap_session_t *session, c
 {
   (void)query;
   stw_authz_coap_t *t = coap_resource_get_userdata(resource);
-  stw_identity_t *who = calloc(1, sizeof(*who));
-  if (who == NULL) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+  stw_identity_t *who = stw_coap_enrolled_device(session, t->store, t->domain, t->ca, response);
+  if (who == NULL)
     return;
-  }
-  identify(t, session, who);
-  bool ok = who->authenticated;
   free(who);
-  if (!ok) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(401), "not an enrolled device of this domain");
-    return;
-  }
   stw_buf_t out;
   if (encode_revoked(t->store, &out) != STW_OK) {
     stw_coap_error(response, COAP_RESPONSE_CODE(500), "cannot read the revocation list");
@@ -323,24 +279,19 @@ static void handle_context(coap_resource_t *resource, coap_session_t *session, c
   stw_authz_coap_t *t = coap_resource_get_userdata(resource);
   const uint8_t *data;
   size_t len;
-  if (!request_body(request, CONTEXT_BODY_MAX, &data, &len)) {
+  if (!stw_coap_request_body(request, CONTEXT_BODY_MAX, &data, &len)) {
     stw_coap_error(response, COAP_RESPONSE_CODE(413), "context body over 512 bytes");
     return;
   }
   context_job_t *job = calloc(1, sizeof(*job));
-  stw_identity_t *who = calloc(1, sizeof(*who));
-  if (job == NULL || who == NULL) {
-    free(job);
-    free(who);
+  if (job == NULL) {
     stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
     return;
   }
   job->t = t;
-  identify(t, session, who);
-  if (!who->authenticated) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(401), "not an enrolled device of this domain");
+  stw_identity_t *who = stw_coap_enrolled_device(session, t->store, t->domain, t->ca, response);
+  if (who == NULL)
     goto drop;
-  }
   if (data == NULL || stw_context_body_parse(data, len, &job->row) != STW_OK) {
     stw_coap_error(response, COAP_RESPONSE_CODE(400), "expected CBOR {1: name, 2: value}");
     goto drop;
@@ -361,15 +312,9 @@ static void handle_context(coap_resource_t *resource, coap_session_t *session, c
   snprintf(job->actor, sizeof(job->actor), "device:%s", who->device_id);
   free(who);
   who = NULL;
-  job->deferred = stw_defer(session, request);
-  if (job->deferred == NULL) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+  if (!stw_coap_defer_job(session, request, response, t->committer, context_apply, context_done, job,
+                          &job->deferred))
     goto drop;
-  }
-  if (stw_committer_submit(t->committer, context_apply, context_done, job) != STW_OK) {
-    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
-    goto drop;
-  }
   return;
 drop:
   free(who);
@@ -378,62 +323,12 @@ drop:
 
 /* ---- the watcher ------------------------------------------------------------------- */
 
-static stw_status_t noop_apply(stw_store_t *st, void *arg)
+static void revocations_wake(void *arg)
 {
-  (void)st;
-  (void)arg;
-  return STW_OK;
-}
-
-static void watcher_done(void *arg, stw_status_t status)
-{
-  (void)status;
-  stw_authz_coap_t *t = arg;
-  atomic_store(&t->notify_queued, false);
-  notify_if_changed(t);
-}
-
-/* Reads the sequence on its own connection; when it moved, wakes the event
- * loop through the committer (the only thread-safe way in), whose callback
- * notifies observers. */
-static void *watch(void *arg)
-{
-  stw_authz_coap_t *t = arg;
-  stw_store_t *st = NULL;
-  uint64_t last = 0;
-  if (stw_store_open(t->store_url, &st) != STW_OK)
-    return NULL;
-  (void)stw_store_revocation_seq(st, &last);
-  while (!atomic_load(&t->stop)) {
-    struct timespec ts = { 0, STW_REVOKED_POLL_MS * 1000000L };
-    nanosleep(&ts, NULL);
-    uint64_t seq = 0;
-    if (stw_store_revocation_seq(st, &seq) != STW_OK || seq == last)
-      continue;
-    last = seq;
-    if (!atomic_exchange(&t->notify_queued, true) &&
-        stw_committer_submit(t->committer, noop_apply, watcher_done, t) != STW_OK)
-      atomic_store(&t->notify_queued, false);
-  }
-  stw_store_close(st);
-  return NULL;
+  notify_if_changed(arg);
 }
 
 /* ---- registration ------------------------------------------------------------------- */
-
-static coap_resource_t *add(stw_coap_server_t *server, stw_authz_coap_t *t, const char *path, coap_request_t method,
-                            coap_method_handler_t handler, const char *rt, const char *ct)
-{
-  coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
-  if (r == NULL)
-    return NULL;
-  coap_register_request_handler(r, method, handler);
-  coap_resource_set_userdata(r, t);
-  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
-  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
-  coap_add_resource(stw_coap_server_context(server), r);
-  return r;
-}
 
 stw_status_t stw_authz_coap_register(stw_coap_server_t *server, stw_store_t *store, const char *store_url,
                                      const stw_domain_t *domain, stw_committer_t *committer, stw_authz_coap_t **out)
@@ -447,25 +342,24 @@ stw_status_t stw_authz_coap_register(stw_coap_server_t *server, stw_store_t *sto
   t->committer = committer;
   t->pdp.store = store;
   t->pdp.domain = domain;
-  snprintf(t->store_url, sizeof(t->store_url), "%s", store_url);
-  atomic_init(&t->stop, false);
-  atomic_init(&t->notify_queued, false);
   stw_status_t st = stw_ca_new(domain->ca_der.data, domain->ca_der.len, domain->ca_key, &t->ca);
   if (st != STW_OK) {
     free(t);
     return st;
   }
   (void)stw_store_revocation_seq(store, &t->notified_seq);
-  if (add(server, t, "token", COAP_REQUEST_POST, handle_token, "\"ace.as.token\"", "19") == NULL ||
-      (t->revoked = add(server, t, "revoked", COAP_REQUEST_GET, handle_revoked, "\"ace.trl\"", "60")) == NULL ||
-      add(server, t, "context", COAP_REQUEST_POST, handle_context, "\"steward.context\"", "60") == NULL) {
+  if (stw_coap_resource_add(server, "token", COAP_REQUEST_POST, handle_token, t, "\"ace.as.token\"", "19") == NULL ||
+      (t->revoked = stw_coap_resource_add(server, "revoked", COAP_REQUEST_GET, handle_revoked, t, "\"ace.trl\"",
+                                          "60")) == NULL ||
+      stw_coap_resource_add(server, "context", COAP_REQUEST_POST, handle_context, t, "\"steward.context\"", "60") ==
+          NULL) {
     stw_ca_free(t->ca);
     free(t);
     return STW_ERR_NOMEM;
   }
   coap_resource_set_get_observable(t->revoked, 1);
-  if (pthread_create(&t->watcher, NULL, watch, t) == 0)
-    t->watcher_running = true;
+  stw_store_watcher_start_number(&t->watcher, store_url, STW_REVOKED_POLL_MS, committer, stw_store_revocation_seq,
+                                 revocations_wake, t);
   *out = t;
   return STW_OK;
 }
@@ -474,12 +368,8 @@ void stw_authz_coap_free(stw_authz_coap_t *t)
 {
   if (t == NULL)
     return;
-  atomic_store(&t->stop, true);
-  if (t->watcher_running)
-    pthread_join(t->watcher, NULL);
-  /* A wake-up it queued still points at t: run it now, not after free. */
-  stw_committer_drain(t->committer);
-  stw_committer_dispatch(t->committer);
+  /* Also runs what is still queued for t (wake-ups, jobs), not after free. */
+  stw_store_watcher_stop(&t->watcher);
   stw_ca_free(t->ca);
   free(t);
 }

@@ -8,6 +8,7 @@
 
 #include "attrtree.h"
 #include "coap/identity.h"
+#include "cose_internal.h"
 #include "pki.h"
 
 #define COAP_CODE(c, d) ((unsigned)((c) << 5 | (d)))
@@ -778,15 +779,10 @@ static stw_status_t collect_attr(const stw_attr_row_t *a, void *ctx)
   return STW_OK;
 }
 
+/* key: value into map; our references to value are dropped either way. */
 static bool put_pair(cbor_item_t *map, uint8_t key, cbor_item_t *value)
 {
-  cbor_item_t *k = cbor_build_uint8(key);
-  bool ok = k != NULL && value != NULL && cbor_map_add(map, (struct cbor_pair){ .key = k, .value = value });
-  if (k)
-    cbor_decref(&k);
-  if (value)
-    cbor_decref(&value);
-  return ok;
+  return stw__cbor_map_put(map, cbor_build_uint8(key), value);
 }
 
 stw_status_t stw_rd_resolve(const stw_rd_t *rd, const stw_asker_t *asker, const char *handle,

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coap/transport.h"
+
 #define RD_BODY_MAX (STW_LINKS_PAYLOAD_MAX + 1)  /* one byte over the limit is enough to refuse */
 #define EXPIRY_SWEEP_SECONDS 10
 
@@ -121,15 +123,7 @@ static void maybe_sweep(stw_rd_coap_t *t)
 static void submit(stw_rd_coap_t *t, rd_job_t *job, coap_session_t *session, const coap_pdu_t *request,
                    coap_pdu_t *response)
 {
-  job->deferred = stw_defer(session, request);
-  if (job->deferred == NULL) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
-    stw_rd_outcome_clear(&job->o);
-    free(job);
-    return;
-  }
-  if (stw_committer_submit(t->committer, apply_job, done_job, job) != STW_OK) {
-    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
+  if (!stw_coap_defer_job(session, request, response, t->committer, apply_job, done_job, job, &job->deferred)) {
     stw_rd_outcome_clear(&job->o);
     free(job);
   }
@@ -160,14 +154,7 @@ static rd_job_t *start_job(stw_rd_coap_t *t, stw_rd_op_t op, coap_session_t *ses
   stw_rd_outcome_init(&job->o, op);
   identify(t, session, &w->asker);
   w->query_status = parse_query(request, &w->q);
-  size_t offset = 0, total = 0;
-  w->body = NULL;
-  w->len = 0;
-  if (!coap_get_data_large(request, &w->len, &w->body, &offset, &total)) {
-    w->body = NULL;
-    w->len = total = 0;
-  }
-  w->too_large = total > RD_BODY_MAX || w->len > RD_BODY_MAX;
+  w->too_large = !stw_coap_request_body(request, RD_BODY_MAX, &w->body, &w->len);
   return job;
 }
 
@@ -335,18 +322,11 @@ static void handle_resolve(coap_resource_t *resource, coap_session_t *session, c
   send_owned(resource, session, request, response, STW_CF_CBOR, &out);
 }
 
+/* Every directory resource answers in link-format (40). */
 static stw_status_t add(stw_coap_server_t *server, stw_rd_coap_t *t, const char *path, coap_request_t method,
-                        coap_method_handler_t handler, const char *rt, const char *ct)
+                        coap_method_handler_t handler, const char *rt)
 {
-  coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
-  if (r == NULL)
-    return STW_ERR_NOMEM;
-  coap_register_request_handler(r, method, handler);
-  coap_resource_set_userdata(r, t);
-  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
-  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
-  coap_add_resource(stw_coap_server_context(server), r);
-  return STW_OK;
+  return stw_coap_resource_add(server, path, method, handler, t, rt, "40") != NULL ? STW_OK : STW_ERR_NOMEM;
 }
 
 stw_status_t stw_rd_coap_register(stw_coap_server_t *server, stw_rd_t *rd, stw_committer_t *committer,
@@ -357,11 +337,11 @@ stw_status_t stw_rd_coap_register(stw_coap_server_t *server, stw_rd_t *rd, stw_c
     return STW_ERR_NOMEM;
   t->rd = rd;
   t->committer = committer;
-  stw_status_t st = add(server, t, "rd", COAP_REQUEST_POST, handle_register, "\"core.rd\"", "40");
+  stw_status_t st = add(server, t, "rd", COAP_REQUEST_POST, handle_register, "\"core.rd\"");
   if (st == STW_OK)
-    st = add(server, t, "rd-lookup/ep", COAP_REQUEST_GET, handle_lookup_ep, "\"core.rd-lookup-ep\"", "40");
+    st = add(server, t, "rd-lookup/ep", COAP_REQUEST_GET, handle_lookup_ep, "\"core.rd-lookup-ep\"");
   if (st == STW_OK)
-    st = add(server, t, "rd-lookup/res", COAP_REQUEST_GET, handle_lookup_res, "\"core.rd-lookup-res\"", "40");
+    st = add(server, t, "rd-lookup/res", COAP_REQUEST_GET, handle_lookup_res, "\"core.rd-lookup-res\"");
   if (st == STW_OK)
     st = stw_coap_route(server, "rd/", COAP_REQUEST_POST, handle_update, t);
   if (st == STW_OK)

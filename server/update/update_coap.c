@@ -1,13 +1,11 @@
 #include "update/update_coap.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "coap/identity.h"
+#include "coap/transport.h"
+#include "coap/watcher.h"
 
 struct stw_update_coap {
   stw_store_t *store;
@@ -15,12 +13,8 @@ struct stw_update_coap {
   stw_ca_t *ca;
   stw_committer_t *committer;
   coap_resource_t *fw;
-  /* The watcher: the CLI changes campaigns from another process. */
-  char store_url[1100];
-  pthread_t watcher;
-  bool watcher_running;
-  atomic_bool stop;
-  atomic_bool notify_queued;
+  /* The CLI changes campaigns from another process. */
+  stw_store_watcher_t watcher;
 };
 
 typedef struct {
@@ -36,10 +30,9 @@ typedef struct {
 static bool authenticated_device(stw_update_coap_t *t, coap_session_t *session, coap_pdu_t *response,
                                  char device_id[STW_ID_HEX])
 {
-  stw_peer_t peer;
   stw_identity_t who;
-  stw_coap_peer(session, &peer);
-  if (stw_identify_peer(t->store, t->domain, t->ca, &peer, &who) != STW_OK || !who.authenticated) {
+  stw_coap_identify(session, t->store, t->domain, t->ca, &who);
+  if (!who.authenticated) {
     stw_coap_error(response, COAP_RESPONSE_CODE(401), "an enrolled device of this domain only");
     return false;
   }
@@ -166,11 +159,9 @@ static void handle_report(coap_resource_t *resource, coap_session_t *session, co
   char device_id[STW_ID_HEX];
   if (!authenticated_device(t, session, response, device_id))
     return;
-  size_t len = 0, offset = 0, total = 0;
-  const uint8_t *data = NULL;
-  if (!coap_get_data_large(request, &len, &data, &offset, &total))
-    data = NULL, len = total = 0;
-  if (len > STW_FWREPORT_MAX || total > STW_FWREPORT_MAX) {
+  const uint8_t *data;
+  size_t len;
+  if (!stw_coap_request_body(request, STW_FWREPORT_MAX, &data, &len)) {
     stw_coap_error(response, COAP_RESPONSE_CODE(413), "report over 512 bytes");
     return;
   }
@@ -186,76 +177,18 @@ static void handle_report(coap_resource_t *resource, coap_session_t *session, co
   }
   job->t = t;
   memcpy(job->device_id, device_id, STW_ID_HEX);
-  if ((job->deferred = stw_defer(session, request)) == NULL) {
+  if (!stw_coap_defer_job(session, request, response, t->committer, report_apply, report_done, job, &job->deferred))
     free(job);
-    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
-    return;
-  }
-  if (stw_committer_submit(t->committer, report_apply, report_done, job) != STW_OK) {
-    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
-    free(job);
-  }
 }
 
 /* ---- the watcher: campaigns the CLI changed ----------------------------------------------- */
 
-static stw_status_t noop_apply(stw_store_t *st, void *arg)
+static void campaigns_wake(void *arg)
 {
-  (void)st;
-  (void)arg;
-  return STW_OK;
-}
-
-static void watcher_done(void *arg, stw_status_t status)
-{
-  (void)status;
-  stw_update_coap_t *t = arg;
-  atomic_store(&t->notify_queued, false);
-  notify_fw(t);
-}
-
-/* As authorization's revocation watcher: read a fingerprint of the campaigns
- * on an own connection, and when it moved wake the event loop through the
- * committer (the one thread-safe way in), whose callback notifies. */
-static void *watch(void *arg)
-{
-  stw_update_coap_t *t = arg;
-  stw_store_t *st = NULL;
-  uint64_t last = 0;
-  if (stw_store_open(t->store_url, &st) != STW_OK)
-    return NULL;
-  if (stw_update_campaigns_fingerprint(st, &last) != STW_OK)
-    last = 0;
-  while (!atomic_load(&t->stop)) {
-    struct timespec ts = { 0, STW_CAMPAIGN_POLL_MS * 1000000L };
-    nanosleep(&ts, NULL);
-    uint64_t now = 0;
-    if (stw_update_campaigns_fingerprint(st, &now) != STW_OK || now == last)
-      continue;
-    last = now;
-    if (!atomic_exchange(&t->notify_queued, true) &&
-        stw_committer_submit(t->committer, noop_apply, watcher_done, t) != STW_OK)
-      atomic_store(&t->notify_queued, false);
-  }
-  stw_store_close(st);
-  return NULL;
+  notify_fw(arg);
 }
 
 /* ---- registration ------------------------------------------------------------------------- */
-
-static coap_resource_t *add(stw_coap_server_t *server, stw_update_coap_t *t, const char *path, coap_request_t method,
-                            coap_method_handler_t handler, const char *rt, const char *ct)
-{
-  coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
-  if (r == NULL)
-    return NULL;
-  coap_register_request_handler(r, method, handler);
-  coap_resource_set_userdata(r, t);
-  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
-  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
-  coap_add_resource(stw_coap_server_context(server), r);
-  return r;
-}
 
 stw_status_t stw_update_coap_register(stw_coap_server_t *server, stw_store_t *store, const char *store_url,
                                       const stw_domain_t *domain, stw_committer_t *committer, stw_update_coap_t **out)
@@ -267,16 +200,14 @@ stw_status_t stw_update_coap_register(stw_coap_server_t *server, stw_store_t *st
   t->store = store;
   t->domain = domain;
   t->committer = committer;
-  snprintf(t->store_url, sizeof(t->store_url), "%s", store_url);
-  atomic_init(&t->stop, false);
-  atomic_init(&t->notify_queued, false);
   stw_status_t st = stw_ca_new(domain->ca_der.data, domain->ca_der.len, NULL, &t->ca);
   if (st != STW_OK) {
     free(t);
     return st;
   }
-  if ((t->fw = add(server, t, "fw", COAP_REQUEST_GET, handle_fw, "\"steward.fw\"", "18")) == NULL ||
-      add(server, t, "fw/report", COAP_REQUEST_POST, handle_report, "\"steward.fw.report\"", "60") == NULL) {
+  if ((t->fw = stw_coap_resource_add(server, "fw", COAP_REQUEST_GET, handle_fw, t, "\"steward.fw\"", "18")) == NULL ||
+      stw_coap_resource_add(server, "fw/report", COAP_REQUEST_POST, handle_report, t, "\"steward.fw.report\"",
+                            "60") == NULL) {
     stw_ca_free(t->ca);
     free(t);
     return STW_ERR_NOMEM;
@@ -287,8 +218,9 @@ stw_status_t stw_update_coap_register(stw_coap_server_t *server, stw_store_t *st
     free(t);
     return st;
   }
-  if (pthread_create(&t->watcher, NULL, watch, t) == 0)
-    t->watcher_running = true;
+  /* The fingerprint of the campaigns moves with every change the CLI makes. */
+  stw_store_watcher_start_number(&t->watcher, store_url, STW_CAMPAIGN_POLL_MS, committer,
+                                 stw_update_campaigns_fingerprint, campaigns_wake, t);
   *out = t;
   return STW_OK;
 }
@@ -297,12 +229,8 @@ void stw_update_coap_free(stw_update_coap_t *t)
 {
   if (t == NULL)
     return;
-  atomic_store(&t->stop, true);
-  if (t->watcher_running)
-    pthread_join(t->watcher, NULL);
-  /* A wake-up it queued still points at t: run it now, not after free. */
-  stw_committer_drain(t->committer);
-  stw_committer_dispatch(t->committer);
+  /* Also runs what is still queued for t (wake-ups, reports), not after free. */
+  stw_store_watcher_stop(&t->watcher);
   stw_ca_free(t->ca);
   free(t);
 }
