@@ -173,13 +173,13 @@ static run_t run;
 
 static stw_status_t encode_request(stw_buf_t *b)
 {
-  stw_status_t st = stw_cbor_put(b, STW_CBOR_MAP, 2);
-  if (st == STW_OK && (st = stw_cbor_put(b, STW_CBOR_UINT, STW_ACE_AUDIENCE)) == STW_OK &&
-      (st = stw_cbor_put_bytes(b, STW_CBOR_TSTR, AUDIENCE, strlen(AUDIENCE))) == STW_OK &&
-      (st = stw_cbor_put(b, STW_CBOR_UINT, STW_ACE_SCOPE)) == STW_OK &&
-      (st = stw_cbor_put(b, STW_CBOR_ARRAY, 1)) == STW_OK && (st = stw_cbor_put(b, STW_CBOR_ARRAY, 2)) == STW_OK &&
-      (st = stw_cbor_put_bytes(b, STW_CBOR_TSTR, RESOURCE, strlen(RESOURCE))) == STW_OK)
-    st = stw_cbor_put(b, STW_CBOR_UINT, STW_AIF_GET);
+  stw_status_t st = stw_cbor_write_head(b, STW_CBOR_MAP, 2);
+  if (st == STW_OK && (st = stw_cbor_write_head(b, STW_CBOR_UINT, STW_ACE_AUDIENCE)) == STW_OK &&
+      (st = stw_cbor_write_bytes(b, STW_CBOR_TSTR, AUDIENCE, strlen(AUDIENCE))) == STW_OK &&
+      (st = stw_cbor_write_head(b, STW_CBOR_UINT, STW_ACE_SCOPE)) == STW_OK &&
+      (st = stw_cbor_write_head(b, STW_CBOR_ARRAY, 1)) == STW_OK && (st = stw_cbor_write_head(b, STW_CBOR_ARRAY, 2)) == STW_OK &&
+      (st = stw_cbor_write_bytes(b, STW_CBOR_TSTR, RESOURCE, strlen(RESOURCE))) == STW_OK)
+    st = stw_cbor_write_head(b, STW_CBOR_UINT, STW_AIF_GET);
   return st;
 }
 

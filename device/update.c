@@ -82,17 +82,6 @@ struct stw_updater {
   agent_t *agents;
 };
 
-static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *why, size_t len, const char *fmt, ...)
-{
-  if (why == NULL || len == 0)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, len, fmt, ap);
-  va_end(ap);
-}
-
 /* ---- the progress record ------------------------------------------------------- */
 
 static bool progress_value(void *arg, unsigned key, const char *v, size_t len)
@@ -196,7 +185,7 @@ static stw_status_t check_envelope(stw_dev_t *dev, const uint8_t *env, size_t le
   memset(m, 0, sizeof(*m));
   if (anchor_spki(&dev->mfg_ca_der, vendor_spki, &vendor_len) != STW_OK ||
       anchor_spki(&dev->domain_ca_der, owner_spki, &owner_len) != STW_OK) {
-    say(why, why_len, "refused: the device holds no manufacturer or domain trust anchor");
+    stw_explain(why, why_len, "refused: the device holds no manufacturer or domain trust anchor");
     return STW_ERR_UNTRUSTED;
   }
   stw_status_t st = stw_manifest_verify(env, len, vendor_spki, vendor_len, owner_spki, owner_len, m);
@@ -204,26 +193,26 @@ static stw_status_t check_envelope(stw_dev_t *dev, const uint8_t *env, size_t le
     memset(m, 0, sizeof(*m));
     m->sequence = sequence;  /* unverified, only to name the offer in the report */
     if (st == STW_ERR_UNAUTHENTICATED)
-      say(why, why_len, "refused: the owner's authorisation is missing");
+      stw_explain(why, why_len, "refused: the owner's authorisation is missing");
     else if (st == STW_ERR_BAD_SIGNATURE)
-      say(why, why_len, "refused: a signature does not verify with the manufacturer and domain keys this device trusts");
+      stw_explain(why, why_len, "refused: a signature does not verify with the manufacturer and domain keys this device trusts");
     else
-      say(why, why_len, "refused: the envelope does not parse (%s)", stw_status_str(st));
+      stw_explain(why, why_len, "refused: the envelope does not parse (%s)", stw_status_str(st));
     return st;
   }
   if ((st = stw_slots_identity(dev, vendor, class_id)) != STW_OK || (st = stw_slots_load(dev, &slots)) != STW_OK) {
-    say(why, why_len, "refused: cannot read what the device runs (%s)", stw_status_str(st));
+    stw_explain(why, why_len, "refused: cannot read what the device runs (%s)", stw_status_str(st));
     return st;
   }
   st = stw_manifest_applies(m, vendor, class_id, slots.sequence);
   if (st == STW_ERR_FORBIDDEN)
-    say(why, why_len, "refused: the manifest is for %s/%s, this device is %s/%s", m->vendor, m->class_id, vendor,
+    stw_explain(why, why_len, "refused: the manifest is for %s/%s, this device is %s/%s", m->vendor, m->class_id, vendor,
         class_id);
   else if (st == STW_ERR_REPLAY)
-    say(why, why_len, "refused: sequence %" PRIu64 " is not above the installed %" PRIu64 " (no rollback)",
+    stw_explain(why, why_len, "refused: sequence %" PRIu64 " is not above the installed %" PRIu64 " (no rollback)",
         m->sequence, slots.sequence);
   else if (st == STW_OK && m->size > STW_SLOTS_IMAGE_MAX) {
-    say(why, why_len, "refused: image of %" PRIu64 " bytes is over what a slot holds", m->size);
+    stw_explain(why, why_len, "refused: image of %" PRIu64 " bytes is over what a slot holds", m->size);
     st = STW_ERR_TOO_LARGE;
   }
   return st;
@@ -364,7 +353,7 @@ static void install(agent_t *a)
   if ((st = stw_slots_load(a->dev, &before)) != STW_OK || (st = stw_slots_write_inactive(a->dev, image, len)) != STW_OK ||
       (st = stw_slots_boot_trial(a->dev, a->m.sequence, &after)) != STW_OK) {
     free(image);
-    say(why, sizeof(why), "failed: cannot write the inactive slot (%s)", stw_status_str(st));
+    stw_explain(why, sizeof(why), "failed: cannot write the inactive slot (%s)", stw_status_str(st));
     fail(a, st, why);
     return;
   }
@@ -374,7 +363,7 @@ static void install(agent_t *a)
   free(image);
   if (passed && (st = stw_slots_confirm(a->dev, &after)) == STW_OK) {
     a->result.status = STW_OK;
-    say(a->result.detail, sizeof(a->result.detail), "installed sequence %" PRIu64 " in slot %c (boot %" PRIu64 ")",
+    stw_explain(a->result.detail, sizeof(a->result.detail), "installed sequence %" PRIu64 " in slot %c (boot %" PRIu64 ")",
         a->m.sequence, after.active, after.boot_count);
     send_report(a, STW_FWREPORT_INSTALLED, a->result.detail, STEP_FINISH);
     return;
@@ -384,7 +373,7 @@ static void install(agent_t *a)
     return;
   }
   a->result.status = STW_ERR_STATE;
-  say(a->result.detail, sizeof(a->result.detail),
+  stw_explain(a->result.detail, sizeof(a->result.detail),
       "self-test failed; rolled back to sequence %" PRIu64 " in slot %c", after.sequence, after.active);
   send_report(a, STW_FWREPORT_FAILED, a->result.detail, STEP_FINISH);
 }
@@ -416,7 +405,7 @@ static void got_block(agent_t *a, const coap_pdu_t *received)
     for (size_t i = 0; i < n; i++)
       diag[i] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
     diag[n] = '\0';
-    say(why, sizeof(why), "failed: image refused (%u.%02u) %s", code >> 5, code & 0x1f, diag);
+    stw_explain(why, sizeof(why), "failed: image refused (%u.%02u) %s", code >> 5, code & 0x1f, diag);
     fail(a, stw__status_of_code(code), why);
     return;
   }
@@ -431,7 +420,7 @@ static void got_block(agent_t *a, const coap_pdu_t *received)
     return;
   }
   if (len > a->m.size - a->progress.have) {
-    say(why, sizeof(why), "refused: oversized download (more than the manifest's %" PRIu64 " bytes)", a->m.size);
+    stw_explain(why, sizeof(why), "refused: oversized download (more than the manifest's %" PRIu64 " bytes)", a->m.size);
     fail(a, STW_ERR_TOO_LARGE, why);
     return;
   }
@@ -449,7 +438,7 @@ static void got_block(agent_t *a, const coap_pdu_t *received)
   bool more = blocked && block.m;
   if (!more) {
     if (a->progress.have < a->m.size) {
-      say(why, sizeof(why), "refused: truncated download (%" PRIu64 " of %" PRIu64 " bytes)", a->progress.have,
+      stw_explain(why, sizeof(why), "refused: truncated download (%" PRIu64 " of %" PRIu64 " bytes)", a->progress.have,
           a->m.size);
       fail(a, STW_ERR_MALFORMED, why);
       return;
@@ -461,7 +450,7 @@ static void got_block(agent_t *a, const coap_pdu_t *received)
     /* A power loss, as tests ask for it: everything stops here, the
      * progress record stays, nothing more is said to anyone. */
     a->result.status = STW_ERR_NETWORK;
-    say(a->result.detail, sizeof(a->result.detail), "interrupted after %" PRIu64 " blocks", a->result.blocks_fetched);
+    stw_explain(a->result.detail, sizeof(a->result.detail), "interrupted after %" PRIu64 " blocks", a->result.blocks_fetched);
     stw_update_result_t r = a->result;
     disconnect(a);
     a->busy = false;

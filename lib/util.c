@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,4 +262,14 @@ void stw_buf_free(stw_buf_t *b, bool wipe)
   free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;
+}
+
+void stw_explain(char *why, size_t len, const char *fmt, ...)
+{
+  if (why == NULL || len == 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, len, fmt, ap);
+  va_end(ap);
 }

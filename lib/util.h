@@ -39,6 +39,9 @@ stw_status_t stw_mkdir_p(const char *path, unsigned mode) STW_WUR;
 /** Join folder and name into out (size out_len); STW_ERR_TOO_LARGE if it does not fit. */
 stw_status_t stw_path_join(char *out, size_t out_len, const char *dir, const char *name) STW_WUR;
 
+/** Write a reason into an optional caller buffer (why NULL or len 0: nothing). */
+void stw_explain(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /** Seconds since the Unix epoch (wall clock) and a monotonic clock in microseconds. */
 int64_t stw_now(void);
 uint64_t stw_monotonic_us(void);

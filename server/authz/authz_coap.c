@@ -133,11 +133,11 @@ static stw_status_t put_revoked(const stw_token_row_t *row, void *arg)
     return STW_ERR_TOO_LARGE;
   if (stw_hex_decode(row->cti, strlen(row->cti), cti, sizeof(cti)) != STW_OK)
     return STW_OK;  /* not one of ours */
-  stw_status_t st = stw_cbor_put(&r->items, STW_CBOR_ARRAY, 2);
+  stw_status_t st = stw_cbor_write_head(&r->items, STW_CBOR_ARRAY, 2);
   if (st == STW_OK)
-    st = stw_cbor_put_bytes(&r->items, STW_CBOR_BSTR, cti, sizeof(cti));
+    st = stw_cbor_write_bytes(&r->items, STW_CBOR_BSTR, cti, sizeof(cti));
   if (st == STW_OK)
-    st = stw_cbor_put_int(&r->items, row->exp);
+    st = stw_cbor_write_int(&r->items, row->exp);
   if (st == STW_OK)
     r->n++;
   return st;
@@ -153,9 +153,9 @@ static stw_status_t encode_revoked(stw_store_t *store, stw_buf_t *out)
   stw_status_t st = stw_store_revocation_seq(store, &seq);
   if (st == STW_OK)
     st = stw_store_token_revoked_list(store, stw_now(), put_revoked, &r);
-  if (st == STW_OK && (st = stw_cbor_put(out, STW_CBOR_MAP, 2)) == STW_OK && (st = stw_cbor_put_int(out, 1)) == STW_OK &&
-      (st = stw_cbor_put(out, STW_CBOR_UINT, seq)) == STW_OK && (st = stw_cbor_put_int(out, 2)) == STW_OK &&
-      (st = stw_cbor_put(out, STW_CBOR_ARRAY, r.n)) == STW_OK && r.items.len > 0)
+  if (st == STW_OK && (st = stw_cbor_write_head(out, STW_CBOR_MAP, 2)) == STW_OK && (st = stw_cbor_write_int(out, 1)) == STW_OK &&
+      (st = stw_cbor_write_head(out, STW_CBOR_UINT, seq)) == STW_OK && (st = stw_cbor_write_int(out, 2)) == STW_OK &&
+      (st = stw_cbor_write_head(out, STW_CBOR_ARRAY, r.n)) == STW_OK && r.items.len > 0)
     st = stw_buf_append(out, r.items.data, r.items.len);
   stw_buf_free(&r.items, false);
   if (st != STW_OK)

@@ -20,26 +20,6 @@ const char *stw_ace_error_name(stw_ace_error_t e)
   return "invalid_request";
 }
 
-/* ---- CBOR writing ------------------------------------------------------------- */
-
-stw_status_t stw_cbor_put(stw_buf_t *b, stw_cbor_type_t major, uint64_t arg)
-{
-  uint8_t head[STW_CBOR_HEAD_MAX];
-  size_t n = stw_cbor_put_head(major, arg, head);
-  return stw_buf_append(b, head, n);
-}
-
-stw_status_t stw_cbor_put_int(stw_buf_t *b, int64_t v)
-{
-  return v >= 0 ? stw_cbor_put(b, STW_CBOR_UINT, (uint64_t)v) : stw_cbor_put(b, STW_CBOR_NEGINT, (uint64_t)(-1 - v));
-}
-
-stw_status_t stw_cbor_put_bytes(stw_buf_t *b, stw_cbor_type_t major, const void *p, size_t n)
-{
-  stw_status_t st = stw_cbor_put(b, major, n);
-  return st == STW_OK && n > 0 ? stw_buf_append(b, p, n) : st;
-}
-
 /* ---- the token request ------------------------------------------------------------ */
 
 /* A concrete request path: '/'-separated segments, none empty, "." or "..",
@@ -450,12 +430,7 @@ static stw_status_t find_audience(stw_store_t *st, const char *audience, char id
  * until it is remediated (docs/attestation.md). */
 static bool is_quarantined(stw_store_t *st, const char *device_id)
 {
-  stw_device_t d;
-  if (stw_store_device_get(st, device_id, &d) != STW_OK)
-    return false;
-  bool q = d.state == STW_STATE_QUARANTINED;
-  stw_device_clear(&d);
-  return q;
+  return stw_store_device_in_state(st, device_id, STW_STATE_QUARANTINED);
 }
 
 stw_status_t stw_pdp_decide(const stw_pdp_t *pdp, const stw_identity_t *client, const uint8_t *body, size_t len,
@@ -649,12 +624,12 @@ stw_status_t stw_pdp_apply(stw_store_t *st, stw_pdp_outcome_t *o)
 
 static stw_status_t put_aif(stw_buf_t *b, const stw_aif_t *scope)
 {
-  stw_status_t st = stw_cbor_put(b, STW_CBOR_ARRAY, scope->n);
+  stw_status_t st = stw_cbor_write_head(b, STW_CBOR_ARRAY, scope->n);
   for (size_t i = 0; st == STW_OK && i < scope->n; i++) {
     const stw_aif_entry_t *e = &scope->entries[i];
-    if ((st = stw_cbor_put(b, STW_CBOR_ARRAY, 2)) == STW_OK &&
-        (st = stw_cbor_put_bytes(b, STW_CBOR_TSTR, scope->pool + e->path_offset, e->path_len)) == STW_OK)
-      st = stw_cbor_put(b, STW_CBOR_UINT, e->methods);
+    if ((st = stw_cbor_write_head(b, STW_CBOR_ARRAY, 2)) == STW_OK &&
+        (st = stw_cbor_write_bytes(b, STW_CBOR_TSTR, scope->pool + e->path_offset, e->path_len)) == STW_OK)
+      st = stw_cbor_write_head(b, STW_CBOR_UINT, e->methods);
   }
   return st;
 }
@@ -664,10 +639,10 @@ stw_status_t stw_pdp_encode_response(const stw_pdp_outcome_t *o, stw_buf_t *out)
   stw_status_t st;
   stw_buf_init(out, 8192);
   if (o->error != STW_ACE_OK) {
-    if ((st = stw_cbor_put(out, STW_CBOR_MAP, 2)) == STW_OK && (st = stw_cbor_put_int(out, STW_ACE_ERROR)) == STW_OK &&
-        (st = stw_cbor_put_int(out, o->error)) == STW_OK &&
-        (st = stw_cbor_put_int(out, STW_ACE_ERROR_DESCRIPTION)) == STW_OK)
-      st = stw_cbor_put_bytes(out, STW_CBOR_TSTR, o->diag, strlen(o->diag));
+    if ((st = stw_cbor_write_head(out, STW_CBOR_MAP, 2)) == STW_OK && (st = stw_cbor_write_int(out, STW_ACE_ERROR)) == STW_OK &&
+        (st = stw_cbor_write_int(out, o->error)) == STW_OK &&
+        (st = stw_cbor_write_int(out, STW_ACE_ERROR_DESCRIPTION)) == STW_OK)
+      st = stw_cbor_write_bytes(out, STW_CBOR_TSTR, o->diag, strlen(o->diag));
     goto out;
   }
   stw_buf_t aif;
@@ -676,37 +651,37 @@ stw_status_t stw_pdp_encode_response(const stw_pdp_outcome_t *o, stw_buf_t *out)
     stw_buf_free(&aif, false);
     goto out;
   }
-  st = stw_cbor_put(out, STW_CBOR_MAP, 3u + o->has_rs_cnf + 2u * o->oscore);
-  if (st == STW_OK && (st = stw_cbor_put_int(out, STW_ACE_ACCESS_TOKEN)) == STW_OK)
-    st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->token.data, o->token.len);
-  if (st == STW_OK && (st = stw_cbor_put_int(out, STW_ACE_EXPIRES_IN)) == STW_OK)
-    st = stw_cbor_put_int(out, o->expires_in);
+  st = stw_cbor_write_head(out, STW_CBOR_MAP, 3u + o->has_rs_cnf + 2u * o->oscore);
+  if (st == STW_OK && (st = stw_cbor_write_int(out, STW_ACE_ACCESS_TOKEN)) == STW_OK)
+    st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, o->token.data, o->token.len);
+  if (st == STW_OK && (st = stw_cbor_write_int(out, STW_ACE_EXPIRES_IN)) == STW_OK)
+    st = stw_cbor_write_int(out, o->expires_in);
   if (st == STW_OK && o->oscore) {
     /* cnf: {4: OSCORE_Input_Material {0: id, 2: ms, 5: salt}} (RFC 9203 3.2.1) */
-    if ((st = stw_cbor_put_int(out, STW_ACE_CNF)) == STW_OK && (st = stw_cbor_put(out, STW_CBOR_MAP, 1)) == STW_OK &&
-        (st = stw_cbor_put_int(out, STW_CWT_CNF_OSC)) == STW_OK && (st = stw_cbor_put(out, STW_CBOR_MAP, 3)) == STW_OK &&
-        (st = stw_cbor_put_int(out, 0)) == STW_OK &&
-        (st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->osc_id, sizeof(o->osc_id))) == STW_OK &&
-        (st = stw_cbor_put_int(out, 2)) == STW_OK &&
-        (st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->osc_ms, sizeof(o->osc_ms))) == STW_OK &&
-        (st = stw_cbor_put_int(out, 5)) == STW_OK)
-      st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->osc_salt, sizeof(o->osc_salt));
+    if ((st = stw_cbor_write_int(out, STW_ACE_CNF)) == STW_OK && (st = stw_cbor_write_head(out, STW_CBOR_MAP, 1)) == STW_OK &&
+        (st = stw_cbor_write_int(out, STW_CWT_CNF_OSC)) == STW_OK && (st = stw_cbor_write_head(out, STW_CBOR_MAP, 3)) == STW_OK &&
+        (st = stw_cbor_write_int(out, 0)) == STW_OK &&
+        (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, o->osc_id, sizeof(o->osc_id))) == STW_OK &&
+        (st = stw_cbor_write_int(out, 2)) == STW_OK &&
+        (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, o->osc_ms, sizeof(o->osc_ms))) == STW_OK &&
+        (st = stw_cbor_write_int(out, 5)) == STW_OK)
+      st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, o->osc_salt, sizeof(o->osc_salt));
   }
-  if (st == STW_OK && (st = stw_cbor_put_int(out, STW_ACE_SCOPE)) == STW_OK)
-    st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, aif.data, aif.len);
+  if (st == STW_OK && (st = stw_cbor_write_int(out, STW_ACE_SCOPE)) == STW_OK)
+    st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, aif.data, aif.len);
   stw_buf_free(&aif, false);
-  if (st == STW_OK && o->oscore && (st = stw_cbor_put_int(out, STW_ACE_PROFILE)) == STW_OK)
-    st = stw_cbor_put_int(out, STW_ACE_PROFILE_OSCORE);
+  if (st == STW_OK && o->oscore && (st = stw_cbor_write_int(out, STW_ACE_PROFILE)) == STW_OK)
+    st = stw_cbor_write_int(out, STW_ACE_PROFILE_OSCORE);
   if (st == STW_OK && o->has_rs_cnf) {
     /* rs_cnf: {1: COSE_Key {1: 2, -1: 1, -2: x, -3: y}} */
-    if ((st = stw_cbor_put_int(out, STW_ACE_RS_CNF)) == STW_OK && (st = stw_cbor_put(out, STW_CBOR_MAP, 1)) == STW_OK &&
-        (st = stw_cbor_put_int(out, 1)) == STW_OK && (st = stw_cbor_put(out, STW_CBOR_MAP, 4)) == STW_OK &&
-        (st = stw_cbor_put_int(out, 1)) == STW_OK && (st = stw_cbor_put_int(out, 2)) == STW_OK &&
-        (st = stw_cbor_put_int(out, -1)) == STW_OK && (st = stw_cbor_put_int(out, 1)) == STW_OK &&
-        (st = stw_cbor_put_int(out, -2)) == STW_OK &&
-        (st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->rs_x, 32)) == STW_OK &&
-        (st = stw_cbor_put_int(out, -3)) == STW_OK)
-      st = stw_cbor_put_bytes(out, STW_CBOR_BSTR, o->rs_y, 32);
+    if ((st = stw_cbor_write_int(out, STW_ACE_RS_CNF)) == STW_OK && (st = stw_cbor_write_head(out, STW_CBOR_MAP, 1)) == STW_OK &&
+        (st = stw_cbor_write_int(out, 1)) == STW_OK && (st = stw_cbor_write_head(out, STW_CBOR_MAP, 4)) == STW_OK &&
+        (st = stw_cbor_write_int(out, 1)) == STW_OK && (st = stw_cbor_write_int(out, 2)) == STW_OK &&
+        (st = stw_cbor_write_int(out, -1)) == STW_OK && (st = stw_cbor_write_int(out, 1)) == STW_OK &&
+        (st = stw_cbor_write_int(out, -2)) == STW_OK &&
+        (st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, o->rs_x, 32)) == STW_OK &&
+        (st = stw_cbor_write_int(out, -3)) == STW_OK)
+      st = stw_cbor_write_bytes(out, STW_CBOR_BSTR, o->rs_y, 32);
   }
 out:
   if (st != STW_OK)

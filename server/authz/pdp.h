@@ -15,6 +15,7 @@
 #include "authz/policy.h"
 #include "coap/identity.h"
 #include "cbor_reader.h"
+#include "cbor_writer.h"
 #include "cwt.h"
 #include "domain/domain.h"
 #include "store/store.h"
@@ -143,9 +144,5 @@ stw_status_t stw_pdp_encode_response(const stw_pdp_outcome_t *o, stw_buf_t *out)
 void stw_scope_format(const stw_aif_t *scope, char *out, size_t cap);
 stw_status_t stw_scope_parse_text(const char *text, stw_aif_t *out) STW_WUR;
 
-/** Small CBOR writing helpers shared with authz_coap.c. */
-stw_status_t stw_cbor_put(stw_buf_t *b, stw_cbor_type_t major, uint64_t arg) STW_WUR;
-stw_status_t stw_cbor_put_int(stw_buf_t *b, int64_t v) STW_WUR;
-stw_status_t stw_cbor_put_bytes(stw_buf_t *b, stw_cbor_type_t major, const void *p, size_t n) STW_WUR;
 
 #endif

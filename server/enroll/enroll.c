@@ -558,12 +558,7 @@ static stw_status_t decide_psk(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
  * says why, as /sen would, rather than a bare 4.04. */
 static bool device_retired(stw_store_t *st, const char *device_id)
 {
-  stw_device_t d;
-  if (stw_store_device_get(st, device_id, &d) != STW_OK)
-    return false;
-  bool retired = d.state == STW_STATE_DECOMMISSIONED;
-  stw_device_clear(&d);
-  return retired;
+  return stw_store_device_in_state(st, device_id, STW_STATE_DECOMMISSIONED);
 }
 
 static stw_status_t decide_voucher(const stw_enroll_ctx_t *ctx, stw_enroll_cache_t *cache, const stw_peer_t *peer,

@@ -532,12 +532,7 @@ typedef struct {
  * registration stays, so remediation brings them back as they were. */
 static bool quarantined(stw_store_t *st, const char *device_id)
 {
-  stw_device_t d;
-  if (stw_store_device_get(st, device_id, &d) != STW_OK)
-    return false;
-  bool q = d.state == STW_STATE_QUARANTINED;
-  stw_device_clear(&d);
-  return q;
+  return stw_store_device_in_state(st, device_id, STW_STATE_QUARANTINED);
 }
 
 static bool hidden_from(const stw_asker_t *asker, const char *device_id)

@@ -1125,6 +1125,16 @@ stw_status_t stw_store_token_revoke_device(stw_store_t *st, const char *device_i
   return rc;
 }
 
+bool stw_store_device_in_state(stw_store_t *st, const char *id, stw_state_t state)
+{
+  stw_device_t d;
+  if (stw_store_device_get(st, id, &d) != STW_OK)
+    return false;
+  bool in_state = d.state == state;
+  stw_device_clear(&d);
+  return in_state;
+}
+
 stw_status_t stw_store_device_find_by_name(stw_store_t *st, const char *name, char id[STW_ID_HEX])
 {
   stw_status_t rc;

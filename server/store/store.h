@@ -109,6 +109,8 @@ typedef stw_status_t (*stw_device_cb)(const stw_device_t *d, void *ctx);
 /** Devices ordered by id; state < 0 lists all states. */
 stw_status_t stw_store_device_list(stw_store_t *st, int state, stw_device_cb cb, void *ctx);
 stw_status_t stw_store_device_count(stw_store_t *st, int state, uint64_t *count);
+/** Is the device known and in this state now? (false when absent or unreadable) */
+bool stw_store_device_in_state(stw_store_t *st, const char *id, stw_state_t state);
 
 /* ---- certificate serials: each used once, ever ------------------------- */
 /** Record that serial_hex was issued to device_id. STW_ERR_EXISTS if the serial

@@ -8,17 +8,6 @@
 
 #define CAMPAIGNS_SCAN_MAX 4096    /* campaigns a report looks through for its row */
 
-static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *why, size_t len, const char *fmt, ...)
-{
-  if (why == NULL || len == 0)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, len, fmt, ap);
-  va_end(ap);
-}
-
 const char *stw_campaign_state_name(stw_campaign_state_t s)
 {
   switch (s) {
@@ -93,7 +82,7 @@ stw_status_t stw_update_publish(stw_store_t *st, const stw_domain_t *domain, con
   char path[1200], hex[65], subject[STW_TEXT_MAX], detail[STW_REASON_MAX];
   stw_status_t rc = stw_store_trust_list(st, try_manufacturer, &s);
   if (rc == STW_OK && !s.found) {
-    say(why, why_len, "%s", s.signed_by_other ? "signed by a trusted manufacturer, but for another vendor's name"
+    stw_explain(why, why_len, "%s", s.signed_by_other ? "signed by a trusted manufacturer, but for another vendor's name"
                                               : "not signed by any trusted manufacturer");
     rc = STW_ERR_UNTRUSTED;
   }
@@ -103,18 +92,18 @@ stw_status_t stw_update_publish(stw_store_t *st, const stw_domain_t *domain, con
   if ((rc = stw_sha256(image, image_len, digest)) != STW_OK)
     goto out;
   if (image_len != s.m.size || memcmp(digest, s.m.digest, 32) != 0) {
-    say(why, why_len, "the image does not match the manifest (%zu bytes, manifest says %" PRIu64 ")", image_len,
+    stw_explain(why, why_len, "the image does not match the manifest (%zu bytes, manifest says %" PRIu64 ")", image_len,
         s.m.size);
     rc = STW_ERR_TAMPERED;
     goto out;
   }
   if (image_len > STW_FW_IMAGE_MAX) {
-    say(why, why_len, "image over %u bytes", STW_FW_IMAGE_MAX);
+    stw_explain(why, why_len, "image over %u bytes", STW_FW_IMAGE_MAX);
     rc = STW_ERR_TOO_LARGE;
     goto out;
   }
   if ((rc = stw_manifest_authorize(vendor_signed, signed_len, domain->ca_key, &envelope)) != STW_OK) {
-    say(why, why_len, "cannot authorise the manifest");
+    stw_explain(why, why_len, "cannot authorise the manifest");
     goto out;
   }
   /* The image first: a file no row names is harmless (content-addressed, the
@@ -123,7 +112,7 @@ stw_status_t stw_update_publish(stw_store_t *st, const stw_domain_t *domain, con
       (rc = stw_mkdir_p(path, 0700)) != STW_OK ||
       (rc = stw_update_image_path(domain->dir, digest, path, sizeof(path))) != STW_OK ||
       (rc = stw_file_write_atomic(path, image, image_len, 0644)) != STW_OK) {
-    say(why, why_len, "cannot write the image to the data folder");
+    stw_explain(why, why_len, "cannot write the image to the data folder");
     goto out;
   }
   snprintf(fw.vendor, sizeof(fw.vendor), "%s", s.m.vendor);
@@ -150,9 +139,9 @@ stw_status_t stw_update_publish(stw_store_t *st, const stw_domain_t *domain, con
   else
     stw_store_rollback(st);
   if (rc == STW_ERR_EXISTS)
-    say(why, why_len, "%s/%s sequence %" PRIu64 " is published already", fw.vendor, fw.class_id, fw.sequence);
+    stw_explain(why, why_len, "%s/%s sequence %" PRIu64 " is published already", fw.vendor, fw.class_id, fw.sequence);
   else if (rc != STW_OK)
-    say(why, why_len, "the store refused the firmware");
+    stw_explain(why, why_len, "the store refused the firmware");
 out:
   if (rc == STW_OK && out != NULL) {
     *out = fw;
@@ -335,20 +324,20 @@ stw_status_t stw_update_campaign_create(stw_store_t *st, const stw_campaign_t *s
   bool in_tx = false;
   *targets_out = 0;
   if (!parse_target(spec->target, &value, &is_group)) {
-    say(why, why_len, "the target is model=MODEL or group=GROUP");
+    stw_explain(why, why_len, "the target is model=MODEL or group=GROUP");
     return STW_ERR_INVALID;
   }
   if (spec->canary_percent < 1 || spec->canary_percent > 100 || spec->max_failure_percent > 100) {
-    say(why, why_len, "canary is 1..100 percent, max failures 0..100 percent");
+    stw_explain(why, why_len, "canary is 1..100 percent, max failures 0..100 percent");
     return STW_ERR_INVALID;
   }
   stw_status_t rc = stw_store_firmware_get(st, spec->firmware_id, &fw);
   if (rc != STW_OK) {
-    say(why, why_len, "no firmware %" PRId64, spec->firmware_id);
+    stw_explain(why, why_len, "no firmware %" PRId64, spec->firmware_id);
     return rc;
   }
   if (!is_group && strcmp(value, fw.class_id) != 0) {
-    say(why, why_len, "firmware %" PRId64 " is for class %s, not model %s", fw.id, fw.class_id, value);
+    stw_explain(why, why_len, "firmware %" PRId64 " is for class %s, not model %s", fw.id, fw.class_id, value);
     rc = STW_ERR_INVALID;
     goto out;
   }
@@ -368,7 +357,7 @@ stw_status_t stw_update_campaign_create(stw_store_t *st, const stw_campaign_t *s
   if (rc != STW_OK)
     goto out;
   if (t.n == 0) {
-    say(why, why_len, "no enrolled %s/%s device matches %s", fw.vendor, fw.class_id, spec->target);
+    stw_explain(why, why_len, "no enrolled %s/%s device matches %s", fw.vendor, fw.class_id, spec->target);
     rc = STW_ERR_NOT_FOUND;
     goto out;
   }
@@ -422,7 +411,7 @@ out:
   if (in_tx)
     stw_store_rollback(st);
   if (rc != STW_OK && why != NULL && why[0] == '\0')
-    say(why, why_len, "the store refused the campaign");
+    stw_explain(why, why_len, "the store refused the campaign");
   free(t.ids);
   stw_firmware_clear(&fw);
   return rc;
@@ -436,13 +425,13 @@ static stw_status_t change_campaign(stw_store_t *st, int64_t id, bool resume, co
   if (rc != STW_OK)
     return rc;
   if ((rc = stw_store_campaign_get(st, id, &c)) != STW_OK) {
-    say(why, why_len, "no campaign %" PRId64, id);
+    stw_explain(why, why_len, "no campaign %" PRId64, id);
     goto out;
   }
   bool allowed = resume ? c.state == STW_CAMPAIGN_HALTED
                         : c.state == STW_CAMPAIGN_RUNNING || c.state == STW_CAMPAIGN_HALTED;
   if (!allowed) {
-    say(why, why_len, "campaign %" PRId64 " is %s", id, stw_campaign_state_name(c.state));
+    stw_explain(why, why_len, "campaign %" PRId64 " is %s", id, stw_campaign_state_name(c.state));
     rc = STW_ERR_STATE;
     goto out;
   }

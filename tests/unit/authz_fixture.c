@@ -71,31 +71,31 @@ void fx_build_request(stw_buf_t *b, const char *aud, const char *const *paths, c
 {
   stw_buf_t aif;
   stw_buf_init(&aif, 4096);
-  assert_int_equal(stw_cbor_put(&aif, STW_CBOR_ARRAY, n), STW_OK);
+  assert_int_equal(stw_cbor_write_head(&aif, STW_CBOR_ARRAY, n), STW_OK);
   for (size_t i = 0; i < n; i++) {
-    assert_int_equal(stw_cbor_put(&aif, STW_CBOR_ARRAY, 2), STW_OK);
-    assert_int_equal(stw_cbor_put_bytes(&aif, STW_CBOR_TSTR, paths[i], strlen(paths[i])), STW_OK);
-    assert_int_equal(stw_cbor_put(&aif, STW_CBOR_UINT, methods[i]), STW_OK);
+    assert_int_equal(stw_cbor_write_head(&aif, STW_CBOR_ARRAY, 2), STW_OK);
+    assert_int_equal(stw_cbor_write_bytes(&aif, STW_CBOR_TSTR, paths[i], strlen(paths[i])), STW_OK);
+    assert_int_equal(stw_cbor_write_head(&aif, STW_CBOR_UINT, methods[i]), STW_OK);
   }
   stw_buf_init(b, 4096);
-  assert_int_equal(stw_cbor_put(b, STW_CBOR_MAP, x ? 3 : 2), STW_OK);
-  assert_int_equal(stw_cbor_put_int(b, STW_ACE_AUDIENCE), STW_OK);
-  assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_TSTR, aud, strlen(aud)), STW_OK);
-  assert_int_equal(stw_cbor_put_int(b, STW_ACE_SCOPE), STW_OK);
-  assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_BSTR, aif.data, aif.len), STW_OK);
+  assert_int_equal(stw_cbor_write_head(b, STW_CBOR_MAP, x ? 3 : 2), STW_OK);
+  assert_int_equal(stw_cbor_write_int(b, STW_ACE_AUDIENCE), STW_OK);
+  assert_int_equal(stw_cbor_write_bytes(b, STW_CBOR_TSTR, aud, strlen(aud)), STW_OK);
+  assert_int_equal(stw_cbor_write_int(b, STW_ACE_SCOPE), STW_OK);
+  assert_int_equal(stw_cbor_write_bytes(b, STW_CBOR_BSTR, aif.data, aif.len), STW_OK);
   if (x) {
-    assert_int_equal(stw_cbor_put_int(b, STW_ACE_REQ_CNF), STW_OK);
-    assert_int_equal(stw_cbor_put(b, STW_CBOR_MAP, 1), STW_OK);
-    assert_int_equal(stw_cbor_put_int(b, 1), STW_OK);
-    assert_int_equal(stw_cbor_put(b, STW_CBOR_MAP, 4), STW_OK);
-    assert_int_equal(stw_cbor_put_int(b, 1), STW_OK);
-    assert_int_equal(stw_cbor_put_int(b, 2), STW_OK);
-    assert_int_equal(stw_cbor_put_int(b, -1), STW_OK);
-    assert_int_equal(stw_cbor_put_int(b, 1), STW_OK);
-    assert_int_equal(stw_cbor_put_int(b, -2), STW_OK);
-    assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_BSTR, x, 32), STW_OK);
-    assert_int_equal(stw_cbor_put_int(b, -3), STW_OK);
-    assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_BSTR, y, 32), STW_OK);
+    assert_int_equal(stw_cbor_write_int(b, STW_ACE_REQ_CNF), STW_OK);
+    assert_int_equal(stw_cbor_write_head(b, STW_CBOR_MAP, 1), STW_OK);
+    assert_int_equal(stw_cbor_write_int(b, 1), STW_OK);
+    assert_int_equal(stw_cbor_write_head(b, STW_CBOR_MAP, 4), STW_OK);
+    assert_int_equal(stw_cbor_write_int(b, 1), STW_OK);
+    assert_int_equal(stw_cbor_write_int(b, 2), STW_OK);
+    assert_int_equal(stw_cbor_write_int(b, -1), STW_OK);
+    assert_int_equal(stw_cbor_write_int(b, 1), STW_OK);
+    assert_int_equal(stw_cbor_write_int(b, -2), STW_OK);
+    assert_int_equal(stw_cbor_write_bytes(b, STW_CBOR_BSTR, x, 32), STW_OK);
+    assert_int_equal(stw_cbor_write_int(b, -3), STW_OK);
+    assert_int_equal(stw_cbor_write_bytes(b, STW_CBOR_BSTR, y, 32), STW_OK);
   }
   stw_buf_free(&aif, false);
 }

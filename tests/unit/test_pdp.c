@@ -185,16 +185,16 @@ static void build_profile_request(stw_buf_t *b, const char *aud, const char *pat
   n += strlen(path);
   n += stw_cbor_put_head(STW_CBOR_UINT, methods, aif + n);
   stw_buf_init(b, 4096);
-  assert_int_equal(stw_cbor_put(b, STW_CBOR_MAP, with_req_cnf ? 4 : 3), STW_OK);
-  assert_int_equal(stw_cbor_put_int(b, STW_ACE_AUDIENCE), STW_OK);
-  assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_TSTR, aud, strlen(aud)), STW_OK);
-  assert_int_equal(stw_cbor_put_int(b, STW_ACE_SCOPE), STW_OK);
-  assert_int_equal(stw_cbor_put_bytes(b, STW_CBOR_BSTR, aif, n), STW_OK);
-  assert_int_equal(stw_cbor_put_int(b, STW_ACE_PROFILE), STW_OK);
-  assert_int_equal(stw_cbor_put(b, STW_CBOR_UINT, profile), STW_OK);
+  assert_int_equal(stw_cbor_write_head(b, STW_CBOR_MAP, with_req_cnf ? 4 : 3), STW_OK);
+  assert_int_equal(stw_cbor_write_int(b, STW_ACE_AUDIENCE), STW_OK);
+  assert_int_equal(stw_cbor_write_bytes(b, STW_CBOR_TSTR, aud, strlen(aud)), STW_OK);
+  assert_int_equal(stw_cbor_write_int(b, STW_ACE_SCOPE), STW_OK);
+  assert_int_equal(stw_cbor_write_bytes(b, STW_CBOR_BSTR, aif, n), STW_OK);
+  assert_int_equal(stw_cbor_write_int(b, STW_ACE_PROFILE), STW_OK);
+  assert_int_equal(stw_cbor_write_head(b, STW_CBOR_UINT, profile), STW_OK);
   if (with_req_cnf) {
     static const uint8_t kid_cnf[] = { 0xa1, 0x03, 0x41, 0x01 };  /* {3: h'01'} */
-    assert_int_equal(stw_cbor_put_int(b, STW_ACE_REQ_CNF), STW_OK);
+    assert_int_equal(stw_cbor_write_int(b, STW_ACE_REQ_CNF), STW_OK);
     assert_int_equal(stw_buf_append(b, kid_cnf, sizeof(kid_cnf)), STW_OK);
   }
 }
