@@ -50,6 +50,9 @@ typedef struct {
   void *arg;
 } route_t;
 
+#define REFUSALS_REMEMBERED 16
+#define REFUSAL_QUIET_S 60
+
 struct stw_coap_server {
   coap_context_t *ctx;
   int dtls_fd;                      /* the DTLS endpoint's socket, -1 if not found */
@@ -63,6 +66,13 @@ struct stw_coap_server {
   route_t routes[ROUTES_MAX];
   size_t n_routes;
   coap_resource_t *unknown;         /* libcoap's catch-all, dispatching to routes */
+  /* Revoked certificates refused lately: each is audited once a quiet period,
+   * so a device retrying in a loop cannot grow the log without bound. */
+  struct {
+    char serial_hex[2 * STW_SERIAL_MAX + 1];
+    int64_t at;
+  } refused[REFUSALS_REMEMBERED];
+  size_t next_refused;
 };
 
 static stw_coap_server_t *server_of(coap_session_t *session)
@@ -77,15 +87,57 @@ static stw_coap_server_t *server_of(coap_session_t *session)
  * and a decommission by `steward admin` in another process counts at the
  * next handshake. Serials are random 16 bytes, so a foreign certificate (an
  * IDevID) does not meet a revoked serial by chance. */
-static bool revoked_certificate(stw_coap_server_t *s, const uint8_t *der, size_t len)
+static bool revoked_certificate(stw_coap_server_t *s, const uint8_t *der, size_t len, stw_cert_info_t *info)
 {
-  stw_cert_info_t info;
   bool revoked = false;
-  if (stw_cert_parse(der, len, &info) != STW_OK)
+  if (stw_cert_parse(der, len, info) != STW_OK)
     return false;  /* not ours to judge here: the parts refuse what does not parse */
-  if (stw_store_serial_is_revoked(s->cfg.store, info.serial_hex, &revoked) != STW_OK)
+  if (stw_store_serial_is_revoked(s->cfg.store, info->serial_hex, &revoked) != STW_OK)
     return true;   /* cannot tell: fail closed */
   return revoked;
+}
+
+typedef struct {
+  char subject[STW_TEXT_MAX];
+  char detail[STW_REASON_MAX];
+} refusal_t;
+
+static stw_status_t audit_refusal(stw_store_t *st, void *arg)
+{
+  const refusal_t *r = arg;
+  return stw_store_audit_event(st, "daemon", "refuse.handshake", r->subject, "revoked-certificate", r->detail);
+}
+
+static void refusal_audited(void *arg, stw_status_t status)
+{
+  (void)status;
+  free(arg);
+}
+
+/* The refused handshake goes to the audit log through the writer thread
+ * (this thread only reads the store), once a quiet period per certificate. */
+static void note_refusal(stw_coap_server_t *s, const stw_cert_info_t *info)
+{
+  if (s->cfg.committer == NULL)
+    return;
+  int64_t now = stw_now();
+  for (size_t i = 0; i < REFUSALS_REMEMBERED; i++)
+    if (strcmp(s->refused[i].serial_hex, info->serial_hex) == 0 && now - s->refused[i].at < REFUSAL_QUIET_S)
+      return;
+  size_t slot = s->next_refused++ % REFUSALS_REMEMBERED;
+  snprintf(s->refused[slot].serial_hex, sizeof(s->refused[slot].serial_hex), "%s", info->serial_hex);
+  s->refused[slot].at = now;
+  refusal_t *r = calloc(1, sizeof(*r));
+  if (r == NULL)
+    return;
+  /* An LDevID names its device in serialNumber; anything else by its serial. */
+  if (strlen(info->serial_number) == 32)
+    snprintf(r->subject, sizeof(r->subject), "%s", info->serial_number);
+  else
+    snprintf(r->subject, sizeof(r->subject), "serial:%.40s", info->serial_hex);
+  snprintf(r->detail, sizeof(r->detail), "DTLS handshake with revoked certificate serial %s", info->serial_hex);
+  if (stw_committer_submit(s->cfg.committer, audit_refusal, refusal_audited, r) != STW_OK)
+    free(r);
 }
 
 /* Called by libcoap when the peer's certificate or raw key has passed the DTLS
@@ -103,8 +155,11 @@ static int remember_peer(const char *cn, const uint8_t *der, size_t len, coap_se
   if (len == 0 || len > STW_CERT_MAX)
     return 0;
   bool is_cert = strcmp(cn, COAP_DTLS_RPK_CERT_CN) != 0;
-  if (is_cert && revoked_certificate(server_of(session), der, len))
+  stw_cert_info_t info;
+  if (is_cert && revoked_certificate(server_of(session), der, len, &info)) {
+    note_refusal(server_of(session), &info);
     return 0;
+  }
   session_peer_t *p = coap_session_get_app_data(session);
   if (p == NULL) {
     stw_coap_server_t *s = server_of(session);
