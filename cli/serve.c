@@ -14,14 +14,14 @@ static void on_signal(int sig)
   stop_requested = 1;
 }
 
-static const char *const serve_options[] = { "--data", "--listen", "--plain", "--ldevid-days",
+static const char *const serve_options[] = { "--data", "--listen", "--plain", "--http-listen", "--ldevid-days",
                                              "--ldevid-seconds", "--name", "--attest-interval",
                                              "--attest-nonce-lifetime", "--help", NULL };
 
 int cmd_serve(int argc, char **argv)
 {
   if (cli_flag(argc, argv, "--help")) {
-    printf("usage: steward serve --data DIR [--listen HOST:PORT] [--plain HOST:PORT]\n"
+    printf("usage: steward serve --data DIR [--listen HOST:PORT] [--plain HOST:PORT] [--http-listen HOST:PORT]\n"
            "                     [--ldevid-days N | --ldevid-seconds N] [--name DOMAIN]\n"
            "                     [--attest-interval SECONDS] [--attest-nonce-lifetime SECONDS]\n"
            "\n"
@@ -34,7 +34,13 @@ int cmd_serve(int argc, char **argv)
            "after every promised answer is committed. Devices observing /att are challenged\n"
            "for attestation evidence every --attest-interval seconds (default 21600; 0 turns\n"
            "the schedule off); a challenge may be answered for --attest-nonce-lifetime\n"
-           "seconds (default 120).\n");
+           "seconds (default 120).\n"
+           "--http-listen opens the HTTPS side (never plain HTTP): /.well-known/security.txt\n"
+           "for anyone, and the read-only operator API /api/v1/devices, /api/v1/devices/ID,\n"
+           "/api/v1/compliance, /api/v1/audit for holders of DIR/admin.token (Authorization:\n"
+           "Bearer TOKEN). Its certificate is the server key certified by DIR/domain-ca.pem\n"
+           "for the listen address; port 0 picks a free port (printed on stdout after the\n"
+           "coaps line).\n");
     return 0;
   }
   if (!cli_check_options(argc, argv, serve_options))
@@ -43,6 +49,7 @@ int cmd_serve(int argc, char **argv)
     .data_dir = cli_opt(argc, argv, "--data"),
     .listen = cli_opt(argc, argv, "--listen"),
     .plain_listen = cli_opt(argc, argv, "--plain"),
+    .http_listen = cli_opt(argc, argv, "--http-listen"),
     .domain_name = cli_opt(argc, argv, "--name"),
   };
   if (opts.data_dir == NULL) {

@@ -12,6 +12,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/pkcs7.h>
+#include <arpa/inet.h>
 #include <gnutls/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,14 @@ static stw_status_t set_dn(gnutls_x509_crt_t crt, const char *oid, const char *v
              ? STW_ERR_CRYPTO : STW_OK;
 }
 
+/* An IP literal as the 4 or 16 bytes an iPAddress name holds; 0 if it is none. */
+static size_t san_ip_parse(const char *text, uint8_t ip[16])
+{
+  if (inet_pton(AF_INET, text, ip) == 1)
+    return 4;
+  return inet_pton(AF_INET6, text, ip) == 1 ? 16 : 0;
+}
+
 static bool template_ok(const stw_cert_template_t *t)
 {
   if (t == NULL || t->not_after <= t->not_before)
@@ -396,7 +405,10 @@ static bool template_ok(const stw_cert_template_t *t)
   if (!name_ok(t->common_name) || !name_ok(t->organization) || !name_ok(t->unit) ||
       !name_ok(t->serial_number))
     return false;
-  return t->san_uri == NULL || strnlen(t->san_uri, 2 * STW_NAME_MAX) < 2 * STW_NAME_MAX;
+  if (t->san_uri != NULL && strnlen(t->san_uri, 2 * STW_NAME_MAX) >= 2 * STW_NAME_MAX)
+    return false;
+  uint8_t ip[16];
+  return !has(t->san_ip) || san_ip_parse(t->san_ip, ip) > 0;
 }
 
 /* Fill crt from the template and subject key; the caller signs it. */
@@ -422,6 +434,11 @@ static stw_status_t cert_fill(gnutls_x509_crt_t crt, gnutls_pubkey_t subject,
   if (has(t->san_uri) &&
       gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_URI, t->san_uri,
                                            (unsigned)strlen(t->san_uri), GNUTLS_FSAN_SET) < 0)
+    return STW_ERR_CRYPTO;
+  uint8_t ip[16];
+  size_t ip_len = has(t->san_ip) ? san_ip_parse(t->san_ip, ip) : 0;
+  if (ip_len > 0 &&
+      gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, (unsigned)ip_len, GNUTLS_FSAN_APPEND) < 0)
     return STW_ERR_CRYPTO;
   unsigned usage = t->is_ca ? (GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)
                             : GNUTLS_KEY_DIGITAL_SIGNATURE;

@@ -58,6 +58,7 @@ typedef struct {
   const char *unit;           /**< OU: the device model */
   const char *serial_number;  /**< subject serialNumber: the device id in hex */
   const char *san_uri;        /**< subjectAltName URI, e.g. "urn:steward:dev:<id>" */
+  const char *san_ip;         /**< subjectAltName iPAddress, an IPv4 or IPv6 literal (the HTTPS side) */
   int64_t not_before;         /**< seconds since the epoch */
   int64_t not_after;
   bool is_ca;                 /**< basicConstraints CA, keyCertSign + cRLSign */

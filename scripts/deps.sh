@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libgnutls28-dev nettle-dev libgmp-dev gnutls-bin
       libcoap3-dev libcoap3-bin libcbor-dev libsqlite3-dev sqlite3
-      libcmocka-dev libmicrohttpd-dev libjansson-dev valgrind procps python3)
+      libcmocka-dev libmicrohttpd-dev libjansson-dev valgrind procps python3 curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,7 @@
 #include "coap/server.h"
 #include "domain/domain.h"
 #include "enroll/est_coap.h"
+#include "http/http.h"
 #include "rd/rd_coap.h"
 #include "store/committer.h"
 #include "store/store.h"
@@ -29,6 +30,7 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
   stw_update_coap_t *update = NULL;
   stw_attest_coap_t *attest = NULL;
   stw_vuln_coap_t *vuln = NULL;
+  stw_http_t *http = NULL;
 
   stw_status_t st = stw_domain_open(opts->data_dir, opts->domain_name, &domain);
   if (st != STW_OK) {
@@ -92,7 +94,21 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
     n = sizeof(host) - 1;
   memcpy(host, cfg.listen, n);
   host[n] = '\0';
+  if (opts->http_listen != NULL) {
+    char vr[sizeof(host) + 16];
+    snprintf(vr, sizeof(vr), "coaps://%s:%u/vr", host, stw_coap_server_port(server));
+    bool wildcard = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0;  /* names no reachable /vr */
+    stw_http_config_t http_cfg = { .listen = opts->http_listen, .domain = domain,
+                                   .coap_contact = wildcard ? NULL : vr, .log = log };
+    if ((st = stw_http_start(&http_cfg, &http)) != STW_OK) {
+      fprintf(log, "steward: cannot serve HTTPS on %s: %s\n", opts->http_listen, stw_status_str(st));
+      goto out;
+    }
+  }
+  /* The coaps line first: tools that start the daemon read that one. */
   printf("serving coaps://%s:%u domain %s\n", host, stw_coap_server_port(server), domain->name);
+  if (http != NULL)
+    printf("serving %s\n", stw_http_uri(http));
   fflush(stdout);
 
   st = stw_coap_server_run(server, stop);
@@ -107,6 +123,7 @@ stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t
   stw_committer_drain(committer);
   stw_committer_dispatch(committer);
 out:
+  stw_http_stop(http);  /* its own store handle; reads the domain */
   stw_authz_coap_free(authz);
   stw_update_coap_free(update);
   stw_attest_coap_free(attest);

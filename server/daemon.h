@@ -12,6 +12,7 @@ typedef struct {
   const char *data_dir;        /**< domain keys and the store */
   const char *listen;          /**< DTLS address, "127.0.0.1:5684"; port 0 picks a free one */
   const char *plain_listen;    /**< plain CoAP for loopback tests; NULL: off */
+  const char *http_listen;     /**< HTTPS (security.txt, the operator API), "127.0.0.1:8443"; NULL: off */
   const char *domain_name;     /**< used when the domain is created */
   int64_t ldevid_lifetime;     /**< seconds; 0: 90 days */
   FILE *log;                   /**< where to say what happens; NULL: stderr */
@@ -20,7 +21,8 @@ typedef struct {
 } stw_daemon_opts_t;
 
 /** Serve until *stop is set (SIGINT/SIGTERM in `steward serve`). Prints
- *  "serving coaps://HOST:PORT" on stdout once ready to answer. */
+ *  "serving coaps://HOST:PORT" on stdout once ready to answer, then
+ *  "serving https://HOST:PORT" on a line of its own when http_listen is set. */
 stw_status_t stw_daemon_run(const stw_daemon_opts_t *opts, volatile sig_atomic_t *stop);
 
 #endif

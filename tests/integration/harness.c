@@ -143,6 +143,16 @@ stw_status_t it_daemon_start(const char *data_dir, const char *const *extra_args
 
   char line[256];
   bool ok = read_line(out[0], line, sizeof(line), DAEMON_READY_TIMEOUT_MS) && parse_port(line, &d->port);
+  bool https = false;
+  for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
+    https = https || strcmp(extra_args[i], "--http-listen") == 0;
+  static const char https_prefix[] = "serving https://";
+  if (ok && https) {
+    ok = read_line(out[0], line, sizeof(line), DAEMON_READY_TIMEOUT_MS) &&
+         strncmp(line, https_prefix, sizeof(https_prefix) - 1) == 0 && strlen(line) < sizeof(d->https_uri) + 8;
+    if (ok)
+      snprintf(d->https_uri, sizeof(d->https_uri), "%s", line + sizeof("serving ") - 1);
+  }
   /* The daemon prints nothing more on stdout; closing our end is harmless
    * because it ignores SIGPIPE. */
   close(out[0]);

@@ -39,13 +39,15 @@ typedef struct {
   pid_t pid;                 /**< 0 when not running */
   unsigned port;
   char uri[64];              /**< "coaps://127.0.0.1:PORT" */
+  char https_uri[64];        /**< "https://127.0.0.1:PORT" when started with --http-listen, else "" */
   char data_dir[IT_PATH_MAX];
   char log_path[IT_PATH_MAX + 16]; /**< the daemon's stderr, kept for diagnosis */
 } it_daemon_t;
 
 /** Start `$STEWARD serve --data data_dir --listen 127.0.0.1:0` and wait (10 s at
  *  most) for its "serving coaps://..." line. extra_args (NULL-terminated, may be
- *  NULL) are appended to the command line. */
+ *  NULL) are appended to the command line; with --http-listen among them, the
+ *  "serving https://..." line that follows is read into https_uri too. */
 stw_status_t it_daemon_start(const char *data_dir, const char *const *extra_args, it_daemon_t *d)
     __attribute__((warn_unused_result));
 /** SIGTERM and wait (15 s at most, then SIGKILL). Returns the exit code (0 for a
