@@ -3,9 +3,10 @@
  * OSCORE-protected requests (RFC 8613) over one UDP socket. The CoAP
  * messages are small and built here by hand: confirmable, one token each,
  * answered piggybacked or separately. End to end on top: answers in blocks
- * (Inner Block2, 4.1.3.4.1), one observation (4.1.3.5) whose notifications
- * are ordered by their Partial IV, and the Echo round of a device that
- * restarted (Appendix B.1.2). */
+ * (Inner Block2, 4.1.3.4.1) and request bodies in blocks (Inner Block1),
+ * one observation (4.1.3.5) whose notifications are ordered by their
+ * Partial IV and read whole when they come in blocks (RFC 7959 3.4), and
+ * the Echo round of a device that restarted (Appendix B.1.2). */
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -34,6 +35,14 @@
 #define OPT_URI_PATH 11
 #define OPT_CONTENT_FORMAT 12
 #define OPT_BLOCK2 23
+#define OPT_BLOCK1 27
+#define OPT_SIZE1 60
+#define OPT_REQUEST_TAG 292   /* RFC 9175 3.2 */
+#define CODE_CONTINUE COAP_RESPONSE_CODE(231)
+#define CODE_INCOMPLETE COAP_RESPONSE_CODE(408)
+#define BLOCK_SZX 6           /* 1024-byte blocks, as the device sends its own */
+#define BLOCK_SIZE ((size_t)16 << BLOCK_SZX)
+#define BLOCK_NUM_MAX 0xfffffu  /* 20 bits of NUM (RFC 7959 2.2) */
 #define CODE_POST 2
 #define CODE_FETCH 5
 #define ECHO_MAX 40           /* RFC 9175 2.2 */
@@ -67,7 +76,19 @@ struct stw_oscore_peer {
     stw_oscore_notify_t notify;
     void *arg;
     char path[STW_AIF_PATH_MAX + 1];
+    /* A verified notification over one block: its first block, kept
+     * until stw_oscore_peer_poll() has read the others (RFC 7959 3.4);
+     * reading them inside another exchange would clobber that one. */
+    struct {
+      bool waiting;
+      unsigned code;
+      unsigned szx;
+      uint8_t etag[ETAG_MAX];
+      size_t etag_len;
+      uint8_t first[BLOCK_SIZE];
+    } pending;
   } obs;
+  uint32_t request_tag;         /* the last Request-Tag given to a body in blocks */
   /* What was posted to /authz-info, to post again when the device has lost
    * the context (it keeps contexts in RAM only, so a restart drops them). */
   uint8_t posted[STW_PEP_TOKEN_MAX];
@@ -438,14 +459,21 @@ typedef struct {
   int observe;              /* -1: none; 0 register, 1 deregister */
   bool has_block2;
   uint32_t block2;          /* NUM << 4 | SZX */
+  bool has_block1;
+  uint32_t block1;          /* NUM << 4 | M << 3 | SZX */
+  bool has_size1;
+  uint32_t size1;           /* the whole body's size, with its first block */
+  bool has_tag;
+  uint32_t tag;             /* Request-Tag, shortest bytes */
   const uint8_t *echo;      /* NULL: none */
   size_t echo_len;
   const uint8_t *token;     /* NULL: a fresh token */
 } extras_t;
 
 /* Inner options in ascending order (Observe 6, Uri-Path 11, Block2 23,
- * Echo 252), the protection, and the outer message: Observe is Class E and
- * U (4.1.3.5.1) and makes the Outer Code FETCH (4.2), else POST. */
+ * Block1 27, Size1 60, Echo 252, Request-Tag 292), the protection, and the
+ * outer message: Observe is Class E and U (4.1.3.5.1) and makes the Outer
+ * Code FETCH (4.2), else POST. */
 static stw_status_t protect(stw_oscore_peer_t *p, unsigned method, const char *path, const uint8_t *body, size_t len,
                             const extras_t *x, uint8_t *out, size_t cap, size_t *out_len)
 {
@@ -453,7 +481,7 @@ static stw_status_t protect(stw_oscore_peer_t *p, unsigned method, const char *p
   if (p == NULL || code == 0 || path == NULL || path[0] != '/' || strlen(path) > STW_AIF_PATH_MAX ||
       (body == NULL && len > 0) || len > STW_OSCORE_PLAINTEXT_MAX || x->echo_len > ECHO_MAX)
     return STW_ERR_INVALID;
-  uint8_t inner_opts[STW_AIF_PATH_MAX + 64 + ECHO_MAX], u[4], ov[4];
+  uint8_t inner_opts[STW_AIF_PATH_MAX + 96 + ECHO_MAX], u[4], ov[4];
   size_t inner_len = 0, ov_len = 0;
   uint16_t last = 0;
   stw_status_t st;
@@ -476,8 +504,20 @@ static stw_status_t protect(stw_oscore_peer_t *p, unsigned method, const char *p
       (st = stw_oscore_opt_put(inner_opts, sizeof(inner_opts), &inner_len, &last, OPT_BLOCK2, u,
                                stw__coap_uint_encode(x->block2, u))) != STW_OK)
     return st;
+  if (x->has_block1 &&
+      (st = stw_oscore_opt_put(inner_opts, sizeof(inner_opts), &inner_len, &last, OPT_BLOCK1, u,
+                               stw__coap_uint_encode(x->block1, u))) != STW_OK)
+    return st;
+  if (x->has_size1 &&
+      (st = stw_oscore_opt_put(inner_opts, sizeof(inner_opts), &inner_len, &last, OPT_SIZE1, u,
+                               stw__coap_uint_encode(x->size1, u))) != STW_OK)
+    return st;
   if (x->echo != NULL && (st = stw_oscore_opt_put(inner_opts, sizeof(inner_opts), &inner_len, &last,
                                                   STW_COAP_OPTION_ECHO, x->echo, x->echo_len)) != STW_OK)
+    return st;
+  if (x->has_tag &&
+      (st = stw_oscore_opt_put(inner_opts, sizeof(inner_opts), &inner_len, &last, OPT_REQUEST_TAG, u,
+                               stw__coap_uint_encode(x->tag, u))) != STW_OK)
     return st;
   stw_oscore_msg_t msg = { .code = code, .options = inner_opts, .options_len = inner_len,
                            .payload = len ? body : NULL, .payload_len = len };
@@ -546,7 +586,10 @@ static bool has_option(const stw_oscore_msg_t *msg, uint16_t number, const uint8
 /* A datagram on the observation's token: a response to the registration
  * protected under the device's own Partial IV (4.1.3.5.2). Delivered only
  * when it verifies and its Partial IV is above the Notification Number;
- * an older one is not delivered as a notification at all (7.4.1). */
+ * an older one is not delivered as a notification at all (7.4.1). One
+ * that carries block 0 of a larger representation (Block2 with M, RFC
+ * 7959 3.4) waits in obs.pending for its other blocks; a newer one
+ * replaces it there. */
 static void on_notification(stw_oscore_peer_t *p, const stw__coap_msg_t *m)
 {
   if (m->type == 0 && reply_empty(p, m, false) != STW_OK)
@@ -564,22 +607,135 @@ static void on_notification(stw_oscore_peer_t *p, const stw__coap_msg_t *m)
     return;
   p->obs.numbered = true;
   p->obs.number = number;
-  p->obs.delivered++;
   if (!has_option(&inner, OPT_OBSERVE, NULL, NULL) || (inner.code >> 5) != 2)
     p->obs.active = false;  /* the last one (RFC 7641 3.2) */
+  const uint8_t *v = NULL, *tag = NULL;
+  size_t vl = 0, tag_len = 0;
+  uint32_t b = 0;
+  if ((inner.code >> 5) == 2 && has_option(&inner, OPT_BLOCK2, &v, &vl)) {
+    if (stw__coap_uint_decode(v, vl, 3, &b) != STW_OK || (b >> 4) != 0 || (b & 7) > BLOCK_SZX ||
+        ((b & 8) != 0 && inner.payload_len != (size_t)16 << (b & 7)) ||
+        (has_option(&inner, OPT_ETAG, &tag, &tag_len) && (tag_len == 0 || tag_len > ETAG_MAX)))
+      goto out;  /* not a first block we can continue from */
+    if ((b & 8) != 0) {
+      p->obs.pending.waiting = true;
+      p->obs.pending.code = inner.code;
+      p->obs.pending.szx = b & 7;
+      p->obs.pending.etag_len = tag != NULL ? tag_len : 0;
+      if (tag != NULL)
+        memcpy(p->obs.pending.etag, tag, tag_len);
+      memcpy(p->obs.pending.first, inner.payload, inner.payload_len);
+      goto out;
+    }
+  }
+  p->obs.pending.waiting = false;  /* superseded: this one is newer and whole */
+  p->obs.delivered++;
   if (p->obs.notify != NULL)
     p->obs.notify(p->obs.arg, inner.code, inner.payload, inner.payload_len);
+out:
   stw_wipe(p->pt, sizeof(p->pt));
+}
+
+/* Where reading the rest of a representation starts: after the first
+ * block of a notification (RFC 7959 3.4), which sets size and ETag. */
+typedef struct {
+  unsigned szx;
+  const uint8_t *etag;
+  size_t etag_len;
+  const uint8_t *first;     /* block 0: 16 << szx bytes */
+} resume_t;
+
+/* A body over one block goes in blocks (Inner Block1, RFC 7959 2.5),
+ * each block a request of its own, all under one Request-Tag so that the
+ * device never mixes the blocks of two bodies (RFC 9175 3.3). */
+typedef struct {
+  bool on;
+  size_t len;               /* the whole body */
+  size_t sent;              /* bytes the device kept (2.31) */
+  size_t part;              /* bytes of the block in flight */
+  unsigned szx;
+  uint32_t tag;
+  bool restarted;
+} upload_t;
+
+/* From block 0, under a Request-Tag this peer has not used before. */
+static void upload_start(stw_oscore_peer_t *p, upload_t *up)
+{
+  if (++p->request_tag == 0)
+    p->request_tag = 1;
+  up->tag = p->request_tag;
+  up->sent = 0;
+  up->szx = BLOCK_SZX;
+}
+
+/* The block in flight: its bytes and its options (Size1 with the first,
+ * so that a device that cannot take the whole body says so at once). */
+static void upload_block(upload_t *up, const uint8_t *body, extras_t *x, const uint8_t **payload, size_t *payload_len)
+{
+  size_t size = (size_t)16 << up->szx;
+  up->part = up->len - up->sent < size ? up->len - up->sent : size;
+  uint32_t num = (uint32_t)(up->sent / size);
+  bool more = up->sent + up->part < up->len;
+  x->has_block1 = true;
+  x->block1 = num << 4 | (more ? 8u : 0u) | up->szx;
+  x->has_size1 = num == 0;
+  x->size1 = (uint32_t)up->len;
+  x->has_tag = true;
+  x->tag = up->tag;
+  *payload = body + up->sent;
+  *payload_len = up->part;
+}
+
+/* The device's answer to a block. *next: send the next block (2.31
+ * Continue, in the size it asks, never larger), or the body again from
+ * block 0 (4.08 after block 0: it lost the body, once). Else the answer
+ * is final and read as any other; a 2.xx must answer the last block and
+ * fit in one block (the next blocks of an answer would run the method
+ * again). */
+static stw_status_t upload_answer(stw_oscore_peer_t *p, upload_t *up, const stw_oscore_msg_t *inner, bool *next)
+{
+  *next = false;
+  const uint8_t *v = NULL;
+  size_t vl = 0;
+  uint32_t b1 = 0, b2 = 0;
+  bool acked = has_option(inner, OPT_BLOCK1, &v, &vl) && stw__coap_uint_decode(v, vl, 3, &b1) == STW_OK;
+  size_t size = (size_t)16 << up->szx;
+  bool more = up->sent + up->part < up->len;
+  if (inner->code == CODE_CONTINUE) {
+    if (!more || !acked || (b1 >> 4) != up->sent / size || (b1 & 8) == 0 || (b1 & 7) > up->szx)
+      return STW_ERR_MALFORMED;
+    up->sent += up->part;  /* a multiple of the smaller size too */
+    up->szx = b1 & 7;
+    *next = true;
+    return STW_OK;
+  }
+  if (inner->code == CODE_INCOMPLETE && up->sent > 0 && !up->restarted) {
+    up->restarted = true;
+    upload_start(p, up);
+    *next = true;
+    return STW_OK;
+  }
+  if ((inner->code >> 5) != 2)
+    return STW_OK;
+  if (more || (acked && (b1 >> 4) != up->sent / size))
+    return STW_ERR_MALFORMED;  /* a success before the last block, or for another block */
+  if (has_option(inner, OPT_BLOCK2, &v, &vl) && (stw__coap_uint_decode(v, vl, 3, &b2) != STW_OK || (b2 & 8) != 0))
+    return STW_ERR_UNSUPPORTED;
+  return STW_OK;
 }
 
 /* One request and what the device may ask on the way: the token posted
  * again (an unprotected 4.01/4.00: it lost the context), the request
- * repeated with an Echo (a protected 4.01 with Echo, B.1.2), the rest of
- * an answer in blocks (Inner Block2, RFC 7959 2.4: each block its own
- * request, same size, same ETag). observe: -1, or the registration (0) or
- * deregistration (1) value, with reuse the token of a deregistration. */
+ * repeated with an Echo (a protected 4.01 with Echo, B.1.2), a body over
+ * one block sent in blocks (Inner Block1), the rest of an answer in
+ * blocks (Inner Block2, RFC 7959 2.4: each block its own request, same
+ * size, same ETag). observe: -1, or the registration (0) or
+ * deregistration (1) value, with reuse the token of a deregistration.
+ * resume: NULL, or the first block of a notification whose other blocks
+ * are to be read (RFC 7959 3.4). */
 static stw_status_t call(stw_oscore_peer_t *p, unsigned method, const char *path, const uint8_t *body, size_t len,
-                         int observe, const uint8_t *reuse, unsigned *code, uint8_t **answer, size_t *answer_len)
+                         int observe, const uint8_t *reuse, const resume_t *resume, unsigned *code, uint8_t **answer,
+                         size_t *answer_len)
 {
   stw_buf_t whole;
   stw_buf_init(&whole, STW_THING_OSCORE_BODY_MAX);
@@ -588,13 +744,35 @@ static stw_status_t call(stw_oscore_peer_t *p, unsigned method, const char *path
   bool reposted = false, echoed = false, blocks = false, has_etag = false;
   uint32_t num = 0;
   unsigned szx = 0;
+  upload_t up = { .on = len > BLOCK_SIZE, .len = len };
   stw__coap_msg_t m;
   stw_oscore_msg_t inner;
-  stw_status_t st;
+  stw_status_t st = STW_OK;
+  if (up.on && (len - 1) / BLOCK_SIZE > BLOCK_NUM_MAX) {
+    st = STW_ERR_TOO_LARGE;
+    goto out;
+  }
+  if (up.on)
+    upload_start(p, &up);
+  if (resume != NULL) {
+    blocks = true;
+    num = 1;
+    szx = resume->szx;
+    has_etag = resume->etag_len > 0;
+    etag_len = resume->etag_len;
+    if (has_etag)
+      memcpy(etag, resume->etag, etag_len);
+    if ((st = stw_buf_append(&whole, resume->first, (size_t)16 << szx)) != STW_OK)
+      goto out;
+  }
   for (;;) {
     extras_t x = { .observe = num == 0 ? observe : -1, .has_block2 = num > 0, .block2 = num << 4 | szx,
                    .echo = echo_len > 0 ? echo : NULL, .echo_len = echo_len, .token = num == 0 ? reuse : NULL };
-    if ((st = protect(p, method, path, body, len, &x, p->last, sizeof(p->last), &p->last_len)) != STW_OK ||
+    const uint8_t *payload = body;
+    size_t payload_len = len;
+    if (up.on)
+      upload_block(&up, body, &x, &payload, &payload_len);
+    if ((st = protect(p, method, path, payload, payload_len, &x, p->last, sizeof(p->last), &p->last_len)) != STW_OK ||
         (st = exchange(p, p->last, p->last_len, p->resp, sizeof(p->resp), &resp_len, &m)) != STW_OK)
       goto out;
     if (!m.has_oscore) {
@@ -609,6 +787,8 @@ static stw_status_t call(stw_oscore_peer_t *p, unsigned method, const char *path
         p->obs.active = false;
         if ((st = post_token(p, p->posted, p->posted_len, &p->material, code, answer, answer_len)) != STW_OK)
           goto out;
+        if (up.on)
+          upload_start(p, &up);  /* a fresh context holds no block of the body */
         continue;
       }
       if (code != NULL)
@@ -649,6 +829,13 @@ static stw_status_t call(stw_oscore_peer_t *p, unsigned method, const char *path
       p->obs.delivered = 0;
     } else if (num == 0 && observe == OBSERVE_DEREGISTER) {
       p->obs.active = false;
+    }
+    if (up.on) {
+      bool next = false;
+      if ((st = upload_answer(p, &up, &inner, &next)) != STW_OK)
+        goto out;
+      if (next)
+        continue;
     }
     uint32_t b = 0;
     if (has_option(&inner, OPT_BLOCK2, &v, &vl)) {
@@ -699,6 +886,34 @@ out:
   return st;
 }
 
+/* The notification waiting in obs.pending, delivered whole: its other
+ * blocks read with ordinary protected GETs (RFC 7959 3.4). When one comes
+ * back with another ETag, the resource changed meanwhile: this
+ * notification is dropped, and the one the change brings is read instead.
+ * Called only outside any exchange, which the GETs would disturb. */
+static void complete_notification(stw_oscore_peer_t *p)
+{
+  uint8_t first[BLOCK_SIZE], etag[ETAG_MAX];
+  char path[sizeof(p->obs.path)];
+  unsigned note_code = p->obs.pending.code, code = 0;
+  resume_t from = { .szx = p->obs.pending.szx, .etag = etag, .etag_len = p->obs.pending.etag_len, .first = first };
+  memcpy(first, p->obs.pending.first, sizeof(first));
+  memcpy(etag, p->obs.pending.etag, sizeof(etag));
+  memcpy(path, p->obs.path, sizeof(path));
+  stw_wipe(&p->obs.pending, sizeof(p->obs.pending));
+  uint8_t *body = NULL;
+  size_t len = 0;
+  if (call(p, STW_AIF_GET, path, NULL, 0, -1, NULL, &from, &code, &body, &len) == STW_OK) {
+    p->obs.delivered++;
+    if (p->obs.notify != NULL)
+      p->obs.notify(p->obs.arg, note_code, body, len);
+  }
+  if (body != NULL)
+    stw_wipe(body, len);
+  free(body);
+  stw_wipe(first, sizeof(first));
+}
+
 /* A peer for rs_uri: a socket, the token posted, the context derived. */
 static stw_status_t peer_open(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token, size_t token_len,
                               const stw_oscore_material_t *material, unsigned *code, uint8_t **answer,
@@ -747,7 +962,7 @@ stw_status_t stw_thing_call_oscore(stw_oscore_peer_t **peer, const char *rs_uri,
   stw_status_t st;
   if (*peer == NULL && (st = peer_open(peer, rs_uri, token, token_len, material, code, answer, answer_len)) != STW_OK)
     return st;
-  return call(*peer, method, path, body, len, -1, NULL, code, answer, answer_len);
+  return call(*peer, method, path, body, len, -1, NULL, NULL, code, answer, answer_len);
 }
 
 stw_status_t stw_thing_observe_oscore(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token,
@@ -766,7 +981,7 @@ stw_status_t stw_thing_observe_oscore(stw_oscore_peer_t **peer, const char *rs_u
   p->obs.notify = notify;
   p->obs.arg = arg;
   snprintf(p->obs.path, sizeof(p->obs.path), "%s", path);
-  return call(p, STW_AIF_GET, path, NULL, 0, OBSERVE_REGISTER, NULL, code, answer, answer_len);
+  return call(p, STW_AIF_GET, path, NULL, 0, OBSERVE_REGISTER, NULL, NULL, code, answer, answer_len);
 }
 
 stw_status_t stw_oscore_peer_poll(stw_oscore_peer_t *p, unsigned timeout_ms)
@@ -791,6 +1006,9 @@ stw_status_t stw_oscore_peer_poll(stw_oscore_peer_t *p, unsigned timeout_ms)
     stw__coap_msg_t m;
     if (stw__coap_udp_parse(p->resp, (size_t)got, &m) == STW_OK && on_other(p, &m) != STW_OK)
       return STW_ERR_NETWORK;
+    /* a newer notification in blocks may come in while the last is read */
+    while (p->obs.pending.waiting)
+      complete_notification(p);
   }
 }
 
@@ -812,7 +1030,57 @@ stw_status_t stw_oscore_peer_cancel(stw_oscore_peer_t *p)
   char path[sizeof(p->obs.path)];
   memcpy(token, p->obs.token, TOKEN_LEN);
   memcpy(path, p->obs.path, sizeof(path));
-  stw_status_t st = call(p, STW_AIF_GET, path, NULL, 0, OBSERVE_DEREGISTER, token, NULL, NULL, NULL);
+  stw_status_t st = call(p, STW_AIF_GET, path, NULL, 0, OBSERVE_DEREGISTER, token, NULL, NULL, NULL, NULL);
   p->obs.active = false;
+  return st;
+}
+
+/* ---- for tests that play the network (oscore_client_internal.h) ---- */
+
+stw_status_t stw__oscore_peer_protect_block(stw_oscore_peer_t *p, unsigned method, const char *path,
+                                            const uint8_t *block, size_t len, uint32_t num, bool more, unsigned szx,
+                                            bool has_size1, uint32_t size1, const uint8_t *tag, size_t tag_len,
+                                            uint8_t *out, size_t cap, size_t *out_len)
+{
+  if (szx > BLOCK_SZX || num > BLOCK_NUM_MAX || (tag != NULL && tag_len > 4))
+    return STW_ERR_INVALID;
+  uint32_t tag_value = 0;
+  for (size_t i = 0; tag != NULL && i < tag_len; i++)
+    tag_value = tag_value << 8 | tag[i];
+  if (tag != NULL && (tag_len == 0 || tag[0] == 0))
+    return STW_ERR_INVALID;  /* written shortest, as upload_start's are */
+  extras_t x = { .observe = -1, .has_block1 = true, .block1 = num << 4 | (more ? 8u : 0u) | szx,
+                 .has_size1 = has_size1, .size1 = size1, .has_tag = tag != NULL, .tag = tag_value };
+  return protect(p, method, path, block, len, &x, out, cap, out_len);
+}
+
+stw_status_t stw__oscore_peer_open_answer(stw_oscore_peer_t *p, const uint8_t *dgram, size_t len, unsigned *code,
+                                          uint32_t *block1, uint32_t *size1)
+{
+  uint32_t *outs[2] = { block1, size1 };
+  const uint16_t numbers[2] = { OPT_BLOCK1, OPT_SIZE1 };
+  for (int i = 0; i < 2; i++)
+    if (outs[i] != NULL)
+      *outs[i] = UINT32_MAX;
+  stw__coap_msg_t m;
+  stw_oscore_option_t opt;
+  stw_oscore_msg_t inner;
+  stw_status_t st;
+  if (p == NULL || stw__coap_udp_parse(dgram, len, &m) != STW_OK || !m.has_oscore || m.payload == NULL ||
+      stw_oscore_option_parse(m.oscore, m.oscore_len, &opt) != STW_OK)
+    return STW_ERR_MALFORMED;
+  if ((st = stw_oscore_unprotect_response(&p->ctx, &p->last_binding, &opt, m.payload, m.payload_len, p->pt,
+                                          sizeof(p->pt), &inner)) != STW_OK)
+    return st;
+  if (code != NULL)
+    *code = inner.code;
+  for (int i = 0; i < 2; i++) {
+    const uint8_t *v = NULL;
+    size_t vl = 0;
+    if (outs[i] != NULL && has_option(&inner, numbers[i], &v, &vl) &&
+        stw__coap_uint_decode(v, vl, 4, outs[i]) != STW_OK)
+      st = STW_ERR_MALFORMED;
+  }
+  stw_wipe(p->pt, sizeof(p->pt));
   return st;
 }

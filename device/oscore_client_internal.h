@@ -1,7 +1,9 @@
 /* The ACE OSCORE profile's wire parsers, both sides: the client's
  * (device/oscore_client.c) and the device's /authz-info and saved contexts
  * (device/thing_oscore.c), exposed for the fuzz targets
- * tests/fuzz/fuzz_ace_oscore.c and tests/fuzz/fuzz_oscore_state.c. */
+ * tests/fuzz/fuzz_ace_oscore.c and tests/fuzz/fuzz_oscore_state.c; and the
+ * client's block hooks that tests/integration/it_oscore.c plays Inner
+ * Block1 with. */
 #ifndef STW_DEVICE_OSCORE_CLIENT_INTERNAL_H
 #define STW_DEVICE_OSCORE_CLIENT_INTERNAL_H
 
@@ -9,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "steward/authz.h"
+#include "steward/thing.h"
 #include "util.h"
 
 #define STW_ACE_OSCORE_ANSWER_MAX 256  /**< bytes of a /authz-info answer we read */
@@ -57,6 +60,28 @@ stw_status_t stw__ace_oscore_post_parse(const uint8_t *buf, size_t len, const ui
 stw_status_t stw__coap_uint_decode(const uint8_t *v, size_t len, size_t max_len, uint32_t *out) STW_WUR;
 /** Shortest encoding of value into out (4 bytes); its length (0 for 0). */
 size_t stw__coap_uint_encode(uint32_t value, uint8_t out[4]);
+
+/* ---- playing the network in tests: one block of a body at a time ---- */
+
+/** Protect one block of a request body as stw_thing_call_oscore() sends
+ *  it (inner Block1 = num << 4 | more << 3 | szx; Size1 when has_size1;
+ *  Request-Tag tag[tag_len] when tag is not NULL) and write the datagram
+ *  to out without sending it. The peer keeps the request's binding for
+ *  stw__oscore_peer_open_answer().
+ *  @retval STW_ERR_INVALID a bad argument (szx over 6; a tag empty, over 4
+ *          bytes or with a leading zero: the SDK writes its tags shortest) */
+stw_status_t stw__oscore_peer_protect_block(stw_oscore_peer_t *p, unsigned method, const char *path,
+                                            const uint8_t *block, size_t len, uint32_t num, bool more, unsigned szx,
+                                            bool has_size1, uint32_t size1, const uint8_t *tag, size_t tag_len,
+                                            uint8_t *out, size_t cap, size_t *out_len) STW_WUR;
+
+/** Verify an answer datagram to the last request protected on p (RFC
+ *  8613 8.4): its inner code, and the values of its inner Block1 and Size1
+ *  options (UINT32_MAX when absent); any of them may be NULL.
+ *  @retval STW_ERR_MALFORMED  not a protected answer
+ *  @retval STW_ERR_BAD_SIGNATURE  does not verify */
+stw_status_t stw__oscore_peer_open_answer(stw_oscore_peer_t *p, const uint8_t *dgram, size_t len, unsigned *code,
+                                          uint32_t *block1, uint32_t *size1) STW_WUR;
 
 /* ---- the thing's saved OSCORE contexts (RFC 8613 B.1.1), device/thing_oscore.c ---- */
 

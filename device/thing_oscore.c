@@ -1,6 +1,7 @@
 /* The thing's OSCORE endpoint: the ACE OSCORE profile (RFC 9203) over plain
  * CoAP, OSCORE (RFC 8613) on every other request, with Observe (4.1.3.5),
- * Inner Block2 (4.1.3.4.1) and the reboot rules of Appendix B.1: each
+ * Inner Block2 and Block1 (4.1.3.4.1; the body's assembly is in
+ * device/thing_upload.c) and the reboot rules of Appendix B.1: each
  * context is saved in the device folder with its Sender Sequence Number
  * bound (B.1.1), restored at the next start with its replay window lost,
  * and the window rebuilt with an Echo round (B.1.2). docs/oscore.md. */
@@ -30,8 +31,14 @@
 #define OPT_ETAG 4
 #define OPT_OBSERVE 6
 #define OPT_URI_PATH 11
+#define OPT_MAX_AGE 14
 #define OPT_BLOCK2 23
+#define OPT_BLOCK1 27
 #define OPT_SIZE2 28
+#define OPT_SIZE1 60
+#define OPT_REQUEST_TAG 292    /* RFC 9175 3.2 */
+#define CODE_CONTINUE COAP_RESPONSE_CODE(231)
+#define CODE_INCOMPLETE COAP_RESPONSE_CODE(408)
 
 #define BLOCK_SZX_MAX 6        /* 1024-byte blocks: what one datagram carries under the MTU */
 #define ETAG_LEN 4
@@ -226,6 +233,8 @@ out:
 static void slot_clear(stw_thing_t *t, osc_slot_t *slot)
 {
   observers_drop_slot(t, (size_t)(slot - t->osc));
+  if (t->osc_upload.active && t->osc_upload.slot == (size_t)(slot - t->osc))
+    stw__upload_drop(&t->osc_upload, t->osc_upload_buf, STW_THING_OSCORE_BODY_MAX);
   stw_oscore_ctx_wipe(&slot->ctx);
   stw_wipe(slot, sizeof(*slot));
 }
@@ -465,12 +474,22 @@ typedef struct {
   bool has_block2;
   uint32_t block_num;
   unsigned block_szx;
+  bool has_block1;          /* a body in blocks (RFC 7959 2.5) */
+  uint32_t block1_num;
+  bool block1_more;
+  unsigned block1_szx;
+  bool has_size1;
+  uint32_t size1;
+  bool has_tag;             /* Request-Tag (RFC 9175 3.2): which body a block belongs to */
+  const uint8_t *tag;
+  size_t tag_len;
   bool has_echo;
   const uint8_t *echo;
   size_t echo_len;
 } inner_request_t;
 
-/* Uri-Path ("/a/b"), Observe, Block2 and Echo of the inner request.
+/* Uri-Path ("/a/b"), Observe, Block2, Block1, Size1, Echo and Request-Tag
+ * of the inner request.
  * @retval STW_ERR_TOO_LARGE  a path over STW_AIF_PATH_MAX
  * @retval STW_ERR_MALFORMED  a bad option */
 static stw_status_t inner_request_parse(const stw_oscore_msg_t *msg, inner_request_t *r)
@@ -506,6 +525,26 @@ static stw_status_t inner_request_parse(const stw_oscore_msg_t *msg, inner_reque
       r->has_block2 = true;
       r->block_num = u >> 4;
       r->block_szx = u & 7;
+    } else if (number == OPT_BLOCK1) {
+      if (r->has_block1 || stw__coap_uint_decode(v, len, 3, &u) != STW_OK || (u & 7) == 7)
+        return STW_ERR_MALFORMED;
+      r->has_block1 = true;
+      r->block1_num = u >> 4;
+      r->block1_more = (u & 8) != 0;
+      r->block1_szx = u & 7;
+    } else if (number == OPT_SIZE1) {
+      if (r->has_size1 || stw__coap_uint_decode(v, len, 4, &u) != STW_OK)
+        return STW_ERR_MALFORMED;
+      r->has_size1 = true;
+      r->size1 = u;
+    } else if (number == OPT_REQUEST_TAG) {
+      /* Repeatable in RFC 9175; one is all a client needs, and one is what
+       * the upload compares, so a second is refused rather than ignored. */
+      if (r->has_tag || len > THING_REQUEST_TAG_MAX)
+        return STW_ERR_MALFORMED;
+      r->has_tag = true;
+      r->tag = v;
+      r->tag_len = len;
     } else if (number == STW_COAP_OPTION_ECHO) {
       if (r->has_echo)
         return STW_ERR_MALFORMED;
@@ -532,6 +571,12 @@ typedef struct {
   bool more;
   unsigned szx;
   size_t size2;             /* 0: none */
+  bool block1;              /* Block1 of the request's block, acknowledged */
+  uint32_t block1_num;
+  bool block1_more;
+  unsigned block1_szx;
+  uint32_t size1;           /* 0: none; with 4.13, the most we take */
+  uint32_t max_age;         /* 0: none; with 5.03, when to try again */
   bool has_etag;
   uint8_t etag[ETAG_LEN];
   const uint8_t *echo;
@@ -550,7 +595,7 @@ static stw_status_t answer_seal(stw_thing_t *t, osc_slot_t *slot, const stw_osco
                                 const osc_answer_t *a, bool with_piv, uint8_t option[STW_OSCORE_OPTION_MAX],
                                 size_t *option_len, size_t *ct_len)
 {
-  uint8_t opts[64], u[4];
+  uint8_t opts[96], u[4];
   size_t n = 0, ul;
   uint16_t last = 0;
   stw_status_t st = STW_OK;
@@ -558,13 +603,25 @@ static stw_status_t answer_seal(stw_thing_t *t, osc_slot_t *slot, const stw_osco
     st = stw_oscore_opt_put(opts, sizeof(opts), &n, &last, OPT_ETAG, a->etag, sizeof(a->etag));
   if (st == STW_OK && a->observe)
     st = stw_oscore_opt_put(opts, sizeof(opts), &n, &last, OPT_OBSERVE, NULL, 0);
+  if (st == STW_OK && a->max_age > 0) {
+    ul = stw__coap_uint_encode(a->max_age, u);
+    st = stw_oscore_opt_put(opts, sizeof(opts), &n, &last, OPT_MAX_AGE, u, ul);
+  }
   if (st == STW_OK && a->block) {
     ul = stw__coap_uint_encode(a->block_num << 4 | (a->more ? 8u : 0u) | a->szx, u);
     st = stw_oscore_opt_put(opts, sizeof(opts), &n, &last, OPT_BLOCK2, u, ul);
   }
+  if (st == STW_OK && a->block1) {
+    ul = stw__coap_uint_encode(a->block1_num << 4 | (a->block1_more ? 8u : 0u) | a->block1_szx, u);
+    st = stw_oscore_opt_put(opts, sizeof(opts), &n, &last, OPT_BLOCK1, u, ul);
+  }
   if (st == STW_OK && a->size2 > 0) {
     ul = stw__coap_uint_encode((uint32_t)a->size2, u);
     st = stw_oscore_opt_put(opts, sizeof(opts), &n, &last, OPT_SIZE2, u, ul);
+  }
+  if (st == STW_OK && a->size1 > 0) {
+    ul = stw__coap_uint_encode(a->size1, u);
+    st = stw_oscore_opt_put(opts, sizeof(opts), &n, &last, OPT_SIZE1, u, ul);
   }
   if (st == STW_OK && a->echo_len > 0)
     st = stw_oscore_opt_put(opts, sizeof(opts), &n, &last, STW_COAP_OPTION_ECHO, a->echo, a->echo_len);
@@ -618,6 +675,51 @@ static void run_handler(stw_thing_t *t, const thing_resource_t *res, unsigned me
   a->size2 = num == 0 ? out_len : 0;
   a->payload = t->osc_body + offset;
   a->payload_len = a->more ? size : out_len - offset;
+}
+
+/* One block of a request body (Inner Block1, RFC 7959 2.5): kept, and
+ * answered 2.31 Continue with its Block1; the last one runs the handler
+ * once with the whole body. The block verified and passed the token's
+ * scope before it came here. */
+static void receive_block(stw_thing_t *t, size_t slot, const thing_resource_t *res, unsigned method,
+                          const inner_request_t *r, const stw_oscore_msg_t *msg, osc_answer_t *a)
+{
+  osc_block1_t b = { .slot = slot, .method = method, .path = r->path, .has_tag = r->has_tag, .tag = r->tag,
+                     .tag_len = r->tag_len, .num = r->block1_num, .more = r->block1_more, .szx = r->block1_szx,
+                     .has_size1 = r->has_size1, .size1 = r->size1, .payload = msg->payload,
+                     .len = msg->payload_len };
+  osc_upload_t *u = &t->osc_upload;
+  uint64_t now_us = stw_monotonic_us();
+  switch (stw__upload_block(u, t->osc_upload_buf, STW_THING_OSCORE_BODY_MAX, &b, now_us)) {
+  case UPLOAD_CONTINUE:
+    a->code = CODE_CONTINUE;
+    break;
+  case UPLOAD_COMPLETE:
+    run_handler(t, res, method, t->osc_upload_buf, u->len, NULL, a);
+    stw__upload_drop(u, t->osc_upload_buf, STW_THING_OSCORE_BODY_MAX);
+    if (a->block) {
+      /* Its next blocks would each run the method again: an answer to a
+       * body in blocks goes in one block. */
+      memset(a, 0, sizeof(*a));
+      answer_text(a, COAP_RESPONSE_CODE(500), "answer to a body in blocks over one block");
+    }
+    break;
+  case UPLOAD_INCOMPLETE:
+    answer_text(a, CODE_INCOMPLETE, "Request Entity Incomplete: not the next block of this body");
+    return;
+  case UPLOAD_TOO_LARGE:
+    answer_text(a, COAP_RESPONSE_CODE(413), "request body over the limit");
+    a->size1 = STW_THING_OSCORE_BODY_MAX;  /* RFC 7959 4: the most we take */
+    return;
+  case UPLOAD_BUSY:
+    answer_text(a, COAP_RESPONSE_CODE(503), "busy with another client's body");
+    a->max_age = (uint32_t)((THING_UPLOAD_IDLE_US - (now_us - u->touched_us) + 999999u) / 1000000u);
+    return;
+  }
+  a->block1 = true;
+  a->block1_num = r->block1_num;
+  a->block1_more = r->block1_more;
+  a->block1_szx = r->block1_szx;
 }
 
 static const thing_resource_t *resource_at(const stw_thing_t *t, const char *path)
@@ -745,6 +847,8 @@ static void handle_oscore(coap_resource_t *resource, coap_session_t *session, co
     answer_text(&a, COAP_RESPONSE_CODE(403), "insufficient_scope");
   } else if ((res = resource_at(t, r.path)) == NULL) {
     answer_text(&a, COAP_RESPONSE_CODE(404), "not found");
+  } else if (r.has_block1) {
+    receive_block(t, slot_index, res, method, &r, &msg, &a);
   } else {
     coap_bin_const_t tok = coap_pdu_get_token(request);
     osc_observer_t *old = observer_find(t, session, tok.s, tok.length);
@@ -866,6 +970,8 @@ stw_status_t stw_thing_enable_oscore(stw_thing_t *t, const char *listen)
     return st;
   if (t->osc_body == NULL && (t->osc_body = malloc(STW_THING_OSCORE_BODY_MAX)) == NULL)
     return STW_ERR_NOMEM;
+  if (t->osc_upload_buf == NULL && (t->osc_upload_buf = malloc(STW_THING_OSCORE_BODY_MAX)) == NULL)
+    return STW_ERR_NOMEM;
   if ((t->osc_ctx = coap_new_context(NULL)) == NULL)
     return STW_ERR_NETWORK;
   coap_set_app_data(t->osc_ctx, t);
@@ -914,6 +1020,11 @@ void stw__thing_oscore_free(stw_thing_t *t)
     stw_wipe(t->osc_body, STW_THING_OSCORE_BODY_MAX);
   free(t->osc_body);
   t->osc_body = NULL;
+  if (t->osc_upload_buf != NULL)
+    stw_wipe(t->osc_upload_buf, STW_THING_OSCORE_BODY_MAX);
+  free(t->osc_upload_buf);
+  t->osc_upload_buf = NULL;
+  memset(&t->osc_upload, 0, sizeof(t->osc_upload));
   stw_wipe(t->osc_pt, sizeof(t->osc_pt));
   stw_wipe(t->osc_sealed, sizeof(t->osc_sealed));
 }

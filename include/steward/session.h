@@ -55,7 +55,8 @@ typedef void (*stw_session_notify_t)(void *arg, unsigned code, const uint8_t *pa
 /** Observe path (RFC 7641) on an OSCORE session: a token for GET as
  *  stw_session_request() gets one, then the registration; code and answer
  *  receive the first answer. Notifications (verified, in order: RFC 8613
- *  4.1.3.5) go to notify from stw_session_poll(). One observation per
+ *  4.1.3.5) go to notify from stw_session_poll(), whole when the
+ *  representation is over one block (RFC 7959 3.4). One observation per
  *  session; a new one replaces it.
  *  @retval STW_ERR_UNSUPPORTED on a DTLS-RPK session
  *  @retval STW_ERR_STATE       the device answered without accepting the observation */

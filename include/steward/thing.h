@@ -74,7 +74,10 @@ stw_status_t stw_thing_revoke(stw_thing_t *t, const uint8_t *cti, size_t len) __
  *  (at most STW_THING_OSCORE_OBSERVERS); stw_thing_changed() notifies.
  *  Answers over one 1024-byte block go in blocks (Inner Block2, RFC 8613
  *  4.1.3.4.1); handlers on this endpoint may answer up to
- *  STW_THING_OSCORE_BODY_MAX bytes.
+ *  STW_THING_OSCORE_BODY_MAX bytes. Request bodies may come in blocks
+ *  (Inner Block1, RFC 7959 2.5), one body at a time: the handler is called
+ *  once with the whole body (at most STW_THING_OSCORE_BODY_MAX bytes; 4.13
+ *  over that, 4.08 for a block out of order, docs/oscore.md).
  *
  *  A device kept in a folder (stw_dev_open()) saves each context there
  *  (oscore-ctx-<n>.cbor, 0600, atomic) with its Sender Sequence Number
@@ -136,11 +139,13 @@ typedef struct stw_oscore_peer stw_oscore_peer_t;
  *  Uri-Path inside), the answer is verified and unprotected. An answer in
  *  blocks (Inner Block2) is read block by block, each one a request of its
  *  own, and handed over whole (at most STW_THING_OSCORE_BODY_MAX bytes;
- *  STW_ERR_CONFLICT if its ETag changed between blocks). When the device
- *  answers an unprotected 4.01 or 4.00 (it restarted and lost the context,
- *  or gave our Recipient ID to another client since), *peer posts the
- *  token once more, derives a fresh context and sends the request again,
- *  once. When it answers a protected 4.01 with an Echo option (it
+ *  STW_ERR_CONFLICT if its ETag changed between blocks). A body over 1024
+ *  bytes goes in blocks (Inner Block1 with Size1 and a Request-Tag), each
+ *  a request of its own; STW_ERR_TOO_LARGE (4.13) when the device cannot
+ *  take it. When the device answers an unprotected 4.01 or 4.00 (it
+ *  restarted and lost the context, or gave our Recipient ID to another
+ *  client since), *peer posts the token once more, derives a fresh context
+ *  and sends the request again, once. When it answers a protected 4.01 with an Echo option (it
  *  restarted and restored the context, RFC 8613 B.1.2), the request goes
  *  again with that Echo, once.
  *  @param[out] code    the (inner, when protected) CoAP code, class << 5 | detail; may be NULL
@@ -164,7 +169,11 @@ typedef void (*stw_oscore_notify_t)(void *arg, unsigned code, const uint8_t *pay
  *  from stw_oscore_peer_poll() (or any later call on the peer): verified,
  *  and in order, since one whose Partial IV is not above the last one's is
  *  dropped (RFC 8613 7.4.1). A notification that is not 2.xx ends the
- *  observation. One observation per peer; a new one replaces it. */
+ *  observation. One observation per peer; a new one replaces it. A
+ *  notification that carries block 0 of a larger representation is
+ *  delivered from stw_oscore_peer_poll() once its other blocks were read
+ *  with GETs, whole; it is dropped when they came back with another ETag
+ *  (the resource changed meanwhile: its next notification follows). */
 stw_status_t stw_thing_observe_oscore(stw_oscore_peer_t **peer, const char *rs_uri, const uint8_t *token,
                                       size_t token_len, const stw_oscore_material_t *material, const char *path,
                                       stw_oscore_notify_t notify, void *arg, unsigned *code, uint8_t **answer,

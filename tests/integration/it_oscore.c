@@ -7,7 +7,9 @@
  * Observe through an OSCORE-unaware relay that replays a notification; a
  * 3 KB body in Inner Block2 blocks; a meter kept in a folder restarting
  * with its contexts (B.1: Echo, no replay, no reused number); an expired
- * token. */
+ * token. A 3 KB PUT in Inner Block1 blocks, and its refusals (4.08 for a
+ * block out of order or of another body, 4.13 over the limit); an
+ * observed 3 KB resource delivered whole at each change. */
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,6 +28,7 @@
 #include "cwt.h"
 #include "enroll/enroll.h"
 #include "pki.h"
+#include "oscore_client_internal.h"
 #include "steward/session.h"
 #include "steward/thing.h"
 #include "steward/token.h"
@@ -85,8 +88,8 @@ static int teardown(void **state)
 }
 
 /* One datagram to the meter's OSCORE port through a socket of our own; the
- * answer's code and its payload (the diagnostic) as text. */
-static unsigned raw_exchange(fixture_t *f, const uint8_t *dgram, size_t len, char *diag, size_t cap)
+ * answer datagram into resp, and its length. */
+static size_t raw_roundtrip(fixture_t *f, const uint8_t *dgram, size_t len, uint8_t *resp, size_t cap)
 {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   assert_true(fd >= 0);
@@ -99,10 +102,17 @@ static unsigned raw_exchange(fixture_t *f, const uint8_t *dgram, size_t len, cha
   assert_int_equal(send(fd, dgram, len, 0), (ssize_t)len);
   struct pollfd pfd = { .fd = fd, .events = POLLIN };
   assert_int_equal(poll(&pfd, 1, 5000), 1);
-  uint8_t resp[2048];
-  ssize_t got = recv(fd, resp, sizeof(resp), 0);
+  ssize_t got = recv(fd, resp, cap, 0);
   close(fd);
   assert_true(got >= 4);
+  return (size_t)got;
+}
+
+/* raw_roundtrip, and the answer's code and its payload (the diagnostic) as text. */
+static unsigned raw_exchange(fixture_t *f, const uint8_t *dgram, size_t len, char *diag, size_t cap)
+{
+  uint8_t resp[2048];
+  ssize_t got = (ssize_t)raw_roundtrip(f, dgram, len, resp, sizeof(resp));
   /* Options carry no 0xff byte in these answers' headers; the payload follows the marker. */
   size_t tkl = resp[0] & 0x0f, i = 4 + tkl;
   diag[0] = '\0';
@@ -125,20 +135,25 @@ static unsigned raw_exchange(fixture_t *f, const uint8_t *dgram, size_t len, cha
   return resp[1];
 }
 
-/* The utility role for the utility, and a rule letting it GET the meter's
- * path; the rule's id. */
-static int64_t grant_read(fixture_t *f, const char *path)
+/* The utility role for the utility, and a rule letting it use methods
+ * ("GET", "PUT") on the meter's path; the rule's id. */
+static int64_t grant(fixture_t *f, const char *path, const char *methods, const char *name)
 {
   stw_attr_row_t role = { .name = "role", .value = "utility", .authority = "home.example" };
   assert_int_equal(stw_store_attr_set(f->w.store, stw_dev_id(f->utility.dev), &role), STW_OK);
   char rule[256], why[256];
-  snprintf(rule, sizeof(rule), "permit role=utility -> %s:%s GET", stw_dev_name(f->meter.dev), path);
+  snprintf(rule, sizeof(rule), "permit role=utility -> %s:%s %s", stw_dev_name(f->meter.dev), path, methods);
   int64_t id = 0;
   uint64_t revoked = 0;
-  assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, "meter-read", "admin", stw_now(), &id,
-                                        &revoked, why, sizeof(why)),
+  assert_int_equal(stw_authz_policy_add(f->w.store, f->w.domain, rule, name, "admin", stw_now(), &id, &revoked, why,
+                                        sizeof(why)),
                    STW_OK);
   return id;
+}
+
+static int64_t grant_read(fixture_t *f, const char *path)
+{
+  return grant(f, path, "GET", "meter-read");
 }
 
 static int64_t grant_meter_read(fixture_t *f)
@@ -710,6 +725,374 @@ static void large_body_over_oscore(void **state)
   stw_token_clear(&tok);
 }
 
+/* ---- a body in blocks: Inner Block1 --------------------------------------------- */
+
+#define SETTINGS_LEN 3000
+
+/* What the meter's /settings handler was given. */
+typedef struct {
+  atomic_int calls;
+  size_t len;
+  uint8_t body[STW_THING_OSCORE_BODY_MAX];
+} settings_t;
+
+static unsigned store_settings(void *arg, unsigned method, const char *path, const uint8_t *body, size_t len,
+                               uint8_t *out, size_t cap, size_t *out_len)
+{
+  (void)path, (void)out, (void)cap;
+  settings_t *s = arg;
+  *out_len = 0;
+  if (method != STW_AIF_PUT || len > sizeof(s->body))
+    return IT_COAP(4, 5);
+  memcpy(s->body, body, len);
+  s->len = len;
+  atomic_fetch_add(&s->calls, 1);
+  return IT_COAP(2, 4);
+}
+
+static void fill(uint8_t *p, size_t len, unsigned seed)
+{
+  for (size_t i = 0; i < len; i++)
+    p[i] = (uint8_t)((i * 7 + seed) & 0xff);
+}
+
+/* The meter with /settings that the utility may PUT; a peer keyed with a
+ * token for it, which has written one small body (so it holds a context). */
+static stw_oscore_peer_t *settings_peer(fixture_t *f, settings_t *set)
+{
+  it_meter_pause(&f->m);
+  assert_int_equal(stw_thing_resource(f->m.thing, "settings", store_settings, set), STW_OK);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  (void)grant(f, "/settings", "PUT", "meter-write");
+  stw_token_t tok;
+  stw_oscore_material_t mat;
+  stw_bootstrap_report_t rep;
+  assert_int_equal(stw_token_request_oscore(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), "/settings",
+                                            STW_AIF_PUT, &tok, &mat, &rep),
+                   STW_OK);
+  stw_oscore_peer_t *peer = NULL;
+  unsigned code = 0;
+  assert_int_equal(stw_thing_call_oscore(&peer, f->uri, tok.token, tok.token_len, &mat, STW_AIF_PUT, "/settings",
+                                         (const uint8_t *)"mode=eco", 8, &code, NULL, NULL),
+                   STW_OK);
+  assert_int_equal(code, IT_COAP(2, 4));
+  assert_int_equal(atomic_load(&set->calls), 1);
+  stw_oscore_material_clear(&mat);
+  stw_token_clear(&tok);
+  return peer;
+}
+
+/* One block of a body for /settings, protected on peer and sent from a
+ * socket of our own: the inner code of the answer, its Block1 and Size1
+ * (UINT32_MAX when absent). */
+static unsigned send_block(fixture_t *f, stw_oscore_peer_t *peer, const uint8_t *block, size_t len, uint32_t num,
+                           bool more, unsigned szx, uint8_t tag, uint32_t size1, uint32_t *block1, uint32_t *size1_out)
+{
+  uint8_t dgram[2048], resp[2048];
+  size_t dlen = 0;
+  assert_int_equal(stw__oscore_peer_protect_block(peer, STW_AIF_PUT, "/settings", block, len, num, more, szx,
+                                                  size1 > 0, size1, &tag, 1, dgram, sizeof(dgram), &dlen),
+                   STW_OK);
+  size_t rlen = raw_roundtrip(f, dgram, dlen, resp, sizeof(resp));
+  assert_int_equal(resp[1], IT_COAP(2, 4));  /* the Outer Code: the real one is inside */
+  unsigned code = 0;
+  assert_int_equal(stw__oscore_peer_open_answer(peer, resp, rlen, &code, block1, size1_out), STW_OK);
+  return code;
+}
+
+static void upload_over_oscore(void **state)
+{
+  fixture_t *f = *state;
+  printf("  a 3000-byte PUT over OSCORE: Inner Block1, each block a request of its own, the handler called once\n");
+  static settings_t set;
+  memset(&set, 0, sizeof(set));
+  stw_oscore_peer_t *peer = settings_peer(f, &set);
+  static uint8_t body[STW_THING_OSCORE_BODY_MAX];
+  fill(body, SETTINGS_LEN, 1);
+  uint8_t *answer = NULL;
+  unsigned code = 0;
+  stw_status_t st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_PUT, "/settings", body, SETTINGS_LEN,
+                                          &code, &answer, NULL);
+  printf("      PUT /settings, %d bytes: %s (%u.%02u); the handler ran %d time(s) more, with %zu bytes\n",
+         SETTINGS_LEN, stw_status_str(st), code >> 5, code & 31, atomic_load(&set.calls) - 1, set.len);
+  assert_int_equal(st, STW_OK);
+  assert_int_equal(code, IT_COAP(2, 4));
+  free(answer);
+  assert_int_equal(atomic_load(&set.calls), 2);
+  assert_int_equal(set.len, SETTINGS_LEN);
+  assert_memory_equal(set.body, body, SETTINGS_LEN);
+  /* the last datagram was the last block: 3000 = 1024 + 1024 + 952 */
+  size_t last_len = 0;
+  assert_non_null(stw_oscore_peer_last_request(peer, &last_len));
+  printf("      the last block's datagram: %zu bytes for 952 bytes of body\n", last_len);
+  assert_true(last_len < 1200);
+
+  /* The whole limit, 16 blocks, through a session. */
+  stw_session_t *s = NULL;
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), f->uri, STW_SESSION_OSCORE,
+                                    &s),
+                   STW_OK);
+  fill(body, sizeof(body), 2);
+  st = stw_session_request(s, STW_AIF_PUT, "/settings", body, sizeof(body), &code, &answer, NULL);
+  printf("      the same through a session, %zu bytes (the limit): %s (%u.%02u)\n", sizeof(body), stw_status_str(st),
+         code >> 5, code & 31);
+  assert_int_equal(st, STW_OK);
+  assert_int_equal(code, IT_COAP(2, 4));
+  free(answer);
+  assert_int_equal(atomic_load(&set.calls), 3);
+  assert_int_equal(set.len, sizeof(body));
+  assert_memory_equal(set.body, body, sizeof(body));
+  stw_session_close(s);
+  stw_oscore_peer_free(peer);
+}
+
+static void upload_out_of_order(void **state)
+{
+  fixture_t *f = *state;
+  printf("  blocks out of order: 4.08 Request Entity Incomplete, the handler not called, the body kept\n");
+  static settings_t set;
+  memset(&set, 0, sizeof(set));
+  stw_oscore_peer_t *peer = settings_peer(f, &set);
+  uint8_t body[SETTINGS_LEN];
+  fill(body, sizeof(body), 3);
+  uint32_t block1 = 0, size1 = 0;
+
+  /* Block 1 with no block 0 before it. */
+  unsigned code = send_block(f, peer, body + 1024, 1024, 1, true, 6, 0x41, 0, &block1, &size1);
+  printf("      block 1 first: %u.%02u\n", code >> 5, code & 31);
+  assert_int_equal(code, IT_COAP(4, 8));
+  assert_int_equal(block1, UINT32_MAX);
+  assert_int_equal(atomic_load(&set.calls), 1);
+
+  /* Block 0, then block 2: the device still waits for block 1. */
+  code = send_block(f, peer, body, 1024, 0, true, 6, 0x41, SETTINGS_LEN, &block1, &size1);
+  printf("      block 0: %u.%02u, Block1 0x%02x\n", code >> 5, code & 31, (unsigned)block1);
+  assert_int_equal(code, IT_COAP(2, 31));
+  assert_int_equal(block1, 0u << 4 | 8u | 6u);
+  code = send_block(f, peer, body + 2048, SETTINGS_LEN - 2048, 2, false, 6, 0x41, 0, &block1, &size1);
+  printf("      then block 2: %u.%02u\n", code >> 5, code & 31);
+  assert_int_equal(code, IT_COAP(4, 8));
+  assert_int_equal(atomic_load(&set.calls), 1);
+
+  /* The body was left as it was: blocks 1 and 2 complete it. */
+  code = send_block(f, peer, body + 1024, 1024, 1, true, 6, 0x41, 0, &block1, &size1);
+  assert_int_equal(code, IT_COAP(2, 31));
+  assert_int_equal(block1, 1u << 4 | 8u | 6u);
+  code = send_block(f, peer, body + 2048, SETTINGS_LEN - 2048, 2, false, 6, 0x41, 0, &block1, &size1);
+  printf("      blocks 1 and 2 in order after that: %u.%02u, Block1 0x%02x, the handler got %zu bytes\n", code >> 5,
+         code & 31, (unsigned)block1, set.len);
+  assert_int_equal(code, IT_COAP(2, 4));
+  assert_int_equal(block1, 2u << 4 | 6u);
+  assert_int_equal(atomic_load(&set.calls), 2);
+  assert_int_equal(set.len, SETTINGS_LEN);
+  assert_memory_equal(set.body, body, SETTINGS_LEN);
+
+  /* A block repeated after the body was handed over: nothing to continue. */
+  code = send_block(f, peer, body + 2048, SETTINGS_LEN - 2048, 2, false, 6, 0x41, 0, &block1, &size1);
+  assert_int_equal(code, IT_COAP(4, 8));
+  assert_int_equal(atomic_load(&set.calls), 2);
+  stw_oscore_peer_free(peer);
+}
+
+static void upload_inconsistent_blocks(void **state)
+{
+  fixture_t *f = *state;
+  printf("  blocks that do not belong to the body: another Request-Tag, another size, a short middle block: 4.08\n");
+  static settings_t set;
+  memset(&set, 0, sizeof(set));
+  stw_oscore_peer_t *peer = settings_peer(f, &set);
+  uint8_t body[SETTINGS_LEN];
+  fill(body, sizeof(body), 4);
+  uint32_t block1 = 0, size1 = 0;
+  unsigned code = send_block(f, peer, body, 1024, 0, true, 6, 0x42, 0, &block1, &size1);
+  assert_int_equal(code, IT_COAP(2, 31));
+
+  code = send_block(f, peer, body + 1024, 1024, 1, true, 6, 0x43, 0, &block1, &size1);
+  printf("      block 1 under another Request-Tag: %u.%02u\n", code >> 5, code & 31);
+  assert_int_equal(code, IT_COAP(4, 8));
+  code = send_block(f, peer, body + 1024, 512, 2, true, 5, 0x42, 0, &block1, &size1);
+  printf("      the next bytes in 512-byte blocks: %u.%02u\n", code >> 5, code & 31);
+  assert_int_equal(code, IT_COAP(4, 8));
+  code = send_block(f, peer, body + 1024, 100, 1, true, 6, 0x42, 0, &block1, &size1);
+  printf("      a 100-byte block 1 with more to come: %u.%02u\n", code >> 5, code & 31);
+  assert_int_equal(code, IT_COAP(4, 8));
+  assert_int_equal(atomic_load(&set.calls), 1);
+
+  /* None of them moved the body. */
+  code = send_block(f, peer, body + 1024, 1024, 1, true, 6, 0x42, 0, &block1, &size1);
+  assert_int_equal(code, IT_COAP(2, 31));
+  code = send_block(f, peer, body + 2048, SETTINGS_LEN - 2048, 2, false, 6, 0x42, 0, &block1, &size1);
+  assert_int_equal(code, IT_COAP(2, 4));
+  assert_int_equal(atomic_load(&set.calls), 2);
+  assert_int_equal(set.len, SETTINGS_LEN);
+  assert_memory_equal(set.body, body, SETTINGS_LEN);
+  stw_oscore_peer_free(peer);
+}
+
+static void upload_over_limit(void **state)
+{
+  fixture_t *f = *state;
+  printf("  a body over the 16 KiB limit: 4.13 with Size1 16384, at once when Size1 says so, else at the block\n"
+         "  that passes the limit; nothing handed to the handler\n");
+  static settings_t set;
+  memset(&set, 0, sizeof(set));
+  stw_oscore_peer_t *peer = settings_peer(f, &set);
+  static uint8_t body[STW_THING_OSCORE_BODY_MAX + 1024];
+  fill(body, sizeof(body), 5);
+
+  /* The SDK announces the size (Size1) with block 0. */
+  uint8_t *answer = NULL;
+  unsigned code = 0;
+  stw_status_t st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_PUT, "/settings", body,
+                                          STW_THING_OSCORE_BODY_MAX + 1, &code, &answer, NULL);
+  printf("      PUT of %d bytes: %s (%u.%02u) %s\n", STW_THING_OSCORE_BODY_MAX + 1, stw_status_str(st), code >> 5,
+         code & 31, answer ? (char *)answer : "");
+  assert_int_equal(st, STW_ERR_TOO_LARGE);
+  assert_int_equal(code, IT_COAP(4, 13));
+  free(answer);
+  assert_int_equal(atomic_load(&set.calls), 1);
+
+  uint32_t block1 = 0, size1 = 0;
+  code = send_block(f, peer, body, 1024, 0, true, 6, 0x44, 20000, &block1, &size1);
+  printf("      block 0 with Size1 20000: %u.%02u, Size1 %u\n", code >> 5, code & 31, (unsigned)size1);
+  assert_int_equal(code, IT_COAP(4, 13));
+  assert_int_equal(size1, STW_THING_OSCORE_BODY_MAX);
+
+  /* Without Size1: 15 blocks go in, the 16th with more to come would fill the limit. */
+  for (uint32_t num = 0; num < 15; num++) {
+    code = send_block(f, peer, body + num * 1024, 1024, num, true, 6, 0x45, 0, &block1, &size1);
+    assert_int_equal(code, IT_COAP(2, 31));
+  }
+  code = send_block(f, peer, body + 15 * 1024, 1024, 15, true, 6, 0x45, 0, &block1, &size1);
+  printf("      16 blocks of 1024 with more to come, no Size1: the 16th gets %u.%02u, Size1 %u\n", code >> 5,
+         code & 31, (unsigned)size1);
+  assert_int_equal(code, IT_COAP(4, 13));
+  assert_int_equal(size1, STW_THING_OSCORE_BODY_MAX);
+  /* the body is gone: its next block has nothing to continue */
+  code = send_block(f, peer, body + 16 * 1024, 1024, 16, false, 6, 0x45, 0, &block1, &size1);
+  assert_int_equal(code, IT_COAP(4, 8));
+  assert_int_equal(atomic_load(&set.calls), 1);
+  assert_int_equal(set.len, 8);  /* still the first small body */
+
+  /* and a body within the limit goes through afterwards */
+  st = stw_thing_call_oscore(&peer, f->uri, NULL, 0, NULL, STW_AIF_PUT, "/settings", body, SETTINGS_LEN, &code,
+                             &answer, NULL);
+  assert_int_equal(st, STW_OK);
+  free(answer);
+  assert_int_equal(atomic_load(&set.calls), 2);
+  assert_memory_equal(set.body, body, SETTINGS_LEN);
+  stw_oscore_peer_free(peer);
+}
+
+/* ---- an observed resource over one block ----------------------------------------- */
+
+#define JOURNAL_LEN 3000
+
+/* 3000 bytes of one letter: 'A' + the level. */
+static unsigned journal_reading(void *arg, unsigned method, const char *path, const uint8_t *body, size_t len,
+                                uint8_t *out, size_t cap, size_t *out_len)
+{
+  (void)method, (void)path, (void)body, (void)len;
+  if (cap < JOURNAL_LEN)
+    return IT_COAP(5, 0);
+  memset(out, 'A' + atomic_load((atomic_int *)arg), JOURNAL_LEN);
+  *out_len = JOURNAL_LEN;
+  return IT_COAP(2, 5);
+}
+
+typedef struct {
+  int count;
+  size_t len;
+  char letter;
+  bool mixed;              /* a body not of one letter: blocks of two versions */
+} big_notes_t;
+
+static void on_big_note(void *arg, unsigned code, const uint8_t *payload, size_t len)
+{
+  big_notes_t *n = arg;
+  (void)code;
+  n->count++;
+  n->len = len;
+  n->letter = len > 0 ? (char)payload[0] : 0;
+  for (size_t i = 0; i < len; i++)
+    n->mixed |= payload[i] != payload[0];
+}
+
+static void journal_changes(fixture_t *f, atomic_int *level, int to)
+{
+  it_meter_pause(&f->m);
+  atomic_store(level, to);
+  assert_int_equal(stw_thing_changed(f->m.thing, "journal"), STW_OK);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+}
+
+static void wait_big_notes(stw_session_t *s, const big_notes_t *n, int want)
+{
+  for (int i = 0; i < 100 && n->count < want; i++)
+    assert_int_equal(stw_session_poll(s, 50), STW_OK);
+}
+
+static void observe_large_resource(void **state)
+{
+  fixture_t *f = *state;
+  printf("  an observed 3000-byte resource: each notification carries block 0 (Block2, ETag), the SDK reads the\n"
+         "  rest and delivers the body whole; one whose later blocks changed meanwhile is dropped\n");
+  static atomic_int level;
+  atomic_store(&level, 0);
+  it_meter_pause(&f->m);
+  assert_int_equal(stw_thing_resource(f->m.thing, "journal", journal_reading, &level), STW_OK);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  (void)grant_read(f, "/journal");
+  stw_session_t *s = NULL;
+  assert_int_equal(stw_session_open(f->utility.dev, f->d.uri, stw_dev_name(f->meter.dev), f->uri, STW_SESSION_OSCORE,
+                                    &s),
+                   STW_OK);
+  big_notes_t notes = { 0 };
+  uint8_t *answer = NULL;
+  size_t len = 0;
+  unsigned code = 0;
+  stw_status_t st = stw_session_observe(s, "/journal", on_big_note, &notes, &code, &answer, &len);
+  printf("      observe /journal: %s (%u.%02u), %zu bytes\n", stw_status_str(st), code >> 5, code & 31, len);
+  assert_int_equal(st, STW_OK);
+  assert_int_equal(len, JOURNAL_LEN);
+  assert_int_equal(answer[0], 'A');
+  assert_int_equal(answer[JOURNAL_LEN - 1], 'A');
+  free(answer);
+
+  for (int change = 1; change <= 3; change++) {
+    journal_changes(f, &level, change);
+    wait_big_notes(s, &notes, change);
+    printf("      change %d: %d notification(s), the last %zu bytes of '%c'\n", change, notes.count, notes.len,
+           notes.letter);
+    assert_int_equal(notes.count, change);
+    assert_int_equal(notes.len, JOURNAL_LEN);
+    assert_int_equal(notes.letter, 'A' + change);
+    assert_false(notes.mixed);
+  }
+
+  /* The resource changes again between the notification's block 0 and
+   * the client's read of block 1: that notification is dropped, and the
+   * next one (the change told) brings the new body whole. */
+  it_meter_pause(&f->m);
+  atomic_store(&level, 4);
+  assert_int_equal(stw_thing_changed(f->m.thing, "journal"), STW_OK);
+  atomic_store(&level, 5);
+  assert_int_equal(it_meter_start(&f->m), STW_OK);
+  for (int i = 0; i < 10; i++)
+    assert_int_equal(stw_session_poll(s, 50), STW_OK);
+  printf("      changed while its blocks were read: %d notification(s) delivered (still 3)\n", notes.count);
+  assert_int_equal(notes.count, 3);
+  assert_int_equal(notes.letter, 'A' + 3);
+  journal_changes(f, &level, 5);
+  wait_big_notes(s, &notes, 4);
+  printf("      the next change: %d, %zu bytes of '%c'\n", notes.count, notes.len, notes.letter);
+  assert_int_equal(notes.count, 4);
+  assert_int_equal(notes.len, JOURNAL_LEN);
+  assert_int_equal(notes.letter, 'A' + 5);
+  assert_false(notes.mixed);
+  stw_session_close(s);
+}
+
 /* ---- B.1: a meter kept in a folder restarts with its contexts ------------------------- */
 
 /* The fixture with the meter as a device in a folder (stw_dev_open). */
@@ -746,21 +1129,8 @@ static int setup_folder(void **state)
 static unsigned raw_exchange_oscore(fixture_t *f, const uint8_t *dgram, size_t len, bool *protected_answer,
                                     uint64_t *piv, size_t *piv_len, char *diag, size_t cap)
 {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_port = htons(stw_thing_oscore_port(f->m.thing));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  assert_int_equal(send(fd, dgram, len, 0), (ssize_t)len);
-  struct pollfd pfd = { .fd = fd, .events = POLLIN };
-  assert_int_equal(poll(&pfd, 1, 5000), 1);
   uint8_t resp[2048];
-  ssize_t got = recv(fd, resp, sizeof(resp), 0);
-  close(fd);
-  assert_true(got >= 4);
+  ssize_t got = (ssize_t)raw_roundtrip(f, dgram, len, resp, sizeof(resp));
   size_t i = 4 + (resp[0] & 0x0f), number = 0;
   *protected_answer = false;
   *piv = 0;
@@ -992,6 +1362,11 @@ int main(void)
     cmocka_unit_test_setup_teardown(sessions, setup, teardown),
     cmocka_unit_test_setup_teardown(observe_over_oscore, setup, teardown),
     cmocka_unit_test_setup_teardown(large_body_over_oscore, setup, teardown),
+    cmocka_unit_test_setup_teardown(upload_over_oscore, setup, teardown),
+    cmocka_unit_test_setup_teardown(upload_out_of_order, setup, teardown),
+    cmocka_unit_test_setup_teardown(upload_inconsistent_blocks, setup, teardown),
+    cmocka_unit_test_setup_teardown(upload_over_limit, setup, teardown),
+    cmocka_unit_test_setup_teardown(observe_large_resource, setup, teardown),
     cmocka_unit_test_setup_teardown(expired_token, setup, teardown),
     cmocka_unit_test_setup_teardown(restart_keeps_contexts, setup_folder, teardown),
     cmocka_unit_test_setup_teardown(sessions_across_restart, setup_folder, teardown),
