@@ -568,12 +568,11 @@ stw_status_t stw_pdp_decide(const stw_pdp_t *pdp, const stw_identity_t *client, 
     memcpy(claims.cnf_x, x, 32);
     memcpy(claims.cnf_y, y, 32);
   }
-  uint8_t domain_spki[STW_SPKI_MAX], kid[STW_DEVICE_ID_LEN];
-  size_t domain_spki_len = sizeof(domain_spki);
-  if ((st = stw_key_spki(pdp->domain->ca_key, domain_spki, &domain_spki_len)) != STW_OK ||
-      (st = stw_device_id_from_spki(domain_spki, domain_spki_len, kid)) != STW_OK)
-    goto out;
-  if ((st = stw_cwt_encode_sign(&claims, pdp->domain->ca_key, kid, sizeof(kid), &o->token)) != STW_OK)
+  /* kid: the domain key's id, derived from the CA certificate's SPKI once
+   * when the domain was opened (the daemon checked the key matches it). */
+  const uint8_t *kid = pdp->domain->ca.device_id;
+  if ((st = stw_cwt_encode_sign(&claims, pdp->domain->ca_key, kid, sizeof(pdp->domain->ca.device_id), &o->token)) !=
+      STW_OK)
     goto out;
 
   stw_hex_encode(cti, sizeof(cti), o->row.cti);

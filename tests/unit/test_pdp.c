@@ -49,6 +49,11 @@ static void test_issue_and_verify(void **state)
   assert_int_equal(stw_key_spki(fx->domain->ca_key, dspki, &dlen), STW_OK);
   stw_cose_sign1_t msg;
   assert_int_equal(stw_cose_sign1_verify(o.token.data, o.token.len, dspki, dlen, NULL, 0, &msg), STW_OK);
+  /* kid names the domain key: the device id of its SPKI. */
+  uint8_t dkid[STW_DEVICE_ID_LEN];
+  assert_int_equal(stw_device_id_from_spki(dspki, dlen, dkid), STW_OK);
+  assert_int_equal(msg.kid_len, sizeof(dkid));
+  assert_memory_equal(msg.kid, dkid, sizeof(dkid));
   stw_cwt_t claims;
   assert_int_equal(stw_cwt_parse_claims(msg.payload, msg.payload_len, &claims), STW_OK);
   assert_int_equal(claims.sub_len, 32);
