@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coap/transport.h"
 #include "vuln/vuln.h"
 
 struct stw_vuln_coap {
@@ -84,13 +85,9 @@ static void handle_vr(coap_resource_t *resource, coap_session_t *session, const 
     stw_coap_error(response, COAP_RESPONSE_CODE(415), "expected application/cbor (60)");
     return;
   }
-  size_t len = 0, offset = 0, total = 0;
-  const uint8_t *data = NULL;
-  if (!coap_get_data_large(request, &len, &data, &offset, &total)) {
-    data = NULL;
-    len = total = 0;
-  }
-  if (total > STW_VR_BODY_MAX || len > STW_VR_BODY_MAX) {
+  const uint8_t *data;
+  size_t len;
+  if (!stw_coap_request_body(request, STW_VR_BODY_MAX, &data, &len)) {
     stw_coap_error(response, COAP_RESPONSE_CODE(413), "report over 4096 bytes");
     return;
   }
@@ -112,15 +109,8 @@ static void handle_vr(coap_resource_t *resource, coap_session_t *session, const 
     goto drop;
   }
   snprintf(job->actor, sizeof(job->actor), "%s", peer_kind(&peer));
-  job->deferred = stw_defer(session, request);
-  if (job->deferred == NULL) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
+  if (!stw_coap_defer_job(session, request, response, t->committer, vr_apply, vr_done, job, &job->deferred))
     goto drop;
-  }
-  if (stw_committer_submit(t->committer, vr_apply, vr_done, job) != STW_OK) {
-    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
-    goto drop;
-  }
   return;
 drop:
   stw_vuln_clear(&job->v);
@@ -134,16 +124,10 @@ stw_status_t stw_vuln_coap_register(stw_coap_server_t *server, stw_committer_t *
   if (t == NULL)
     return STW_ERR_NOMEM;
   t->committer = committer;
-  coap_resource_t *r = coap_resource_init(coap_make_str_const("vr"), 0);
-  if (r == NULL) {
+  if (stw_coap_resource_add(server, "vr", COAP_REQUEST_POST, handle_vr, t, "\"steward.vr\"", "60") == NULL) {
     free(t);
     return STW_ERR_NOMEM;
   }
-  coap_register_request_handler(r, COAP_REQUEST_POST, handle_vr);
-  coap_resource_set_userdata(r, t);
-  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const("\"steward.vr\""), 0);
-  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("60"), 0);
-  coap_add_resource(stw_coap_server_context(server), r);
   *out = t;
   return STW_OK;
 }
