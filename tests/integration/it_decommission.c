@@ -255,6 +255,8 @@ static void decommission_and_new_owner(void **state)
   stw_status_t st = call_meter(f, &tok, &rep);
   print_report("the meter, with its token", st, &rep);
   assert_int_not_equal(st, STW_OK);
+  assert_int_equal(st, STW_ERR_UNAUTHENTICATED); /* the meter answered, and said why */
+  assert_int_equal(rep.coap_code, IT_COAP(4, 1));
   stw_token_clear(&tok);
 
   printf("  its old LDevID: refused at the DTLS handshake, nothing reaches the parts\n");
@@ -262,15 +264,21 @@ static void decommission_and_new_owner(void **state)
   st = stw_reenroll(f->gw_dev, f->d.uri, &rep);
   print_report("renewal (/sren)", st, &rep);
   assert_int_not_equal(st, STW_OK);
+  assert_int_equal(st, STW_ERR_NETWORK); /* the handshake failed: not a timeout */
   assert_int_equal(rep.coap_code, 0);
+  assert_non_null(strstr(rep.reason, "DTLS"));
   st = stw_register(f->gw_dev, f->d.uri, "</temp>;rt=temp", 0, NULL, loc, &rep);
   print_report("registration", st, &rep);
   assert_int_not_equal(st, STW_OK);
+  assert_int_equal(st, STW_ERR_NETWORK); /* the handshake failed: not a timeout */
   assert_int_equal(rep.coap_code, 0);
+  assert_non_null(strstr(rep.reason, "DTLS"));
   st = stw_token_request(f->gw_dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption", STW_AIF_GET, &tok, &rep);
   print_report("token request", st, &rep);
   assert_int_not_equal(st, STW_OK);
+  assert_int_equal(st, STW_ERR_NETWORK); /* the handshake failed: not a timeout */
   assert_int_equal(rep.coap_code, 0);
+  assert_non_null(strstr(rep.reason, "DTLS"));
   stw_token_clear(&tok);
   assert_false(coap_client_gets_crl(f, old_ldevid));
   /* Nothing was decided by a part; the refusals are audited once (a device

@@ -198,7 +198,9 @@ static void impostor_meter_gets_nothing(void **state)
                                    "/consumption", NULL, 0, NULL, NULL, &rep);
   printf("      %s: %s\n", stw_status_str(st), rep.reason);
   assert_int_not_equal(st, STW_OK);
+  assert_int_equal(st, STW_ERR_NETWORK); /* the handshake failed: not a timeout */
   assert_int_equal(rep.coap_code, 0);
+  assert_non_null(strstr(rep.reason, "DTLS"));
   assert_int_equal(atomic_load(&f->m.reads), reads);
   stw_buf_free(&tok, false);
 }
@@ -240,11 +242,16 @@ static void token_from_the_domain(void **state)
          rep.reason);
   assert_int_not_equal(st, STW_OK);
   assert_true(rep.coap_code == IT_COAP(4, 0) || rep.coap_code == IT_COAP(4, 3));
+  assert_int_equal(st, STW_ERR_FORBIDDEN);
+  assert_int_equal(rep.coap_code, IT_COAP(4, 3));
+  assert_non_null(strstr(rep.reason, "no rule permits it"));
   st = stw_token_request(f->thief.dev, f->d.uri, stw_dev_name(f->meter.dev), "/consumption", STW_AIF_GET, &tok,
                          &rep);
   printf("      the thief asks for GET: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
   assert_int_not_equal(st, STW_OK);
   assert_true((rep.coap_code >> 5) == 4);
+  assert_int_equal(st, STW_ERR_FORBIDDEN);
+  assert_int_equal(rep.coap_code, IT_COAP(4, 3));
   /* The rule goes; so do the tokens it alone permitted (revoked with it). */
   assert_int_equal(stw_authz_policy_remove(f->w.store, f->w.domain, id, "admin", stw_now(), &revoked), STW_OK);
   printf("      rule removed: %llu token(s) revoked with it\n", (unsigned long long)revoked);
@@ -314,10 +321,13 @@ static void context_change_revokes(void **state)
   stw_status_t st = read_meter(f, &rep, false);
   printf("      someone home, same token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
   assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
+  assert_int_equal(rep.coap_code, IT_COAP(4, 1)); /* the meter answered */
   st = read_meter(f, &rep, true);
   printf("      someone home, asking for a new token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5,
          rep.coap_code & 31);
   assert_int_not_equal(st, STW_OK);
+  assert_int_equal(st, STW_ERR_FORBIDDEN); /* the PDP answered: the context denies it */
+  assert_int_equal(rep.coap_code, IT_COAP(4, 3));
 
   set_occupied(f, "false");
   st = read_meter(f, &rep, true);
@@ -349,10 +359,12 @@ static void sensor_publishes_context(void **state)
   st = read_meter(f, &rep, false);
   printf("      the meter, same token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
   assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
+  assert_int_equal(rep.coap_code, IT_COAP(4, 1)); /* the meter answered */
   st = stw_context_publish(f->thief.dev, f->d.uri, "home.occupied", "false", &rep);
   printf("      another device publishing it: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5,
          rep.coap_code & 31);
   assert_int_equal(st, STW_ERR_FORBIDDEN);
+  assert_int_equal(rep.coap_code, IT_COAP(4, 3));
   assert_int_equal(stw_context_publish(f->sensor.dev, f->d.uri, "home.occupied", "false", &rep), STW_OK);
 }
 
@@ -375,10 +387,13 @@ static void decommission_revokes_everything(void **state)
   stw_status_t st = read_meter(f, &rep, false);
   printf("      the meter, same token: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5, rep.coap_code & 31);
   assert_int_equal(st, STW_ERR_UNAUTHENTICATED);
+  assert_int_equal(rep.coap_code, IT_COAP(4, 1)); /* the meter answered */
   st = read_meter(f, &rep, true);
   printf("      a new token for a decommissioned device: %s (%u.%02u)\n", stw_status_str(st), rep.coap_code >> 5,
          rep.coap_code & 31);
   assert_int_not_equal(st, STW_OK);
+  assert_int_equal(st, STW_ERR_NETWORK); /* its LDevID is revoked: refused at the handshake */
+  assert_int_equal(rep.coap_code, 0);
   assert_int_equal(stw_decommission(f->w.store, stw_dev_id(f->utility.dev), "admin", "again", &out), STW_ERR_STATE);
 }
 
