@@ -1,5 +1,6 @@
 #include "est_coap.h"
 #include "crl.h"
+#include "coap/transport.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,11 +8,22 @@
 
 #define EST_BODY_MAX 8192  /* anything larger is refused before parsing (4.13) */
 
+/* One decision endpoint: the operation a POST to it asks for, and the answer
+ * format when the request names none. Each is its resource's userdata. */
+typedef struct {
+  stw_est_t *est;
+  stw_enroll_op_t op;
+  int default_accept;
+} est_route_t;
+
+enum { ROUTE_SEN, ROUTE_SREN, ROUTE_PSK, ROUTE_VOUCHER, ROUTE_PSK_CONFIRM, ROUTE_COUNT };
+
 struct stw_est {
   stw_enroll_ctx_t ctx;
   stw_committer_t *committer;
   stw_buf_t crts_p7;        /* domain CA + daemon certificate, certs-only */
   stw_enroll_cache_t *own_cache; /* preparsed CAs, when the caller gave none */
+  est_route_t routes[ROUTE_COUNT];
 };
 
 typedef struct {
@@ -61,8 +73,10 @@ static stw_status_t apply_job(stw_store_t *st, void *arg)
   return stw_enroll_apply(st, &job->o);
 }
 
-static void finish_job(est_job_t *job, stw_status_t store_status)
+/* The committer's done(): answer what the commit made durable. */
+static void done_job(void *arg, stw_status_t store_status)
 {
+  est_job_t *job = arg;
   stw_buf_t p7;
   stw_buf_init(&p7, 3 * STW_CERT_MAX);
   if (store_status != STW_OK) {
@@ -83,17 +97,13 @@ static void finish_job(est_job_t *job, stw_status_t store_status)
   free(job);
 }
 
-static void done_job(void *arg, stw_status_t status)
-{
-  finish_job(arg, status);
-}
-
 /* Decide, then answer: at once when nothing needs to be written (a voucher, an
  * identical retry), else after the committer has made it durable. */
-static void serve(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-                  coap_pdu_t *response, stw_enroll_op_t op, int default_accept)
+static void serve(const est_route_t *route, coap_resource_t *resource, coap_session_t *session,
+                  const coap_pdu_t *request, coap_pdu_t *response)
 {
-  stw_est_t *est = coap_resource_get_userdata(resource);
+  stw_est_t *est = route->est;
+  stw_enroll_op_t op = route->op;
   if (stw_deferred_resume(resource, session, request, response))
     return;
   est_job_t *job = calloc(1, sizeof(*job));
@@ -102,19 +112,16 @@ static void serve(coap_resource_t *resource, coap_session_t *session, const coap
     return;
   }
   job->est = est;
-  job->accept = stw_coap_option_uint(request, COAP_OPTION_ACCEPT, default_accept);
+  job->accept = stw_coap_option_uint(request, COAP_OPTION_ACCEPT, route->default_accept);
   stw_enroll_outcome_init(&job->o, op);
 
-  size_t len = 0, offset = 0, total = 0;
+  size_t len = 0;
   const uint8_t *data = NULL;
-  if (!coap_get_data_large(request, &len, &data, &offset, &total)) {
-    data = NULL;
-    len = total = 0;
-  }
+  bool too_large = !stw_coap_request_body(request, EST_BODY_MAX, &data, &len);
   stw_peer_t peer;
   stw_coap_peer(session, &peer);
   bool wants_csr = op == STW_ENROLL_SEN || op == STW_ENROLL_SREN;
-  if (total > EST_BODY_MAX || len > EST_BODY_MAX) {
+  if (too_large) {
     stw_enroll_identify(&est->ctx, &peer, &job->o);
     job->o.status = STW_ERR_TOO_LARGE;
     job->o.refusal = "payload-too-large";
@@ -152,47 +159,19 @@ static void serve(coap_resource_t *resource, coap_session_t *session, const coap
     return;
   }
 
-  job->deferred = stw_defer(session, request);
-  if (job->deferred == NULL) {
-    stw_enroll_outcome_clear(&job->o);
-    free(job);
-    stw_coap_error(response, COAP_RESPONSE_CODE(503), "busy");
-    return;
-  }
-  if (stw_committer_submit(est->committer, apply_job, done_job, job) != STW_OK) {
-    /* Queue full: answer now, nothing was written. */
-    stw_deferred_answer(job->deferred, COAP_RESPONSE_CODE(503), STW_CF_TEXT, NULL, 0, "busy, retry later");
+  /* Too busy: the 5.03 is answered and nothing was queued, so nothing was written. */
+  if (!stw_coap_defer_job(session, request, response, est->committer, apply_job, done_job, job, &job->deferred)) {
     stw_enroll_outcome_clear(&job->o);
     free(job);
   }
 }
 
-static void handle_sen(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
-                       const coap_string_t *q, coap_pdu_t *resp)
+/* /sen, /sren, /psk and /rv: the route (the resource's userdata) says which decision. */
+static void handle_decision(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+                            const coap_string_t *q, coap_pdu_t *resp)
 {
   (void)q;
-  serve(r, s, req, resp, STW_ENROLL_SEN, STW_CF_PKIX_CERT);
-}
-
-static void handle_sren(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
-                        const coap_string_t *q, coap_pdu_t *resp)
-{
-  (void)q;
-  serve(r, s, req, resp, STW_ENROLL_SREN, STW_CF_PKIX_CERT);
-}
-
-static void handle_psk(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
-                       const coap_string_t *q, coap_pdu_t *resp)
-{
-  (void)q;
-  serve(r, s, req, resp, STW_ENROLL_PSK, STW_CF_CBOR);
-}
-
-static void handle_voucher(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
-                           const coap_string_t *q, coap_pdu_t *resp)
-{
-  (void)q;
-  serve(r, s, req, resp, STW_ENROLL_VOUCHER, STW_CF_VOUCHER_COSE);
+  serve(coap_resource_get_userdata(r), r, s, req, resp);
 }
 
 /* The domain's trust anchors. Anyone on a DTLS session may read them (RFC 7030
@@ -206,7 +185,7 @@ static void handle_crts(coap_resource_t *r, coap_session_t *s, const coap_pdu_t 
   stw_peer_t peer;
   stw_coap_peer(s, &peer);
   if (peer.kind == STW_PEER_PSK) {
-    serve(r, s, req, resp, STW_ENROLL_PSK_CONFIRM, STW_CF_PKCS7_CERTS);
+    serve(&est->routes[ROUTE_PSK_CONFIRM], r, s, req, resp);
     return;
   }
   int accept = stw_coap_option_uint(req, COAP_OPTION_ACCEPT, STW_CF_PKCS7_CERTS);
@@ -253,24 +232,6 @@ static void handle_crl(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
   stw_coap_add_body(r, s, req, resp, STW_CF_PKIX_CRL, body);
 }
 
-static stw_status_t add_resource(stw_coap_server_t *server, stw_est_t *est, const char *path,
-                                 coap_request_t method, coap_method_handler_t handler, const char *rt,
-                                 const char *ct)
-{
-  coap_str_const_t *uri = coap_make_str_const(path);
-  coap_resource_t *r = coap_resource_init(uri, 0);
-  if (r == NULL)
-    return STW_ERR_NOMEM;
-  coap_register_request_handler(r, method, handler);
-  coap_resource_set_userdata(r, est);
-  if (rt != NULL)
-    coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
-  if (ct != NULL)
-    coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
-  coap_add_resource(stw_coap_server_context(server), r);
-  return STW_OK;
-}
-
 stw_status_t stw_est_register(stw_coap_server_t *server, const stw_enroll_ctx_t *ctx,
                               stw_committer_t *committer, stw_est_t **out)
 {
@@ -289,26 +250,31 @@ stw_status_t stw_est_register(stw_coap_server_t *server, const stw_enroll_ctx_t 
     }
     est->ctx.cache = est->own_cache;
   }
+  static const struct { stw_enroll_op_t op; int accept; } ops[ROUTE_COUNT] = {
+    [ROUTE_SEN] = { STW_ENROLL_SEN, STW_CF_PKIX_CERT },
+    [ROUTE_SREN] = { STW_ENROLL_SREN, STW_CF_PKIX_CERT },
+    [ROUTE_PSK] = { STW_ENROLL_PSK, STW_CF_CBOR },
+    [ROUTE_VOUCHER] = { STW_ENROLL_VOUCHER, STW_CF_VOUCHER_COSE },
+    [ROUTE_PSK_CONFIRM] = { STW_ENROLL_PSK_CONFIRM, STW_CF_PKCS7_CERTS },
+  };
+  for (int i = 0; i < ROUTE_COUNT; i++)
+    est->routes[i] = (est_route_t){ .est = est, .op = ops[i].op, .default_accept = ops[i].accept };
   const uint8_t *certs[2] = { ctx->domain->ca_der.data, ctx->domain->server_der.data };
   size_t lens[2] = { ctx->domain->ca_der.len, ctx->domain->server_der.len };
   st = stw_pkcs7_certs_encode(certs, lens, 2, &est->crts_p7);
-  if (st == STW_OK)
-    st = add_resource(server, est, ".well-known/est/crts", COAP_REQUEST_GET, handle_crts,
-                      "ace.est.crts", "\"281 287\"");
-  if (st == STW_OK)
-    st = add_resource(server, est, ".well-known/est/sen", COAP_REQUEST_POST, handle_sen,
-                      "ace.est.sen", "\"286 281 287\"");
-  if (st == STW_OK)
-    st = add_resource(server, est, ".well-known/est/sren", COAP_REQUEST_POST, handle_sren,
-                      "ace.est.sren", "\"286 281 287\"");
-  if (st == STW_OK)
-    st = add_resource(server, est, ".well-known/est/psk", COAP_REQUEST_POST, handle_psk,
-                      "steward.est.psk", "60");
-  if (st == STW_OK)
-    st = add_resource(server, est, ".well-known/brski/rv", COAP_REQUEST_POST, handle_voucher,
-                      "brski.rv", "836");
-  if (st == STW_OK)
-    st = add_resource(server, est, "crl", COAP_REQUEST_GET, handle_crl, "steward.crl", "42");
+  if (st == STW_OK &&
+      (stw_coap_resource_add(server, ".well-known/est/crts", COAP_REQUEST_GET, handle_crts, est, "ace.est.crts",
+                             "\"281 287\"") == NULL ||
+       stw_coap_resource_add(server, ".well-known/est/sen", COAP_REQUEST_POST, handle_decision,
+                             &est->routes[ROUTE_SEN], "ace.est.sen", "\"286 281 287\"") == NULL ||
+       stw_coap_resource_add(server, ".well-known/est/sren", COAP_REQUEST_POST, handle_decision,
+                             &est->routes[ROUTE_SREN], "ace.est.sren", "\"286 281 287\"") == NULL ||
+       stw_coap_resource_add(server, ".well-known/est/psk", COAP_REQUEST_POST, handle_decision,
+                             &est->routes[ROUTE_PSK], "steward.est.psk", "60") == NULL ||
+       stw_coap_resource_add(server, ".well-known/brski/rv", COAP_REQUEST_POST, handle_decision,
+                             &est->routes[ROUTE_VOUCHER], "brski.rv", "836") == NULL ||
+       stw_coap_resource_add(server, "crl", COAP_REQUEST_GET, handle_crl, est, "steward.crl", "42") == NULL))
+    st = STW_ERR_NOMEM;
   if (st != STW_OK) {
     stw_est_free(est);
     est = NULL;
