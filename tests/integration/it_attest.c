@@ -154,6 +154,7 @@ static void stale_nonce_refused(void **state)
   stw_status_t st = stw_attest_send(F->sensor.dev, F->d.uri, ev, ev_len, &r);
   print_result("late", st, &r);
   free(ev);
+  assert_int_equal(st, STW_ERR_FORBIDDEN);
   assert_int_equal(r.report.coap_code, IT_COAP(4, 3));
   assert_non_null(strstr(r.report.reason, "nonce expired"));
   assert_int_equal(results_of(F->sensor.dev), before);
@@ -171,7 +172,9 @@ static void nonce_of_another_device_refused(void **state)
   stw_status_t st = stw_attest_send(F->sensor.dev, F->d.uri, ev, ev_len, &r);
   print_result("sensor with the meter's nonce", st, &r);
   free(ev);
+  assert_int_equal(st, STW_ERR_FORBIDDEN);
   assert_int_equal(r.report.coap_code, IT_COAP(4, 3));
+  assert_non_null(strstr(r.report.reason, "nonce unknown, used, or issued to another device"));
   assert_int_equal(results_of(F->sensor.dev), before);
 }
 
@@ -187,6 +190,7 @@ static void evidence_signed_by_another_key_refused(void **state)
   stw_status_t st = stw_attest_send(F->sensor.dev, F->d.uri, ev, ev_len, &r);
   print_result("signed by the meter's key", st, &r);
   free(ev);
+  assert_int_equal(st, STW_ERR_FORBIDDEN);
   assert_int_equal(r.report.coap_code, IT_COAP(4, 3));
   assert_non_null(strstr(r.report.reason, "not signed by this device's LDevID key"));
   assert_int_equal(results_of(F->sensor.dev), before);
@@ -316,6 +320,7 @@ static void old_token_refused_at_the_pep(void **state)
   assert_int_equal(gw_calls_meter(F->gw_token.token, F->gw_token.token_len, &rep), STW_ERR_UNAUTHENTICATED);
   assert_int_equal(rep.coap_code, IT_COAP(4, 1));
   assert_int_equal(gw_calls_meter(NULL, 0, &rep), STW_ERR_UNAUTHENTICATED);
+  assert_int_equal(rep.coap_code, IT_COAP(4, 1));
   assert_int_equal(atomic_load(&F->m.reads), reads);
 }
 
@@ -337,6 +342,7 @@ static void new_tokens_refused(void **state)
   printf("      a meter asks for the gateway: %s (%u.%02u) %s\n", stw_status_str(st), rep.coap_code >> 5,
          rep.coap_code & 31, rep.reason);
   assert_int_equal(st, STW_ERR_FORBIDDEN);
+  assert_int_equal(rep.coap_code, IT_COAP(4, 3));
   assert_non_null(strstr(rep.reason, "quarantined"));
   assert_int_equal(live_tokens(), live);  /* nothing issued */
 }

@@ -229,7 +229,9 @@ static void forged_voucher(void **state)
   stw_bootstrap_report_t rep;
   st = stw_bootstrap(x.dev, f->d.uri, &rep);
   print_report("bootstrap", st, &rep);
+  assert_int_equal(st, STW_ERR_NOT_FOUND);
   assert_int_equal(rep.coap_code, IT_COAP(4, 4));
+  assert_non_null(strstr(rep.reason, "voucher"));
   assert_only_refusal(f, &s, "refuse.voucher", "no-voucher");
   it_device_free(&x);
   stw_factory_free(forger);
