@@ -26,17 +26,15 @@ typedef struct {
   stw_deferred_t *deferred;
 } report_job_t;
 
-/* The device behind the session, or NULL with an answer already set. */
+/* The enrolled device behind the session; false with the answer (4.01, 5.03) already set. */
 static bool authenticated_device(stw_update_coap_t *t, coap_session_t *session, coap_pdu_t *response,
                                  char device_id[STW_ID_HEX])
 {
-  stw_identity_t who;
-  stw_coap_identify(session, t->store, t->domain, t->ca, &who);
-  if (!who.authenticated) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(401), "an enrolled device of this domain only");
+  stw_identity_t *who = stw_coap_enrolled_device(session, t->store, t->domain, t->ca, response);
+  if (who == NULL)
     return false;
-  }
-  memcpy(device_id, who.device_id, STW_ID_HEX);
+  memcpy(device_id, who->device_id, STW_ID_HEX);
+  free(who);
   return true;
 }
 
