@@ -270,8 +270,8 @@ enum {
   Q_RD_RES_ALL, Q_RD_RES_EP, Q_RD_RES_EP_RANGE, Q_RD_RES_ATTR, Q_RD_RES_ATTR_RANGE,
   Q_ATTR_SET, Q_ATTR_DELETE, Q_ATTR_LIST,
   Q_DEVICE_BY_NAME,
-  Q_POLICY_ADD, Q_POLICY_GET, Q_POLICY_LIST, Q_POLICY_REMOVE,
-  Q_CONTEXT_SET, Q_CONTEXT_GET, Q_CONTEXT_LIST, Q_CONTEXT_DELETE,
+  Q_POLICY_ADD, Q_POLICY_LIST, Q_POLICY_REMOVE,
+  Q_CONTEXT_SET, Q_CONTEXT_GET, Q_CONTEXT_LIST,
   Q_TOKEN_PUT, Q_TOKEN_GET, Q_TOKEN_LIST_ALL, Q_TOKEN_LIST_LIVE, Q_TOKEN_LIST_REVOKED,
   Q_TOKEN_REVOKE, Q_REVOCATION_SEQ,
   Q_FIRMWARE_PUT, Q_FIRMWARE_GET, Q_FIRMWARE_BY_DIGEST, Q_FIRMWARE_LIST,
@@ -390,14 +390,12 @@ static const char *const sql_text[Q_COUNT] = {
   [Q_DEVICE_BY_NAME] = "SELECT id FROM devices WHERE name = ?1 ORDER BY id LIMIT 1",
   [Q_POLICY_ADD] = "INSERT INTO policies (name, effect, subject, target, path, methods, conditions, created_at)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-  [Q_POLICY_GET] = "SELECT " POLICY_COLUMNS " FROM policies WHERE id = ?1",
   [Q_POLICY_LIST] = "SELECT " POLICY_COLUMNS " FROM policies ORDER BY id",
   [Q_POLICY_REMOVE] = "DELETE FROM policies WHERE id = ?1",
   [Q_CONTEXT_SET] = "INSERT INTO context_attr (scope, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)"
                     " ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
   [Q_CONTEXT_GET] = "SELECT scope, name, value, updated_at FROM context_attr WHERE scope = ?1 AND name = ?2",
   [Q_CONTEXT_LIST] = "SELECT scope, name, value, updated_at FROM context_attr ORDER BY scope, name",
-  [Q_CONTEXT_DELETE] = "DELETE FROM context_attr WHERE scope = ?1 AND name = ?2",
   [Q_TOKEN_PUT] = "INSERT INTO tokens (cti, subject_id, audience_id, scope, policy_ids, iat, exp)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
   [Q_TOKEN_GET] = "SELECT " TOKEN_COLUMNS " FROM tokens WHERE cti = ?1",
@@ -1575,19 +1573,6 @@ static stw_status_t sq_policy_add(void *be, stw_policy_row_t *p)
   return rc;
 }
 
-static stw_status_t sq_policy_get(void *be, int64_t id, stw_policy_row_t *out)
-{
-  sqlite_be_t *b = be;
-  query_t q = { 0 };
-  stw_status_t rc = query_open(b, Q_POLICY_GET, &q);
-  if (rc == STW_OK)
-    rc = bind_int(b, &q, 1, id);
-  if (rc == STW_OK && (rc = query_one(b, &q, STW_ERR_NOT_FOUND)) == STW_OK)
-    rc = row_to_policy(q.s, out);
-  query_close(&q);
-  return rc;
-}
-
 static stw_status_t sq_policy_list(void *be, stw_policy_cb cb, void *ctx)
 {
   sqlite_be_t *b = be;
@@ -1656,16 +1641,6 @@ static stw_status_t sq_context_list(void *be, stw_context_cb cb, void *ctx)
   }
   query_close(&q);
   return rc;
-}
-
-static stw_status_t sq_context_delete(void *be, const char *scope, const char *name)
-{
-  sqlite_be_t *b = be;
-  query_t q = { 0 };
-  stw_status_t rc = query_open(b, Q_CONTEXT_DELETE, &q);
-  if (rc == STW_OK && (rc = bind_text(b, &q, 1, scope)) == STW_OK)
-    rc = bind_text(b, &q, 2, name);
-  return query_finish(b, &q, rc, true);
 }
 
 static stw_status_t row_to_token(sqlite3_stmt *s, stw_token_row_t *t)
@@ -2384,13 +2359,11 @@ const stw_store_ops_t stw__sqlite_ops = {
   .attr_list = sq_attr_list,
   .device_by_name = sq_device_by_name,
   .policy_add = sq_policy_add,
-  .policy_get = sq_policy_get,
   .policy_list = sq_policy_list,
   .policy_remove = sq_policy_remove,
   .context_set = sq_context_set,
   .context_get = sq_context_get,
   .context_list = sq_context_list,
-  .context_delete = sq_context_delete,
   .token_put = sq_token_put,
   .token_get = sq_token_get,
   .token_list = sq_token_list,

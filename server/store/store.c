@@ -934,14 +934,6 @@ out:
   return rc;
 }
 
-stw_status_t stw_store_policy_get(stw_store_t *st, int64_t id, stw_policy_row_t *out)
-{
-  if (st == NULL || out == NULL)
-    return STW_ERR_INVALID;
-  memset(out, 0, sizeof(*out));
-  return st->ops->policy_get(st->be, id, out);
-}
-
 stw_status_t stw_store_policy_list(stw_store_t *st, stw_policy_cb cb, void *ctx)
 {
   if (st == NULL || cb == NULL)
@@ -989,17 +981,6 @@ stw_status_t stw_store_context_list(stw_store_t *st, stw_context_cb cb, void *ct
   if (st == NULL || cb == NULL)
     return STW_ERR_INVALID;
   return st->ops->context_list(st->be, cb, ctx);
-}
-
-stw_status_t stw_store_context_delete(stw_store_t *st, const char *scope, const char *name)
-{
-  stw_status_t rc;
-  if (st == NULL)
-    return STW_ERR_INVALID;
-  if ((rc = check_str(scope, STW_TEXT_MAX, true)) != STW_OK || (rc = check_str(name, STW_TEXT_MAX, false)) != STW_OK)
-    return rc;
-  WRITE_ONE(st, rc, st->ops->context_delete(st->be, scope, name));
-  return rc;
 }
 
 /* ---- authorization: issued tokens ------------------------------------------- */

@@ -270,7 +270,6 @@ typedef struct {
 } stw_policy_row_t;
 /** Add a policy; sets p->id (and created_at if 0). */
 stw_status_t stw_store_policy_add(stw_store_t *st, stw_policy_row_t *p);
-stw_status_t stw_store_policy_get(stw_store_t *st, int64_t id, stw_policy_row_t *out);
 typedef stw_status_t (*stw_policy_cb)(const stw_policy_row_t *p, void *ctx);
 /** Policies in id order. */
 stw_status_t stw_store_policy_list(stw_store_t *st, stw_policy_cb cb, void *ctx);
@@ -292,7 +291,6 @@ stw_status_t stw_store_context_get(stw_store_t *st, const char *scope, const cha
 typedef stw_status_t (*stw_context_cb)(const stw_context_row_t *c, void *ctx);
 /** Every context attribute in (scope, name) order. */
 stw_status_t stw_store_context_list(stw_store_t *st, stw_context_cb cb, void *ctx);
-stw_status_t stw_store_context_delete(stw_store_t *st, const char *scope, const char *name);
 
 /** An access token the domain issued. */
 typedef struct {

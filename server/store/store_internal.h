@@ -89,14 +89,12 @@ typedef struct stw_store_ops {
   stw_status_t (*attr_list)(void *be, const char *device_id, stw_attr_cb cb, void *ctx);
   stw_status_t (*device_by_name)(void *be, const char *name, char id[STW_ID_HEX]);
   stw_status_t (*policy_add)(void *be, stw_policy_row_t *p);
-  stw_status_t (*policy_get)(void *be, int64_t id, stw_policy_row_t *out);
   stw_status_t (*policy_list)(void *be, stw_policy_cb cb, void *ctx);
   stw_status_t (*policy_remove)(void *be, int64_t id);
 
   stw_status_t (*context_set)(void *be, const stw_context_row_t *c);
   stw_status_t (*context_get)(void *be, const char *scope, const char *name, stw_context_row_t *out);
   stw_status_t (*context_list)(void *be, stw_context_cb cb, void *ctx);
-  stw_status_t (*context_delete)(void *be, const char *scope, const char *name);
 
   stw_status_t (*token_put)(void *be, const stw_token_row_t *t);
   stw_status_t (*token_get)(void *be, const char *cti, stw_token_row_t *out);
