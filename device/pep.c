@@ -398,7 +398,7 @@ static stw_status_t peer_holds_key(const stw_pep_token_t *tok, const uint8_t *sp
   return STW_ERR_UNAUTHENTICATED;  /* bearer tokens prove nothing about the peer */
 }
 
-static bool token_live(const stw_pep_t *pep, const stw_pep_token_t *tok, int64_t now)
+bool stw__pep_token_live(const stw_pep_t *pep, const stw_pep_token_t *tok, int64_t now)
 {
   return now >= sub_saturating(tok->not_before, pep->skew) &&
          now <= add_saturating(tok->expires, pep->skew);
@@ -415,7 +415,7 @@ stw_status_t stw_pep_authorize(const stw_pep_t *pep, const stw_pep_token_t *tok,
     return st;
   if (revoked_index(pep, tok->cti, tok->cti_len) >= 0)
     return STW_ERR_UNTRUSTED;
-  if (!token_live(pep, tok, now))
+  if (!stw__pep_token_live(pep, tok, now))
     return STW_ERR_EXPIRED;
   if (!stw_aif_scope_allows(&tok->scope, path, path_len, method_bit))
     return STW_ERR_FORBIDDEN;

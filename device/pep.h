@@ -51,4 +51,9 @@ typedef struct {
  *  @retval STW_ERR_MALFORMED, STW_ERR_UNSUPPORTED */
 stw_status_t stw__pep_parse_sign1(const uint8_t *token, size_t len, stw__pep_sign1_t *out) STW_WUR;
 
+/** Whether now lies in tok's validity, pep's skew allowed on each side.
+ *  Saturating: a token without nbf/iat (not_before INT64_MIN) or with exp
+ *  near INT64_MAX never overflows. Revocation is not looked at. */
+bool stw__pep_token_live(const stw_pep_t *pep, const stw_pep_token_t *tok, int64_t now) STW_WUR;
+
 #endif

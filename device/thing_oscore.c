@@ -66,7 +66,7 @@ static size_t put_cbor_bstr(uint8_t *out, const uint8_t *p, size_t len)
 static bool token_dead(const stw_thing_t *t, const osc_slot_t *slot, int64_t now)
 {
   return stw_pep_is_revoked(&t->pep, slot->tok.cti, slot->tok.cti_len) ||
-         now > slot->tok.expires + (int64_t)t->pep.skew || now < slot->tok.not_before - (int64_t)t->pep.skew;
+         !stw__pep_token_live(&t->pep, &slot->tok, now);
 }
 
 /* ---- observers ------------------------------------------------------------------- */

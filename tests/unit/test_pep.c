@@ -413,6 +413,36 @@ static void test_time(void **state)
   stw_buf_free(&token, false);
 }
 
+/* The validity test the thing's OSCORE side shares: the ends of int64
+ * (a token without nbf/iat starts at INT64_MIN) never overflow. */
+static void test_token_live_saturates(void **state)
+{
+  fx_t *fx = *state;  /* skew 60 */
+  stw_pep_token_t tok;
+  memset(&tok, 0, sizeof(tok));
+  tok.not_before = INT64_MIN;
+  tok.expires = INT64_MAX;
+  assert_true(stw__pep_token_live(fx->pep, &tok, NOW));
+  assert_true(stw__pep_token_live(fx->pep, &tok, INT64_MIN));
+  assert_true(stw__pep_token_live(fx->pep, &tok, INT64_MAX));
+  tok.expires = INT64_MIN;
+  assert_false(stw__pep_token_live(fx->pep, &tok, NOW));
+  assert_true(stw__pep_token_live(fx->pep, &tok, INT64_MIN + 60));
+  assert_false(stw__pep_token_live(fx->pep, &tok, INT64_MIN + 61));
+  tok.not_before = INT64_MAX;
+  tok.expires = INT64_MAX;
+  assert_false(stw__pep_token_live(fx->pep, &tok, NOW));
+  assert_true(stw__pep_token_live(fx->pep, &tok, INT64_MAX - 60));
+  assert_false(stw__pep_token_live(fx->pep, &tok, INT64_MAX - 61));
+  /* the edges as stw_pep_check_token() has them */
+  tok.not_before = NOW;
+  tok.expires = NOW + 100;
+  assert_true(stw__pep_token_live(fx->pep, &tok, NOW - 60));
+  assert_false(stw__pep_token_live(fx->pep, &tok, NOW - 61));
+  assert_true(stw__pep_token_live(fx->pep, &tok, NOW + 160));
+  assert_false(stw__pep_token_live(fx->pep, &tok, NOW + 161));
+}
+
 static void test_stolen_token(void **state)
 {
   fx_t *fx = *state;
@@ -815,6 +845,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_scope_altered, setup, teardown),
     cmocka_unit_test_setup_teardown(test_wrong_audience, setup, teardown),
     cmocka_unit_test_setup_teardown(test_time, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_token_live_saturates, setup, teardown),
     cmocka_unit_test_setup_teardown(test_stolen_token, setup, teardown),
     cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
     cmocka_unit_test_setup_teardown(test_revocation_list_full, setup, teardown),
