@@ -263,6 +263,32 @@ static void expect_refusal_at(fx_t *fx, stw_enroll_op_t op, const stw_peer_t *pe
 #define expect_refusal(fx, op, peer, body, len, status, code, coap) \
   expect_refusal_at((fx), (op), (peer), (body), (len), (status), (code), (coap), __LINE__)
 
+/* A decision that was granted, applied after the store moved on (a race):
+ * refused at apply with this status, code and CoAP code, exactly one audit
+ * record naming it, and the device's state and serials untouched. */
+static void expect_late_refusal_at(fx_t *fx, stw_enroll_outcome_t *o, const char *id, stw_status_t status,
+                                   const char *code, unsigned coap, int line)
+{
+  snapshot_t before = snapshot(fx, id);
+  apply(fx, o);
+  snapshot_t after = snapshot(fx, id);
+  if (o->status != status || o->refusal == NULL || strcmp(o->refusal, code) != 0)
+    fail_msg("line %d: wanted %s/%s at apply, got %s/%s (%s)", line, stw_status_str(status), code,
+             stw_status_str(o->status), o->refusal ? o->refusal : "(none)", o->diag);
+  assert_false(o->retry);
+  assert_int_equal(stw_enroll_coap_code(o), coap);
+  assert_int_equal(after.audits, before.audits + 1);
+  assert_int_equal(after.serials, before.serials);
+  assert_int_equal(after.state, before.state);
+  assert_string_equal(after.serial, before.serial);
+  stw_audit_t rec = last_audit(fx);
+  assert_string_equal(rec.action, action_of(o->op));
+  assert_string_equal(rec.outcome, code);
+  assert_string_equal(rec.subject, id);
+}
+#define expect_late_refusal(fx, o, id, status, code, coap) \
+  expect_late_refusal_at((fx), (o), (id), (status), (code), (coap), __LINE__)
+
 /* Enroll d over /sen with its CSR; returns the LDevID (caller frees). */
 static void enroll(fx_t *fx, xdev_t *d, stw_buf_t *ldevid)
 {
@@ -449,18 +475,8 @@ static void test_sen_race(void **state)
   assert_int_equal(decide(fx, STW_ENROLL_SEN, &e.peer, e.csr.data, e.csr.len, &a), STW_OK);
   assert_int_equal(decide(fx, STW_ENROLL_SEN, &e.peer, csr2.data, csr2.len, &b), STW_OK);
   apply(fx, &a);
-  mid = snapshot(fx, e.im.id);
-  apply(fx, &b);
-  after = snapshot(fx, e.im.id);
-  assert_int_equal(b.status, STW_ERR_CONFLICT);
-  assert_string_equal(b.refusal, "already-enrolled");
-  assert_int_equal(stw_enroll_coap_code(&b), COAP(4, 3));
-  assert_int_equal(after.audits, mid.audits + 1);
-  assert_int_equal(after.serials, mid.serials);
-  assert_string_equal(after.serial, a.serial_hex);
-  stw_audit_t rec = last_audit(fx);
-  assert_string_equal(rec.action, "refuse.enroll");
-  assert_string_equal(rec.outcome, "already-enrolled");
+  expect_late_refusal(fx, &b, e.im.id, STW_ERR_CONFLICT, "already-enrolled", COAP(4, 3));
+  assert_string_equal(snapshot(fx, e.im.id).serial, a.serial_hex);
   stw_enroll_outcome_clear(&a);
   stw_enroll_outcome_clear(&b);
   stw_buf_free(&csr2, false);
@@ -787,15 +803,8 @@ static void test_sren_race_with_decommission(void **state)
   stw_enroll_outcome_t o;
   assert_int_equal(decide(fx, STW_ENROLL_SREN, &p1, csr2.data, csr2.len, &o), STW_OK);
   decommission(fx, d.im.id);
-  snapshot_t before = snapshot(fx, d.im.id);
-  apply(fx, &o);
-  snapshot_t after = snapshot(fx, d.im.id);
-  assert_int_equal(after.state, STW_STATE_DECOMMISSIONED);
-  assert_int_not_equal(o.status, STW_OK);
-  assert_string_equal(o.refusal, "decommissioned");
-  assert_int_equal(after.serials, before.serials);
-  assert_string_equal(after.serial, before.serial);
-  assert_int_equal(after.audits, before.audits + 1);
+  expect_late_refusal(fx, &o, d.im.id, STW_ERR_FORBIDDEN, "decommissioned", COAP(4, 3));
+  assert_int_equal(device_state(fx, d.im.id), STW_STATE_DECOMMISSIONED);
   stw_enroll_outcome_clear(&o);
 
   stw_buf_free(&csr2, false);
@@ -847,12 +856,10 @@ static void test_sren_race(void **state)
   assert_int_equal(decide(fx, STW_ENROLL_SREN, &p2, csr4.data, csr4.len, &b), STW_OK);
   before = snapshot(fx, d.im.id);
   apply(fx, &a);
-  apply(fx, &b);
+  expect_late_refusal(fx, &b, d.im.id, STW_ERR_UNAUTHENTICATED, "ldevid-superseded", COAP(4, 1));
   after = snapshot(fx, d.im.id);
   assert_int_equal(after.serials, before.serials + 1);
   assert_string_equal(after.serial, a.serial_hex);
-  assert_int_not_equal(b.status, STW_OK);
-  assert_string_equal(b.refusal, "ldevid-superseded");
   stw_device_clear(&row);
   stw_enroll_outcome_clear(&a);
   stw_enroll_outcome_clear(&b);
@@ -1319,15 +1326,8 @@ static void test_psk_race_with_decommission(void **state)
   pdev_ready(fx, &p, true);
   assert_int_equal(decide(fx, STW_ENROLL_PSK, &p.peer, NULL, 0, &a), STW_OK);
   decommission(fx, p.im.id);
-  snapshot_t before = snapshot(fx, p.im.id);
-  apply(fx, &a);
-  snapshot_t after = snapshot(fx, p.im.id);
-  assert_int_equal(a.status, STW_ERR_FORBIDDEN);
-  assert_string_equal(a.refusal, "decommissioned");
-  assert_false(a.retry);
-  assert_int_equal(after.state, STW_STATE_DECOMMISSIONED);
-  assert_int_equal(after.audits, before.audits + 1);
-  assert_string_equal(last_audit(fx).outcome, "decommissioned");
+  expect_late_refusal(fx, &a, p.im.id, STW_ERR_FORBIDDEN, "decommissioned", COAP(4, 3));
+  assert_int_equal(device_state(fx, p.im.id), STW_STATE_DECOMMISSIONED);
   stw_enroll_outcome_clear(&a);
 
   /* a concurrent request got its PSK first, then the device was retired */
@@ -1336,14 +1336,7 @@ static void test_psk_race_with_decommission(void **state)
   assert_int_equal(decide(fx, STW_ENROLL_PSK, &q.peer, NULL, 0, &b), STW_OK);
   apply(fx, &a);
   decommission(fx, q.im.id);
-  before = snapshot(fx, q.im.id);
-  apply(fx, &b);
-  after = snapshot(fx, q.im.id);
-  assert_int_equal(b.status, STW_ERR_FORBIDDEN);
-  assert_string_equal(b.refusal, "decommissioned");
-  assert_false(b.retry);
-  assert_int_equal(stw_enroll_coap_code(&b), COAP(4, 3));
-  assert_int_equal(after.audits, before.audits + 1);
+  expect_late_refusal(fx, &b, q.im.id, STW_ERR_FORBIDDEN, "decommissioned", COAP(4, 3));
   stw_enroll_outcome_clear(&a);
   stw_enroll_outcome_clear(&b);
   stw_imprint_clear(&p.im);
@@ -1362,15 +1355,8 @@ static void test_sen_race_with_decommission(void **state)
   assert_int_equal(decide(fx, STW_ENROLL_SEN, &d.peer, d.csr.data, d.csr.len, &b), STW_OK);
   apply(fx, &a);
   decommission(fx, d.im.id);
-  snapshot_t before = snapshot(fx, d.im.id);
-  apply(fx, &b);
-  snapshot_t after = snapshot(fx, d.im.id);
-  assert_int_equal(b.status, STW_ERR_FORBIDDEN);
-  assert_string_equal(b.refusal, "decommissioned");
-  assert_false(b.retry);
-  assert_int_equal(after.state, STW_STATE_DECOMMISSIONED);
-  assert_int_equal(after.serials, before.serials);
-  assert_int_equal(after.audits, before.audits + 1);
+  expect_late_refusal(fx, &b, d.im.id, STW_ERR_FORBIDDEN, "decommissioned", COAP(4, 3));
+  assert_int_equal(device_state(fx, d.im.id), STW_STATE_DECOMMISSIONED);
   stw_enroll_outcome_clear(&a);
   stw_enroll_outcome_clear(&b);
   xdev_free(&d);
