@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "domain/domain.h"
@@ -268,23 +267,11 @@ static int voucher_cmd(admin_t *a, int argc, char **argv)
   return 0;
 }
 
-static void format_time(int64_t t, char *out, size_t len)
-{
-  if (t == 0) {
-    snprintf(out, len, "-");
-    return;
-  }
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static stw_status_t print_device_line(const stw_device_t *d, void *ctx)
 {
   (void)ctx;
   char until[32];
-  format_time(d->ldevid_not_after, until, sizeof(until));
+  cli_format_time(d->ldevid_not_after, until, sizeof(until));
   printf("%-32s  %-17s  %-18s  %-10s  %-14s  %-4s  %s\n", d->id, d->state == STW_STATE_MANUFACTURED && !d->name[0] ? "-" : d->name,
          d->manufacturer[0] ? d->manufacturer : "-", d->model[0] ? d->model : "-", stw_state_name(d->state),
          d->cred_kind == STW_CRED_PSK ? "psk" : "x509", d->cred_kind == STW_CRED_PSK ? "-" : until);
@@ -326,9 +313,9 @@ static int device_show(admin_t *a, int argc, char **argv)
   if (st != STW_OK)
     return cli_fail(id, st);
   char created[32], updated[32], until[32];
-  format_time(d.created_at, created, sizeof(created));
-  format_time(d.updated_at, updated, sizeof(updated));
-  format_time(d.ldevid_not_after, until, sizeof(until));
+  cli_format_time(d.created_at, created, sizeof(created));
+  cli_format_time(d.updated_at, updated, sizeof(updated));
+  cli_format_time(d.ldevid_not_after, until, sizeof(until));
   printf("device        %s\nname          %s\nmanufacturer  %s\nmodel         %s\nstate         %s\n"
          "credential    %s\nldevid serial %s\nldevid until  %s\npsk identity  %s\ncreated       %s\n"
          "updated       %s\ngeneration    %u\n",
@@ -343,7 +330,7 @@ static stw_status_t print_audit(const stw_audit_t *r, void *ctx)
 {
   (void)ctx;
   char at[32], hash[65];
-  format_time(r->at, at, sizeof(at));
+  cli_format_time(r->at, at, sizeof(at));
   stw_hex_encode(r->hash, 8, hash);
   printf("%6llu  %s  %-22s  %-26s  %-32s  %-24s  %s  #%s\n", (unsigned long long)r->seq, at, r->actor, r->action,
          r->subject, r->outcome, r->detail, hash);
@@ -506,7 +493,7 @@ static stw_status_t print_registration(const stw_rd_reg_t *r, void *ctx)
 {
   rd_list_t *l = ctx;
   char expires[32];
-  format_time(r->expires_at, expires, sizeof(expires));
+  cli_format_time(r->expires_at, expires, sizeof(expires));
   stw_rd_reg_t full;
   const char *links = "-";
   bool have = stw_store_rd_get(l->store, r->id, &full) == STW_OK;
@@ -648,7 +635,7 @@ static stw_status_t print_context(const stw_context_row_t *c, void *ctx)
 {
   (void)ctx;
   char at[32];
-  format_time(c->updated_at, at, sizeof(at));
+  cli_format_time(c->updated_at, at, sizeof(at));
   printf("%-24s  %-24s  %-20s  %s\n", c->scope[0] ? c->scope : "(domain)", c->name, c->value, at);
   return STW_OK;
 }
@@ -696,7 +683,7 @@ static stw_status_t print_token(const stw_token_row_t *t, void *ctx)
 {
   int64_t now = *(const int64_t *)ctx;
   char exp[32];
-  format_time(t->exp, exp, sizeof(exp));
+  cli_format_time(t->exp, exp, sizeof(exp));
   const char *state = t->revoked ? "revoked" : t->exp <= now ? "expired" : "live";
   printf("%-32s  %-32s  %-32s  %-20s  %-8s  %s%s%s\n", t->cti, t->subject_id, t->audience_id, exp, state, t->scope,
          t->revoked ? "  # " : "", t->revoked ? t->reason : "");
@@ -806,9 +793,9 @@ int cmd_admin(int argc, char **argv)
              strcmp(cmd, "release") == 0) {
     rc = admin_attest(a.store, cmd, cli_arg(argc, argv, 1, with_value), cli_opt(argc, argv, "--wait"));
   } else if (strcmp(cmd, "firmware") == 0) {
-    rc = admin_firmware(a.store, data, argc, argv);
+    rc = admin_firmware(a.store, a.domain, argc, argv, with_value);
   } else if (strcmp(cmd, "campaign") == 0) {
-    rc = admin_campaign(a.store, argc, argv);
+    rc = admin_campaign(a.store, argc, argv, with_value);
   } else if (strcmp(cmd, "vuln") == 0) {
     rc = admin_vuln(a.store, argc, argv, with_value);
   } else if (strcmp(cmd, "security-txt") == 0) {

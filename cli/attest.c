@@ -14,11 +14,8 @@
 
 static void print_row(const stw_attest_row_t *r)
 {
-  char when[32] = "-", image[17];
-  time_t t = (time_t)r->at;
-  struct tm tm;
-  if (gmtime_r(&t, &tm) != NULL)
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char when[32], image[17];
+  cli_format_time(r->at, when, sizeof(when));
   stw_hex_encode(r->image_digest, 8, image);
   printf("%-6lld  %-32s  %-20s  %-15s  %-8s  %-16s  %-5llu  %s\n", (long long)r->id, r->device_id, when,
          stw_ear_name(r->verdict), r->trigger, image, (unsigned long long)r->boot_count,

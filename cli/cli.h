@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "domain/domain.h"
 #include "pki.h"
 #include "steward/status.h"
 
@@ -29,6 +30,10 @@ const char *cli_arg(int argc, char **argv, int n, const char *const *with_value)
 bool cli_check_options(int argc, char **argv, const char *const *allowed);
 /** Parse a non-negative integer; false if it is not one. */
 bool cli_parse_u64(const char *text, uint64_t *out);
+/** Parse a row id (1..INT64_MAX); false for NULL or anything else. */
+bool cli_parse_id(const char *text, int64_t *id);
+/** "2024-05-01T12:00:00Z" (UTC) in out; "-" for 0 or a time gmtime cannot show. */
+void cli_format_time(int64_t t, char *out, size_t len);
 
 /** The fleet table of `steward admin devices` (state < 0: all) and the audit
  *  log of `steward admin audit` (records after since). */
@@ -46,9 +51,11 @@ int admin_compliance(struct stw_store *store, const char *data_dir, const char *
 int admin_attest(struct stw_store *store, const char *cmd, const char *id, const char *wait);
 
 /** `steward admin firmware publish|list` and `campaign create|status|resume|abort`,
- *  `steward mfg firmware-sign` (cli/firmware.c). */
-int admin_firmware(struct stw_store *store, const char *data_dir, int argc, char **argv);
-int admin_campaign(struct stw_store *store, int argc, char **argv);
+ *  `steward mfg firmware-sign` (cli/firmware.c); domain: the one admin opened,
+ *  with_value: the admin options taking a value. */
+int admin_firmware(struct stw_store *store, const stw_domain_t *domain, int argc, char **argv,
+                   const char *const *with_value);
+int admin_campaign(struct stw_store *store, int argc, char **argv, const char *const *with_value);
 int mfg_firmware_sign(int argc, char **argv);
 
 /** `steward admin vuln list|show ID|status ID STATUS` and `steward admin

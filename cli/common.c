@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -95,6 +96,23 @@ bool cli_parse_u64(const char *text, uint64_t *out)
     return false;
   *out = v;
   return true;
+}
+
+bool cli_parse_id(const char *text, int64_t *id)
+{
+  uint64_t v = 0;
+  if (!cli_parse_u64(text, &v) || v == 0 || v > INT64_MAX)
+    return false;
+  *id = (int64_t)v;
+  return true;
+}
+
+void cli_format_time(int64_t t, char *out, size_t len)
+{
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (t == 0 || gmtime_r(&tt, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    snprintf(out, len, "-");
 }
 
 stw_status_t cli_read_cert(const char *path, stw_buf_t *der)

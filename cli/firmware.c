@@ -14,13 +14,6 @@
 #include "store/store.h"
 #include "update/update.h"
 
-/* Every admin option that takes a value, so positional arguments are found. */
-static const char *const with_value[] = { "--data", "--name", "--device", "--model", "--manufacturer",
-                                          "--name-prefix", "--state", "--since", "--authority", "--ep", "--label",
-                                          "--subject", "--audience", "--path", "--method", "--scope", "--format",
-                                          "--out", "--wait", "--manifest", "--image", "--firmware", "--target",
-                                          "--canary", "--max-failures", NULL };
-
 /* ---- steward mfg firmware-sign ----------------------------------------------------------- */
 
 int mfg_firmware_sign(int argc, char **argv)
@@ -99,7 +92,8 @@ static stw_status_t print_firmware(const stw_firmware_t *f, void *ctx)
   return STW_OK;
 }
 
-int admin_firmware(struct stw_store *store, const char *data_dir, int argc, char **argv)
+int admin_firmware(struct stw_store *store, const stw_domain_t *domain, int argc, char **argv,
+                   const char *const *with_value)
 {
   const char *sub = cli_arg(argc, argv, 1, with_value);
   if (sub != NULL && strcmp(sub, "list") == 0) {
@@ -112,14 +106,13 @@ int admin_firmware(struct stw_store *store, const char *data_dir, int argc, char
     fprintf(stderr, "usage: steward admin --data DIR firmware publish --manifest M --image F | firmware list\n");
     return 2;
   }
-  stw_domain_t *domain = NULL;
   uint8_t *manifest = NULL, *image = NULL;
   size_t manifest_len = 0, image_len = 0;
   char why[256] = "";
   stw_firmware_t fw;
   memset(&fw, 0, sizeof(fw));
-  stw_status_t st = stw_domain_open(data_dir, NULL, &domain);
-  if (st == STW_OK && (st = stw_file_read(manifest_path, STW_MANIFEST_MAX, &manifest, &manifest_len)) != STW_OK)
+  stw_status_t st = stw_file_read(manifest_path, STW_MANIFEST_MAX, &manifest, &manifest_len);
+  if (st != STW_OK)
     snprintf(why, sizeof(why), "cannot read %s", manifest_path);
   if (st == STW_OK && (st = stw_file_read(image_path, STW_FW_IMAGE_MAX, &image, &image_len)) != STW_OK)
     snprintf(why, sizeof(why), "cannot read %s", image_path);
@@ -133,20 +126,10 @@ int admin_firmware(struct stw_store *store, const char *data_dir, int argc, char
   stw_firmware_clear(&fw);
   free(manifest);
   free(image);
-  stw_domain_close(domain);
   return st == STW_OK ? 0 : 1;
 }
 
 /* ---- steward admin campaign ---------------------------------------------------------------- */
-
-static bool parse_id(const char *text, int64_t *id)
-{
-  uint64_t v = 0;
-  if (!cli_parse_u64(text, &v) || v == 0 || v > INT64_MAX)
-    return false;
-  *id = (int64_t)v;
-  return true;
-}
 
 static stw_status_t print_campaign(const stw_campaign_t *c, void *ctx)
 {
@@ -170,7 +153,7 @@ static stw_status_t print_rollout(const stw_rollout_t *r, void *ctx)
   return STW_OK;
 }
 
-int admin_campaign(struct stw_store *store, int argc, char **argv)
+int admin_campaign(struct stw_store *store, int argc, char **argv, const char *const *with_value)
 {
   const char *sub = cli_arg(argc, argv, 1, with_value);
   const char *arg = cli_arg(argc, argv, 2, with_value);
@@ -182,7 +165,7 @@ int admin_campaign(struct stw_store *store, int argc, char **argv)
     memset(&spec, 0, sizeof(spec));
     uint64_t canary = STW_FW_DEFAULT_CANARY, max_failures = STW_FW_DEFAULT_MAX_FAILURES, targets = 0;
     const char *target = cli_opt(argc, argv, "--target");
-    if (!parse_id(cli_opt(argc, argv, "--firmware"), &spec.firmware_id) || target == NULL ||
+    if (!cli_parse_id(cli_opt(argc, argv, "--firmware"), &spec.firmware_id) || target == NULL ||
         (cli_opt(argc, argv, "--canary") && !cli_parse_u64(cli_opt(argc, argv, "--canary"), &canary)) ||
         (cli_opt(argc, argv, "--max-failures") && !cli_parse_u64(cli_opt(argc, argv, "--max-failures"), &max_failures)) ||
         canary > 100 || max_failures > 100) {
@@ -207,7 +190,7 @@ int admin_campaign(struct stw_store *store, int argc, char **argv)
     if (arg == NULL)
       return stw_store_campaign_list(store, print_campaign, store) == STW_OK ? 0 : cli_fail("campaign status", STW_ERR_STORE);
     stw_campaign_t c;
-    if (!parse_id(arg, &id) || (st = stw_store_campaign_get(store, id, &c)) != STW_OK) {
+    if (!cli_parse_id(arg, &id) || (st = stw_store_campaign_get(store, id, &c)) != STW_OK) {
       fprintf(stderr, "steward: no campaign %s\n", arg);
       return 1;
     }
@@ -216,7 +199,7 @@ int admin_campaign(struct stw_store *store, int argc, char **argv)
     return st == STW_OK ? 0 : cli_fail("campaign status", st);
   }
   bool resume = sub != NULL && strcmp(sub, "resume") == 0, abort_it = sub != NULL && strcmp(sub, "abort") == 0;
-  if ((!resume && !abort_it) || !parse_id(arg, &id)) {
+  if ((!resume && !abort_it) || !cli_parse_id(arg, &id)) {
     fprintf(stderr, "usage: steward admin --data DIR campaign create ... | status [ID] | resume ID | abort ID\n");
     return 2;
   }

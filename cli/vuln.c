@@ -3,7 +3,6 @@
  * (docs/vulnerability-reports.md). */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "store/store.h"
@@ -20,33 +19,15 @@ static void print_text(const char *s, bool multi_line)
   }
 }
 
-static void format_time(int64_t at, char *out, size_t len)
-{
-  time_t t = (time_t)at;
-  struct tm tm;
-  snprintf(out, len, "-");
-  if (gmtime_r(&t, &tm) != NULL)
-    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static stw_status_t print_row(const stw_vuln_t *v, void *ctx)
 {
   (void)ctx;
   char when[32];
-  format_time(v->received_at, when, sizeof(when));
+  cli_format_time(v->received_at, when, sizeof(when));
   printf("%-6lld  %-20s  %-9s  %-7s  ", (long long)v->id, when, v->status, v->contact[0] ? "yes" : "-");
   print_text(v->summary, false);
   putchar('\n');
   return STW_OK;
-}
-
-static bool parse_id(const char *text, int64_t *id)
-{
-  uint64_t v;
-  if (text == NULL || !cli_parse_u64(text, &v) || v == 0 || v > INT64_MAX)
-    return false;
-  *id = (int64_t)v;
-  return true;
 }
 
 int admin_vuln(struct stw_store *store, int argc, char **argv, const char *const *with_value)
@@ -59,13 +40,13 @@ int admin_vuln(struct stw_store *store, int argc, char **argv, const char *const
     stw_status_t st = stw_store_vuln_list(store, print_row, NULL);
     return st == STW_OK ? 0 : cli_fail("vuln list", st);
   }
-  if (strcmp(sub, "show") == 0 && parse_id(id_text, &id)) {
+  if (strcmp(sub, "show") == 0 && cli_parse_id(id_text, &id)) {
     stw_vuln_t v;
     stw_status_t st = stw_vuln_get(store, id, &v);
     if (st != STW_OK)
       return cli_fail("vuln show", st);
     char when[32];
-    format_time(v.received_at, when, sizeof(when));
+    cli_format_time(v.received_at, when, sizeof(when));
     printf("id:       %lld\nreceived: %s\nstatus:   %s\ncontact:  ", (long long)v.id, when, v.status);
     print_text(v.contact[0] ? v.contact : "(none given)", false);
     printf("\nsummary:  ");
@@ -77,7 +58,7 @@ int admin_vuln(struct stw_store *store, int argc, char **argv, const char *const
     return 0;
   }
   const char *status = cli_arg(argc, argv, 3, with_value);
-  if (strcmp(sub, "status") == 0 && parse_id(id_text, &id) && status != NULL) {
+  if (strcmp(sub, "status") == 0 && cli_parse_id(id_text, &id) && status != NULL) {
     stw_status_t st = stw_vuln_change_status(store, id, status, "admin");
     if (st == STW_ERR_INVALID) {
       fprintf(stderr, "steward: vuln status: one of received, triaged, fixed, rejected\n");
