@@ -8,17 +8,18 @@ stw_status_t stw_decommission(stw_store_t *st, const char *device_id, const char
                               stw_decommission_t *out)
 {
   memset(out, 0, sizeof(*out));
-  stw_device_t d;
-  stw_status_t rc = stw_store_device_get(st, device_id, &d);
+  stw_status_t rc = stw_store_begin(st);
   if (rc != STW_OK)
     return rc;
+  /* Read inside the transaction: the state reported is the one left. */
+  stw_device_t d;
+  rc = stw_store_device_get(st, device_id, &d);
   out->was = d.state;
   stw_device_clear(&d);
-  if ((rc = stw_store_begin(st)) != STW_OK)
-    return rc;
   stw_state_t next;
   int64_t now = stw_now();
-  rc = stw_store_transition(st, device_id, STW_EV_DECOMMISSION, actor, reason, &next);
+  if (rc == STW_OK)
+    rc = stw_store_transition(st, device_id, STW_EV_DECOMMISSION, actor, reason, &next);
   if (rc == STW_OK)
     rc = stw_store_token_revoke_device(st, device_id, now, "decommissioned", &out->tokens_revoked);
   if (rc == STW_OK)
