@@ -1,6 +1,6 @@
 /* The device lifecycle (docs/architecture.md §lifecycle). One pure function
- * decides every transition; stw_lifecycle_apply() makes it durable together
- * with its audit record. */
+ * decides every transition; stw_store_transition() (store/store.h) makes it
+ * durable together with its audit record. */
 #ifndef STW_SERVER_LIFECYCLE_H
 #define STW_SERVER_LIFECYCLE_H
 
