@@ -97,6 +97,11 @@ static stw_status_t import_spki(const uint8_t *spki, size_t len, gnutls_pubkey_t
   st = STW_ERR_UNSUPPORTED;
   if (!pubkey_is_p256(pub))
     goto out;
+  /* The DER import takes any coordinates; a point off the curve is no key
+   * (the same check as stw_spki_from_xy, so both ways in agree). */
+  st = STW_ERR_MALFORMED;
+  if (gnutls_pubkey_verify_params(pub) < 0)
+    goto out;
   *out = pub;
   pub = NULL;
   st = STW_OK;

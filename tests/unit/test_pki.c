@@ -144,6 +144,18 @@ static void test_spki_xy(void **state)
   y[31] ^= 1;
   spki2_len = sizeof(spki2);
   assert_int_not_equal(stw_spki_from_xy(x, y, spki2, &spki2_len), STW_OK);
+  /* And so is the same point in DER, whichever way it comes in. */
+  uint8_t off_curve[STW_SPKI_MAX], x2[32], y2[32], sig[STW_ES256_SIG_LEN];
+  memcpy(off_curve, spki, spki_len);
+  off_curve[spki_len - 1] ^= 1;
+  memset(x2, 0xee, sizeof(x2));
+  assert_int_equal(stw_spki_to_xy(off_curve, spki_len, x2, y2), STW_ERR_MALFORMED);
+  uint8_t untouched[32];
+  memset(untouched, 0xee, sizeof(untouched));
+  assert_memory_equal(x2, untouched, sizeof(x2));
+  assert_int_equal(stw_key_sign(k, spki, spki_len, sig), STW_OK);
+  assert_int_equal(stw_spki_verify(spki, spki_len, spki, spki_len, sig), STW_OK);
+  assert_int_equal(stw_spki_verify(off_curve, spki_len, spki, spki_len, sig), STW_ERR_MALFORMED);
   stw_key_free(k);
 }
 
