@@ -322,6 +322,13 @@ bool stw_pep_is_revoked(const stw_pep_t *pep, const uint8_t *cti, size_t len)
 stw_status_t stw_pep_check_token(stw_pep_t *pep, const uint8_t *token, size_t len, int64_t now,
                                  stw_pep_token_t *out)
 {
+  stw_cwt_t claims;
+  return stw__pep_check_token_claims(pep, token, len, now, out, &claims);
+}
+
+stw_status_t stw__pep_check_token_claims(stw_pep_t *pep, const uint8_t *token, size_t len, int64_t now,
+                                         stw_pep_token_t *out, stw_cwt_t *claims)
+{
   if (out == NULL)
     return STW_ERR_INVALID;
   memset(out, 0, sizeof(*out));
@@ -341,35 +348,34 @@ stw_status_t stw_pep_check_token(stw_pep_t *pep, const uint8_t *token, size_t le
     return st;
 
   /* Only now, from authenticated bytes: the claims. */
-  stw_cwt_t claims;
-  if ((st = stw_cwt_parse_claims(msg.payload, msg.payload_len, &claims)) != STW_OK)
+  if ((st = stw_cwt_parse_claims(msg.payload, msg.payload_len, claims)) != STW_OK)
     return st;
   /* This profile: a token names its audience, ends, and can be revoked. */
   const unsigned required = STW_CWT_HAS_AUD | STW_CWT_HAS_EXP | STW_CWT_HAS_CTI;
-  if ((claims.present & required) != required)
+  if ((claims->present & required) != required)
     return STW_ERR_MALFORMED;
-  if (claims.aud_len != pep->audience_len || memcmp(claims.aud, pep->audience, claims.aud_len) != 0)
+  if (claims->aud_len != pep->audience_len || memcmp(claims->aud, pep->audience, claims->aud_len) != 0)
     return STW_ERR_FORBIDDEN;
   int64_t not_before = INT64_MIN;
-  if (claims.present & STW_CWT_HAS_NBF)
-    not_before = claims.nbf;
-  if ((claims.present & STW_CWT_HAS_IAT) && claims.iat > not_before)
-    not_before = claims.iat;  /* issued in the future: our clock or theirs is off */
-  if (now < sub_saturating(not_before, pep->skew) || now > add_saturating(claims.exp, pep->skew))
+  if (claims->present & STW_CWT_HAS_NBF)
+    not_before = claims->nbf;
+  if ((claims->present & STW_CWT_HAS_IAT) && claims->iat > not_before)
+    not_before = claims->iat;  /* issued in the future: our clock or theirs is off */
+  if (now < sub_saturating(not_before, pep->skew) || now > add_saturating(claims->exp, pep->skew))
     return STW_ERR_EXPIRED;
-  if (revoked_index(pep, claims.cti, claims.cti_len) >= 0)
+  if (revoked_index(pep, claims->cti, claims->cti_len) >= 0)
     return STW_ERR_UNTRUSTED;
 
-  memcpy(out->cti, claims.cti, claims.cti_len);
-  out->cti_len = (uint8_t)claims.cti_len;
+  memcpy(out->cti, claims->cti, claims->cti_len);
+  out->cti_len = (uint8_t)claims->cti_len;
   out->not_before = not_before;
-  out->expires = claims.exp;
-  out->cnf_kind = (claims.present & STW_CWT_HAS_CNF) ? claims.cnf_kind : STW_PEP_CNF_NONE;
-  memcpy(out->cnf_x, claims.cnf_x, 32);
-  memcpy(out->cnf_y, claims.cnf_y, 32);
-  memcpy(out->cnf_kid, claims.cnf_kid, claims.cnf_kid_len);
-  out->cnf_kid_len = (uint8_t)claims.cnf_kid_len;
-  out->scope = claims.scope;
+  out->expires = claims->exp;
+  out->cnf_kind = (claims->present & STW_CWT_HAS_CNF) ? claims->cnf_kind : STW_PEP_CNF_NONE;
+  memcpy(out->cnf_x, claims->cnf_x, 32);
+  memcpy(out->cnf_y, claims->cnf_y, 32);
+  memcpy(out->cnf_kid, claims->cnf_kid, claims->cnf_kid_len);
+  out->cnf_kid_len = (uint8_t)claims->cnf_kid_len;
+  out->scope = claims->scope;
   return STW_OK;
 }
 

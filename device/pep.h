@@ -7,6 +7,7 @@
 #include <nettle/ecc.h>
 #include <stdint.h>
 
+#include "cwt.h"
 #include "steward/authz.h"
 #include "util.h"
 
@@ -50,6 +51,13 @@ typedef struct {
  *  the protected header holds alg ES256 and nothing critical.
  *  @retval STW_ERR_MALFORMED, STW_ERR_UNSUPPORTED */
 stw_status_t stw__pep_parse_sign1(const uint8_t *token, size_t len, stw__pep_sign1_t *out) STW_WUR;
+
+/** stw_pep_check_token() that also hands out the verified claims (a
+ *  thing's OSCORE side needs the token's cnf material beyond what
+ *  stw_pep_token_t keeps), so the token is parsed once. *claims is
+ *  meaningful only on STW_OK; its pointers go into token. */
+stw_status_t stw__pep_check_token_claims(stw_pep_t *pep, const uint8_t *token, size_t len, int64_t now,
+                                         stw_pep_token_t *out, stw_cwt_t *claims) STW_WUR;
 
 /** Whether now lies in tok's validity, pep's skew allowed on each side.
  *  Saturating: a token without nbf/iat (not_before INT64_MIN) or with exp

@@ -13,7 +13,6 @@
 #include <coap3/coap.h>
 
 #include "cbor_reader.h"
-#include "cose.h"
 #include "cwt.h"
 #include "net_internal.h"
 #include "netaddr.h"
@@ -187,16 +186,15 @@ fail:
   return STW_ERR_MALFORMED;
 }
 
-/* The material of a token the PEP has verified: its claims again, for cnf osc. */
-static stw_status_t osc_material(const uint8_t *token, size_t len, stw_cwt_t *claims)
+/* The PEP's checks of a token and, parsed in the same pass, its claims:
+ * a context needs the cnf OSCORE material (osc). */
+static stw_status_t check_osc_token(stw_thing_t *t, const uint8_t *token, size_t len, int64_t now,
+                                    stw_pep_token_t *tok, stw_cwt_t *claims)
 {
-  stw_cose_sign1_t msg;
-  stw_status_t st = stw_cose_sign1_parse(token, len, &msg);
-  if (st != STW_OK)
-    return st;
-  if ((st = stw_cwt_parse_claims(msg.payload, msg.payload_len, claims)) != STW_OK)
-    return st;
-  return claims->cnf_kind == STW_CWT_CNF_OSC ? STW_OK : STW_ERR_UNAUTHENTICATED;
+  stw_status_t st = stw__pep_check_token_claims(&t->pep, token, len, now, tok, claims);
+  if (st == STW_OK && claims->cnf_kind != STW_CWT_CNF_OSC)
+    st = STW_ERR_UNAUTHENTICATED;
+  return st;
 }
 
 /* Derive slot's context from its token's material, its nonces and IDs
@@ -307,9 +305,7 @@ static void restore_slot(stw_thing_t *t, osc_slot_t *slot, int64_t now)
   if (st == STW_OK)
     st = stw__osc_state_parse(buf, len, &s);
   if (st == STW_OK)
-    st = stw_pep_check_token(&t->pep, s.token, s.token_len, now, &slot->tok);
-  if (st == STW_OK)
-    st = osc_material(s.token, s.token_len, &claims);
+    st = check_osc_token(t, s.token, s.token_len, now, &slot->tok, &claims);
   if (st == STW_OK && recipient_id_taken(t, s.id2, s.id2_len))
     st = STW_ERR_CONFLICT;
   if (st == STW_OK) {
@@ -400,9 +396,7 @@ static void handle_osc_authz_info(coap_resource_t *resource, coap_session_t *ses
   int64_t now = stw_now();
   stw_pep_token_t tok;
   stw_cwt_t claims;
-  stw_status_t st = stw_pep_check_token(&t->pep, token, token_len, now, &tok);
-  if (st == STW_OK)
-    st = osc_material(token, token_len, &claims);
+  stw_status_t st = check_osc_token(t, token, token_len, now, &tok, &claims);
   if (st != STW_OK) {
     char diag[96];
     snprintf(diag, sizeof(diag), "invalid token: %s", stw_status_str(st));
