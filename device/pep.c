@@ -536,6 +536,50 @@ stw_status_t stw_pep_revoke_until(stw_pep_t *pep, const uint8_t *cti, size_t len
   return STW_OK;
 }
 
+stw_status_t stw__pep_apply_revocations(stw_pep_t *pep, const uint8_t *list, size_t len, uint64_t *seq)
+{
+  *seq = 0;
+  if (pep == NULL || list == NULL)
+    return STW_ERR_INVALID;
+  stw_cbor_reader_t r;
+  size_t n = 0;
+  uint64_t got_seq = 0;
+  stw_cbor_reader_init(&r, list, len);
+  if (stw_cbor_read_map(&r, &n) != STW_OK || n > 4)
+    return STW_ERR_MALFORMED;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t key = 0;
+    if (stw_cbor_read_uint(&r, &key) != STW_OK)
+      return STW_ERR_MALFORMED;
+    if (key == 1) {
+      if (stw_cbor_read_uint(&r, &got_seq) != STW_OK)
+        return STW_ERR_MALFORMED;
+    } else if (key == 2) {
+      size_t items = 0;
+      if (stw_cbor_read_array(&r, &items) != STW_OK)
+        return STW_ERR_MALFORMED;
+      for (size_t j = 0; j < items; j++) {
+        size_t two = 0;
+        const uint8_t *cti = NULL;
+        size_t cti_len = 0;
+        int64_t exp = 0;
+        if (stw_cbor_read_array(&r, &two) != STW_OK || two != 2 || stw_cbor_read_bstr(&r, &cti, &cti_len) != STW_OK ||
+            stw_cbor_read_int(&r, &exp) != STW_OK)
+          return STW_ERR_MALFORMED;
+        /* A full list refuses loudly (BUSY) rather than forget an older
+         * revocation; the next notification tries again. */
+        stw_status_t st = STW_OK;
+        if (!stw_pep_is_revoked(pep, cti, cti_len) && (st = stw_pep_revoke_until(pep, cti, cti_len, exp)) != STW_OK)
+          return st == STW_ERR_BUSY ? st : STW_ERR_MALFORMED;
+      }
+    } else if (stw_cbor_skip(&r) != STW_OK) {
+      return STW_ERR_MALFORMED;
+    }
+  }
+  *seq = got_seq;
+  return STW_OK;
+}
+
 stw_status_t stw_pep_revoke(stw_pep_t *pep, const uint8_t *cti, size_t len)
 {
   if (pep == NULL || cti == NULL || len == 0 || len > STW_PEP_CTI_MAX)

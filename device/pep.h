@@ -59,6 +59,17 @@ stw_status_t stw__pep_parse_sign1(const uint8_t *token, size_t len, stw__pep_sig
 stw_status_t stw__pep_check_token_claims(stw_pep_t *pep, const uint8_t *token, size_t len, int64_t now,
                                          stw_pep_token_t *out, stw_cwt_t *claims) STW_WUR;
 
+/** Apply the domain's revocation list {1: seq, 2: [[cti, exp], ...]}
+ *  (GET /revoked, docs/authorization.md): every listed cti revoked until
+ *  its exp (stw_pep_revoke_until), other keys skipped. The entries read
+ *  before a refusal stay applied (revoking is always the safe side); *seq
+ *  is the list's sequence on STW_OK, else 0. len is bounded by the caller
+ *  (the CoAP body); the reader never reads past it.
+ *  @retval STW_ERR_MALFORMED not that shape, or a cti of 0 or over
+ *          STW_PEP_CTI_MAX bytes
+ *  @retval STW_ERR_BUSY the revocation list is full of live entries */
+stw_status_t stw__pep_apply_revocations(stw_pep_t *pep, const uint8_t *list, size_t len, uint64_t *seq) STW_WUR;
+
 /** Whether now lies in tok's validity, pep's skew allowed on each side.
  *  Saturating: a token without nbf/iat (not_before INT64_MIN) or with exp
  *  near INT64_MAX never overflows. Revocation is not looked at. */

@@ -253,46 +253,13 @@ void stw_thing_run(stw_thing_t *t, unsigned timeout_ms)
 
 /* ---- the revocation list ---------------------------------------------------------- */
 
-/* {1: seq, 2: [[cti, exp], ...]}: drop every listed token. */
+/* A notification of the domain's revocation list: every listed token
+ * dropped; the list's sequence kept once the whole list was read. */
 static void apply_revocations(void *arg, const uint8_t *p, size_t len)
 {
   stw_thing_t *t = arg;
-  stw_cbor_reader_t r;
-  size_t n = 0;
-  stw_cbor_reader_init(&r, p, len);
-  if (stw_cbor_read_map(&r, &n) != STW_OK || n > 4)
-    return;
   uint64_t seq = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint64_t key = 0;
-    if (stw_cbor_read_uint(&r, &key) != STW_OK)
-      return;
-    if (key == 1) {
-      if (stw_cbor_read_uint(&r, &seq) != STW_OK)
-        return;
-    } else if (key == 2) {
-      size_t items = 0;
-      if (stw_cbor_read_array(&r, &items) != STW_OK)
-        return;
-      for (size_t j = 0; j < items; j++) {
-        size_t two = 0;
-        const uint8_t *cti = NULL;
-        size_t cti_len = 0;
-        int64_t exp = 0;
-        if (stw_cbor_read_array(&r, &two) != STW_OK || two != 2 || stw_cbor_read_bstr(&r, &cti, &cti_len) != STW_OK ||
-            stw_cbor_read_int(&r, &exp) != STW_OK)
-          return;
-        /* A full list refuses loudly (BUSY) rather than forget an older
-         * revocation; the next notification tries again. */
-        if (!stw_pep_is_revoked(&t->pep, cti, cti_len) &&
-            stw_pep_revoke_until(&t->pep, cti, cti_len, exp) != STW_OK)
-          return;
-      }
-    } else if (stw_cbor_skip(&r) != STW_OK) {
-      return;
-    }
-  }
-  if (seq > t->watch.seq)
+  if (stw__pep_apply_revocations(&t->pep, p, len, &seq) == STW_OK && seq > t->watch.seq)
     t->watch.seq = seq;
 }
 

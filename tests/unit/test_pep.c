@@ -534,6 +534,55 @@ static void test_revoked(void **state)
   stw_buf_free(&token, false);
 }
 
+/* The domain's list {1: seq, 2: [[cti, exp], ...]} as a thing reads it. */
+static void test_apply_revocations(void **state)
+{
+  fx_t *fx = *state;
+  static const uint8_t list[] = {0xa2, 0x01, 0x07, 0x02, 0x82,
+                                 0x82, 0x42, 0x01, 0x02, 0x1a, 0x6b, 0x49, 0xd2, 0x00,  /* [h'0102', 1800000000] */
+                                 0x82, 0x41, 0x0a, 0x20};                            /* [h'0a', -1] */
+  uint64_t seq = 99;
+  assert_int_equal(stw__pep_apply_revocations(fx->pep, list, sizeof(list), &seq), STW_OK);
+  assert_int_equal(seq, 7);
+  assert_true(stw_pep_is_revoked(fx->pep, (const uint8_t *)"\x01\x02", 2));
+  assert_true(stw_pep_is_revoked(fx->pep, (const uint8_t *)"\x0a", 1));
+  assert_int_equal(fx->pep->revoked_n, 2);
+
+  /* the same list again changes nothing */
+  take_snapshot(fx);
+  assert_int_equal(stw__pep_apply_revocations(fx->pep, list, sizeof(list), &seq), STW_OK);
+  assert_memory_equal(fx->pep, fx->snapshot, sizeof(*fx->pep));
+
+  /* cut short, or a cti over STW_PEP_CTI_MAX: no sequence, nothing added */
+  take_snapshot(fx);
+  seq = 99;
+  assert_int_equal(stw__pep_apply_revocations(fx->pep, list, sizeof(list) - 1, &seq), STW_ERR_MALFORMED);
+  assert_int_equal(seq, 0);
+  assert_memory_equal(fx->pep, fx->snapshot, sizeof(*fx->pep));
+  uint8_t long_cti[] = {0xa1, 0x02, 0x81, 0x82, 0x51, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 0x00};
+  seq = 99;
+  assert_int_equal(stw__pep_apply_revocations(fx->pep, long_cti, sizeof(long_cti), &seq), STW_ERR_MALFORMED);
+  assert_int_equal(seq, 0);
+  assert_memory_equal(fx->pep, fx->snapshot, sizeof(*fx->pep));
+  static const uint8_t not_a_map[] = {0x82, 0x01, 0x02};
+  assert_int_equal(stw__pep_apply_revocations(fx->pep, not_a_map, sizeof(not_a_map), &seq), STW_ERR_MALFORMED);
+  assert_memory_equal(fx->pep, fx->snapshot, sizeof(*fx->pep));
+
+  /* a full list of live ids: BUSY, the ones already remembered kept */
+  uint8_t cti[2];
+  for (size_t i = fx->pep->revoked_n; i < STW_PEP_REVOKED; i++) {
+    cti[0] = 0xf0;
+    cti[1] = (uint8_t)i;
+    assert_int_equal(stw_pep_revoke_until(fx->pep, cti, 2, INT64_MAX / 2), STW_OK);
+  }
+  static const uint8_t one_more[] = {0xa2, 0x01, 0x08, 0x02, 0x81, 0x82, 0x42, 0xee, 0xee, 0x1a, 0x6b, 0x49, 0xd2, 0x00};
+  seq = 99;
+  assert_int_equal(stw__pep_apply_revocations(fx->pep, one_more, sizeof(one_more), &seq), STW_ERR_BUSY);
+  assert_int_equal(seq, 0);
+  assert_true(stw_pep_is_revoked(fx->pep, (const uint8_t *)"\x01\x02", 2));
+  assert_false(stw_pep_is_revoked(fx->pep, (const uint8_t *)"\xee\xee", 2));
+}
+
 static void test_revocation_list_full(void **state)
 {
   fx_t *fx = *state;
@@ -849,6 +898,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_stolen_token, setup, teardown),
     cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
     cmocka_unit_test_setup_teardown(test_revocation_list_full, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_apply_revocations, setup, teardown),
     cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
     cmocka_unit_test_setup_teardown(test_truncated_and_malformed, setup, teardown),
     cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
