@@ -8,18 +8,12 @@
 
 #include <coap3/coap.h>
 
-#include "cbor_reader.h"
-#include "cose.h"
-#include "cwt.h"
 #include "dev_internal.h"
 #include "net_internal.h"
 #include "netaddr.h"
-#include "oscore.h"
 #include "pep.h"
 #include "steward/thing.h"
 #include "thing_internal.h"
-
-#define CF_CWT 61  /* application/cwt: what a client posts to /authz-info */
 
 stw_thing_t *stw__thing_of(coap_session_t *session)
 {
