@@ -211,65 +211,6 @@ static void context_done(void *arg, stw_status_t status)
   free(job);
 }
 
-/* May the device publish this attribute? Its "publishes" attribute lists the
- * names, separated by spaces or commas. */
-static bool may_publish(const stw_identity_t *who, const char *name)
-{
-  size_t n = strlen(name);
-  for (size_t i = 0; i < who->n_attrs; i++) {
-    if (strcmp(who->attrs[i].name, "publishes") != 0)
-      continue;
-    const char *p = who->attrs[i].value;
-    while (*p) {
-      size_t len = strcspn(p, " ,");
-      if (len == n && memcmp(p, name, n) == 0)
-        return true;
-      p += len;
-      p += strspn(p, " ,");
-    }
-  }
-  return false;
-}
-
-static const char *identity_attr(const stw_identity_t *who, const char *name)
-{
-  for (size_t i = 0; i < who->n_attrs; i++)
-    if (strcmp(who->attrs[i].name, name) == 0)
-      return who->attrs[i].value;
-  return NULL;
-}
-
-stw_status_t stw_context_body_parse(const uint8_t *data, size_t len, stw_context_row_t *row)
-{
-  stw_cbor_reader_t r;
-  size_t n;
-  stw_status_t st;
-  bool have_name = false, have_value = false;
-  if (data == NULL || len == 0 || len > CONTEXT_BODY_MAX)
-    return STW_ERR_MALFORMED;
-  stw_cbor_reader_init(&r, data, len);
-  if ((st = stw_cbor_read_map(&r, &n)) != STW_OK)
-    return st;
-  for (size_t i = 0; i < n; i++) {
-    uint64_t key;
-    const char *s;
-    size_t slen;
-    if ((st = stw_cbor_read_uint(&r, &key)) != STW_OK || (st = stw_cbor_read_tstr(&r, &s, &slen)) != STW_OK)
-      return st;
-    char *field = key == 1 ? row->name : key == 2 ? row->value : NULL;
-    size_t cap = key == 1 ? sizeof(row->name) : sizeof(row->value);
-    bool *seen = key == 1 ? &have_name : &have_value;
-    if (field == NULL || *seen || slen >= cap || memchr(s, '\0', slen) != NULL)
-      return STW_ERR_MALFORMED;
-    memcpy(field, s, slen);
-    field[slen] = '\0';
-    *seen = true;
-  }
-  if ((st = stw_cbor_expect_end(&r)) != STW_OK)
-    return st;
-  return have_name && have_value && row->name[0] ? STW_OK : STW_ERR_MALFORMED;
-}
-
 static void handle_context(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
                            const coap_string_t *query, coap_pdu_t *response)
 {
@@ -292,23 +233,13 @@ static void handle_context(coap_resource_t *resource, coap_session_t *session, c
   stw_identity_t *who = stw_coap_enrolled_device(session, t->store, t->domain, t->ca, response);
   if (who == NULL)
     goto drop;
-  if (data == NULL || stw_context_body_parse(data, len, &job->row) != STW_OK) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(400), "expected CBOR {1: name, 2: value}");
+  stw_status_t st = stw_context_from_device(who, data, len, &job->row);
+  if (st != STW_OK) {
+    bool forbidden = st == STW_ERR_FORBIDDEN;
+    stw_coap_error(response, forbidden ? COAP_RESPONSE_CODE(403) : COAP_RESPONSE_CODE(400),
+                   forbidden ? "this device may not publish that attribute" : "expected CBOR {1: name, 2: value}");
     goto drop;
   }
-  if (!may_publish(who, job->row.name)) {
-    stw_coap_error(response, COAP_RESPONSE_CODE(403), "this device may not publish that attribute");
-    goto drop;
-  }
-  /* The attribute belongs to where the device is: its place, else its owner, else itself. */
-  const char *place = identity_attr(who, "place");
-  const char *owner = identity_attr(who, "owner");
-  if (place != NULL && place[0])
-    snprintf(job->row.scope, sizeof(job->row.scope), "place:%.56s", place);
-  else if (owner != NULL && owner[0])
-    snprintf(job->row.scope, sizeof(job->row.scope), "owner:%.56s", owner);
-  else
-    snprintf(job->row.scope, sizeof(job->row.scope), "device:%s", who->device_id);
   snprintf(job->actor, sizeof(job->actor), "device:%s", who->device_id);
   free(who);
   who = NULL;

@@ -21,15 +21,6 @@ typedef struct stw_authz_coap stw_authz_coap_t;
 stw_status_t stw_authz_coap_register(stw_coap_server_t *server, stw_store_t *store, const char *store_url,
                                      const stw_domain_t *domain, stw_committer_t *committer,
                                      stw_authz_coap_t **out) __attribute__((warn_unused_result));
-#define CONTEXT_BODY_MAX 512  /**< bytes of a POST /context body */
-
-/** A POST /context body {1: name tstr, 2: value tstr}, each once, no NUL
- *  inside, within the row's field sizes; at most CONTEXT_BODY_MAX bytes.
- *  row's name and value are written (the caller sets scope and time).
- *  @retval STW_ERR_MALFORMED not that shape */
-stw_status_t stw_context_body_parse(const uint8_t *data, size_t len, stw_context_row_t *row)
-    __attribute__((warn_unused_result));
-
 /** Stop the watcher; call before the committer stops. NULL is fine. */
 void stw_authz_coap_free(stw_authz_coap_t *t);
 

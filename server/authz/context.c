@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "authz/pdp.h"
+#include "cbor_reader.h"
 
 static const char *identity_attr(const stw_identity_t *who, const char *name)
 {
@@ -303,4 +304,77 @@ stw_status_t stw_authz_policy_remove(stw_store_t *st, const stw_domain_t *domain
     rc = stw_authz_reevaluate(st, domain, NULL, actor, reason, now, revoked);
   }
   return tx_leave(st, own, rc);
+}
+
+/* ---- what a device publishes (POST /context) ------------------------------------ */
+
+/* May the device publish this attribute? Its "publishes" attribute lists the
+ * names, separated by spaces or commas. */
+static bool may_publish(const stw_identity_t *who, const char *name)
+{
+  size_t n = strlen(name);
+  for (size_t i = 0; i < who->n_attrs; i++) {
+    if (strcmp(who->attrs[i].name, "publishes") != 0)
+      continue;
+    const char *p = who->attrs[i].value;
+    while (*p) {
+      size_t len = strcspn(p, " ,");
+      if (len == n && memcmp(p, name, n) == 0)
+        return true;
+      p += len;
+      p += strspn(p, " ,");
+    }
+  }
+  return false;
+}
+
+stw_status_t stw_context_body_parse(const uint8_t *data, size_t len, stw_context_row_t *row)
+{
+  stw_cbor_reader_t r;
+  size_t n;
+  stw_status_t st;
+  bool have_name = false, have_value = false;
+  if (data == NULL || len == 0 || len > CONTEXT_BODY_MAX)
+    return STW_ERR_MALFORMED;
+  stw_cbor_reader_init(&r, data, len);
+  if ((st = stw_cbor_read_map(&r, &n)) != STW_OK)
+    return st;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t key;
+    const char *s;
+    size_t slen;
+    if ((st = stw_cbor_read_uint(&r, &key)) != STW_OK || (st = stw_cbor_read_tstr(&r, &s, &slen)) != STW_OK)
+      return st;
+    char *field = key == 1 ? row->name : key == 2 ? row->value : NULL;
+    size_t cap = key == 1 ? sizeof(row->name) : sizeof(row->value);
+    bool *seen = key == 1 ? &have_name : &have_value;
+    if (field == NULL || *seen || slen >= cap || memchr(s, '\0', slen) != NULL)
+      return STW_ERR_MALFORMED;
+    memcpy(field, s, slen);
+    field[slen] = '\0';
+    *seen = true;
+  }
+  if ((st = stw_cbor_expect_end(&r)) != STW_OK)
+    return st;
+  return have_name && have_value && row->name[0] ? STW_OK : STW_ERR_MALFORMED;
+}
+
+stw_status_t stw_context_from_device(const stw_identity_t *who, const uint8_t *data, size_t len,
+                                     stw_context_row_t *row)
+{
+  memset(row, 0, sizeof(*row));
+  if (stw_context_body_parse(data, len, row) != STW_OK)
+    return STW_ERR_MALFORMED;
+  if (!may_publish(who, row->name))
+    return STW_ERR_FORBIDDEN;
+  /* The attribute belongs to where the device is: its place, else its owner, else itself. */
+  const char *place = identity_attr(who, "place");
+  const char *owner = identity_attr(who, "owner");
+  if (place != NULL && place[0])
+    snprintf(row->scope, sizeof(row->scope), "place:%.56s", place);
+  else if (owner != NULL && owner[0])
+    snprintf(row->scope, sizeof(row->scope), "owner:%.56s", owner);
+  else
+    snprintf(row->scope, sizeof(row->scope), "device:%s", who->device_id);
+  return STW_OK;
 }

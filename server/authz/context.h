@@ -44,4 +44,22 @@ stw_status_t stw_authz_policy_add(stw_store_t *st, const stw_domain_t *domain, c
 stw_status_t stw_authz_policy_remove(stw_store_t *st, const stw_domain_t *domain, int64_t id, const char *actor,
                                      int64_t now, uint64_t *revoked);
 
+#define CONTEXT_BODY_MAX 512  /**< bytes of a POST /context body */
+
+/** A POST /context body {1: name tstr, 2: value tstr}, each once, no NUL
+ *  inside, within the row's field sizes; at most CONTEXT_BODY_MAX bytes.
+ *  row's name and value are written (the caller sets scope and time).
+ *  @retval STW_ERR_MALFORMED not that shape */
+stw_status_t stw_context_body_parse(const uint8_t *data, size_t len, stw_context_row_t *row)
+    __attribute__((warn_unused_result));
+
+/** The row a device publishes with POST /context: the body parsed
+ *  (stw_context_body_parse), the name one the device's "publishes" attribute
+ *  lists (names separated by spaces or commas), the scope where the device
+ *  is: "place:<its place>", else "owner:<its owner>", else "device:<its id>".
+ *  @retval STW_ERR_MALFORMED the body is not that shape
+ *  @retval STW_ERR_FORBIDDEN the device may not publish that name */
+stw_status_t stw_context_from_device(const stw_identity_t *who, const uint8_t *data, size_t len,
+                                     stw_context_row_t *row) __attribute__((warn_unused_result));
+
 #endif

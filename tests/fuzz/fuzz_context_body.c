@@ -1,4 +1,4 @@
-/* Fuzz target: the body of POST /context (server/authz/authz_coap.c), sent
+/* Fuzz target: the body of POST /context (server/authz/context.c), sent
  * by presence sensors and other context sources. What parses must be two
  * NUL-free strings within the row's fields, the name not empty. */
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authz/authz_coap.h"
+#include "authz/context.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

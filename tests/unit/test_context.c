@@ -166,6 +166,49 @@ static void test_scope_validation(void **state)
   assert_false(stw_context_scope_valid("place:"));
 }
 
+/* POST /context: a device publishes only the names its "publishes" attribute
+ * lists, scoped to its place, else its owner, else itself. */
+static void with_attr(stw_identity_t *who, const char *name, const char *value)
+{
+  stw_attr_row_t *a = &who->attrs[who->n_attrs++];
+  snprintf(a->name, sizeof(a->name), "%s", name);
+  snprintf(a->value, sizeof(a->value), "%s", value);
+}
+
+static void test_device_publishes(void **state)
+{
+  (void)state;
+  /* {1: "home.occupied", 2: "true"} */
+  static const uint8_t body[] = { 0xa2, 0x01, 0x6d, 'h', 'o', 'm', 'e', '.', 'o', 'c', 'c', 'u', 'p', 'i', 'e', 'd',
+                                  0x02, 0x64, 't', 'r', 'u', 'e' };
+  stw_identity_t who;
+  memset(&who, 0, sizeof(who));
+  who.authenticated = true;
+  snprintf(who.device_id, sizeof(who.device_id), "0123456789abcdef0123456789abcdef");
+  stw_context_row_t row;
+
+  /* Not listed, or listed only as part of a longer name: refused. */
+  assert_int_equal(stw_context_from_device(&who, body, sizeof(body), &row), STW_ERR_FORBIDDEN);
+  with_attr(&who, "publishes", "home.occupiedX,lights");
+  assert_int_equal(stw_context_from_device(&who, body, sizeof(body), &row), STW_ERR_FORBIDDEN);
+  snprintf(who.attrs[0].value, sizeof(who.attrs[0].value), "lights, home.occupied");
+
+  assert_int_equal(stw_context_from_device(&who, body, sizeof(body), &row), STW_OK);
+  assert_string_equal(row.scope, "device:0123456789abcdef0123456789abcdef");
+  assert_string_equal(row.name, "home.occupied");
+  assert_string_equal(row.value, "true");
+  with_attr(&who, "owner", "alice");
+  assert_int_equal(stw_context_from_device(&who, body, sizeof(body), &row), STW_OK);
+  assert_string_equal(row.scope, "owner:alice");
+  with_attr(&who, "place", "flat-3");
+  assert_int_equal(stw_context_from_device(&who, body, sizeof(body), &row), STW_OK);
+  assert_string_equal(row.scope, "place:flat-3");
+
+  /* A body that is not {1: name, 2: value} is malformed before anything else. */
+  assert_int_equal(stw_context_from_device(&who, body, sizeof(body) - 1, &row), STW_ERR_MALFORMED);
+  assert_int_equal(stw_context_from_device(&who, NULL, 0, &row), STW_ERR_MALFORMED);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -173,6 +216,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_policy_removal_and_decommission_revoke, setup, fx_teardown),
     cmocka_unit_test_setup_teardown(test_revoke_device, setup, fx_teardown),
     cmocka_unit_test(test_scope_validation),
+    cmocka_unit_test(test_device_publishes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
