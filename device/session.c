@@ -123,7 +123,8 @@ static stw_status_t grant_new(stw_session_t *s, const char *path, unsigned metho
     return st;
   }
   g->used = true;
-  g->expires = now + g->tok.expires_in;
+  /* expires_in is the AS's number: saturate rather than overflow */
+  g->expires = g->tok.expires_in > INT64_MAX - now ? INT64_MAX : now + g->tok.expires_in;
   *out = g;
   return STW_OK;
 }
