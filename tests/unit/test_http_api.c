@@ -207,8 +207,13 @@ static json_t *answer_json(const stw_http_api_t *api, const char *path, const st
   assert_int_equal(stw_http_query_parse(&r, params, n), STW_OK);
   stw_http_answer_t a;
   memset(&a, 0, sizeof(a));
-  (void)stw_http_answer(api, &r, &a);
+  stw_status_t st = stw_http_answer(api, &r, &a);
   assert_int_equal(a.status, want_status);
+  /* The status returned says why the answer is not a 200. */
+  if (want_status == 200)
+    assert_int_equal(st, STW_OK);
+  else
+    assert_int_not_equal(st, STW_OK);
   assert_string_equal(a.content_type, "application/json");
   json_error_t err;
   json_t *j = json_loadb((const char *)a.body.data, a.body.len, 0, &err);
