@@ -307,16 +307,44 @@ stw_status_t it_allow_device(it_world_t *w, const char *device_id)
   return stw_store_rule_add(w->store, &r);
 }
 
-stw_status_t it_home_start(it_world_t *w, const char *const *extra_args, it_daemon_t *d)
+/* The world, the models allowed (NULL-terminated), then the daemon. */
+static stw_status_t world_start(it_world_t *w, const char *const *models, const char *const *extra_args,
+                                it_daemon_t *d)
 {
   stw_status_t st = it_world_init(w, "home.example");
-  if (st == STW_OK)
-    st = it_allow_model(w, "meter-1");
-  if (st == STW_OK)
-    st = it_allow_model(w, "gateway-1");
+  for (size_t i = 0; st == STW_OK && models[i] != NULL; i++)
+    st = it_allow_model(w, models[i]);
   if (st == STW_OK)
     st = it_daemon_start(w->data, extra_args, d);
+  if (st == STW_OK)
+    printf("    daemon pid %d serving %s\n", (int)d->pid, d->uri);
   return st;
+}
+
+stw_status_t it_world_start(it_world_t *w, const char *model, const char *const *extra_args, it_daemon_t *d)
+{
+  const char *const models[] = { model, NULL };
+  return world_start(w, models, extra_args, d);
+}
+
+stw_status_t it_home_start(it_world_t *w, const char *const *extra_args, it_daemon_t *d)
+{
+  static const char *const models[] = { "meter-1", "gateway-1", NULL };
+  return world_start(w, models, extra_args, d);
+}
+
+void it_world_stop(it_world_t *w, it_daemon_t *d)
+{
+  int rc = it_daemon_stop(d);
+  if (rc != 0)
+    it_daemon_dump_log(d);
+  uint64_t checked = 0, bad = 0;
+  stw_status_t verify = stw_store_audit_verify(w->store, &checked, &bad);
+  if (verify != STW_OK)
+    printf("    audit chain: %s at record %" PRIu64 " of %" PRIu64 "\n", stw_status_str(verify), bad, checked);
+  it_world_free(w);
+  assert_int_equal(rc, 0);
+  assert_int_equal(verify, STW_OK);
 }
 
 /* ---- devices ----------------------------------------------------------------------- */

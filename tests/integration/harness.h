@@ -79,11 +79,18 @@ void it_world_free(it_world_t *w);
 /** Policy: allow a model (any manufacturer), or exactly one device. */
 stw_status_t it_allow_model(it_world_t *w, const char *model) __attribute__((warn_unused_result));
 stw_status_t it_allow_device(it_world_t *w, const char *device_id) __attribute__((warn_unused_result));
-/** The device-to-device tests' start: a world "home.example" that allows
- *  meter-1 and gateway-1, and its daemon started with extra_args (as
- *  it_daemon_start). */
+/** A test's start: a world "home.example" that allows model, and its daemon
+ *  started with extra_args (as it_daemon_start). */
+stw_status_t it_world_start(it_world_t *w, const char *model, const char *const *extra_args, it_daemon_t *d)
+    __attribute__((warn_unused_result));
+/** The device-to-device tests' start: the same, allowing meter-1 and
+ *  gateway-1. */
 stw_status_t it_home_start(it_world_t *w, const char *const *extra_args, it_daemon_t *d)
     __attribute__((warn_unused_result));
+/** A test's end: SIGTERM the daemon (its log printed when it did not exit 0),
+ *  recompute the audit chain of the store it leaves, free the world. Fails
+ *  the test unless the daemon exited 0 and the chain verifies. */
+void it_world_stop(it_world_t *w, it_daemon_t *d);
 
 /** A CA certificate as PEM (malloc'd, NUL-terminated; caller frees). */
 char *it_ca_pem(const stw_factory_t *f);

@@ -57,15 +57,11 @@ static int teardown(void **state)
 {
   fixture_t *f = *state;
   it_meter_free(&f->m);
-  int rc = it_daemon_stop(&f->d);
-  if (rc != 0)
-    it_daemon_dump_log(&f->d);
   stw_dev_close(f->gw_dev);
   it_device_free(&f->meter);
   it_device_free(&f->gw);
-  it_world_free(&f->w);
+  it_world_stop(&f->w, &f->d);
   free(f);
-  assert_int_equal(rc, 0);
   return 0;
 }
 

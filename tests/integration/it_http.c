@@ -65,13 +65,9 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
   fixture_t *f = *state;
-  int rc = it_daemon_stop(&f->d);
-  if (rc != 0)
-    it_daemon_dump_log(&f->d);
   it_device_free(&f->meter);
-  it_world_free(&f->w);
+  it_world_stop(&f->w, &f->d);
   free(f);
-  assert_int_equal(rc, 0);
   return 0;
 }
 

@@ -78,12 +78,10 @@ static int teardown(void **state)
 {
   fixture_t *f = *state;
   it_meter_free(&f->m);
-  int rc = it_daemon_stop(&f->d);
   it_device_free(&f->meter);
   it_device_free(&f->utility);
-  it_world_free(&f->w);
+  it_world_stop(&f->w, &f->d);
   free(f);
-  assert_int_equal(rc, 0);
   return 0;
 }
 
@@ -306,6 +304,8 @@ static void read_over_oscore(void **state)
                              &code, &answer, NULL);
   printf("      the revoked token posted again: %s (%u.%02u)\n", stw_status_str(st), code >> 5, code & 31);
   assert_int_not_equal(st, STW_OK);
+  assert_int_equal(st, STW_ERR_UNAUTHENTICATED); /* the meter answered: the token is refused */
+  assert_int_equal(code, IT_COAP(4, 1));
   assert_null(again);
   free(answer);
   assert_int_equal(atomic_load(&f->m.reads), 3);

@@ -41,10 +41,7 @@ static int setup(void **state)
   fixture_t *f = calloc(1, sizeof(*f));
   assert_non_null(f);
   F = f;
-  assert_int_equal(it_world_init(&f->w, "home.example"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, "thermo-1"), STW_OK);
-  assert_int_equal(it_daemon_start(f->w.data, NULL, &f->d), STW_OK);
-  printf("    daemon pid %d serving %s\n", (int)f->d.pid, f->d.uri);
+  assert_int_equal(it_world_start(&f->w, "thermo-1", NULL, &f->d), STW_OK);
   for (int i = 0; i < N_DEV; i++) {
     assert_int_equal(it_device_new(&f->w, "thermo-1", false, &f->dev[i]), STW_OK);
     stw_bootstrap_report_t why;
@@ -68,17 +65,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fixture_t *f = *state;
-  int rc = it_daemon_stop(&f->d);
-  if (rc != 0)
-    it_daemon_dump_log(&f->d);
-  uint64_t checked = 0, bad = 0;
-  stw_status_t verify = stw_store_audit_verify(f->w.store, &checked, &bad);
   for (int i = 0; i < N_DEV; i++)
     it_device_free(&f->dev[i]);
-  it_world_free(&f->w);
+  it_world_stop(&f->w, &f->d);
   free(f);
-  assert_int_equal(rc, 0);
-  assert_int_equal(verify, STW_OK);
   return 0;
 }
 

@@ -39,9 +39,7 @@ static int setup(void **state)
   assert_non_null(f);
   for (size_t i = 0; i < sizeof(f->image); i++)
     f->image[i] = (uint8_t)(i * 7 + 3);
-  assert_int_equal(it_world_init(&f->w, "home.example"), STW_OK);
-  assert_int_equal(it_allow_model(&f->w, MODEL), STW_OK);
-  assert_int_equal(it_daemon_start(f->w.data, NULL, &f->d), STW_OK);
+  assert_int_equal(it_world_start(&f->w, MODEL, NULL, &f->d), STW_OK);
   for (int i = 0; i < FLEET; i++) {
     assert_int_equal(it_device_enrolled(&f->w, f->d.uri, MODEL, &f->dev[i]), STW_OK);
     /* In the directory: COMMISSIONED, where an update may start. */
@@ -55,14 +53,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fixture_t *f = *state;
-  int rc = it_daemon_stop(&f->d);
-  if (rc != 0)
-    it_daemon_dump_log(&f->d);
   for (int i = 0; i < FLEET; i++)
     it_device_free(&f->dev[i]);
-  it_world_free(&f->w);
+  it_world_stop(&f->w, &f->d);
   free(f);
-  assert_int_equal(rc, 0);
   return 0;
 }
 

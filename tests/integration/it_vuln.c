@@ -67,12 +67,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fixture_t *f = *state;
-  int rc = it_daemon_stop(&f->d);
-  if (rc != 0)
-    it_daemon_dump_log(&f->d);
-  it_world_free(&f->w);
+  it_world_stop(&f->w, &f->d);
   free(f);
-  assert_int_equal(rc, 0);
   return 0;
 }
 
