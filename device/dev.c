@@ -23,6 +23,7 @@ static stw_status_t pem_block(const char *text, const char *labels, stw_buf_t *o
     const char *e = b ? strstr(b, end) : NULL;
     if (b && e) {
       e += strlen(end);
+      stw_wipe(out->data, out->cap);  /* out may hold a key read before: none of it stays */
       out->len = 0;
       stw_status_t st = stw_buf_append(out, b, (size_t)(e - b));
       if (st == STW_OK)
@@ -61,6 +62,15 @@ static void remove_file(const stw_dev_t *dev, const char *file)
   char path[1100];
   if (dev->dir[0] != '\0' && stw_path_join(path, sizeof(path), dev->dir, file) == STW_OK)
     unlink(path);
+}
+
+/* The pending enrollment forgotten in memory: the key's bytes wiped, not
+ * only its length reset. */
+static void drop_pending(stw_dev_t *dev)
+{
+  stw_wipe(dev->pending_key_pem.data, dev->pending_key_pem.cap);
+  dev->pending_key_pem.len = 0;
+  dev->pending_csr_der.len = 0;
 }
 
 static stw_dev_t *dev_alloc(void)
@@ -235,10 +245,8 @@ stw_status_t stw_dev_open(const char *dir, stw_dev_t **out)
   /* An enrollment that was in flight when the device stopped. */
   if (read_text(dev, "enroll.pending", STW_PEM_MAX, &txt, &len) == STW_OK) {
     if (pem_block((const char *)txt, "EC PRIVATE KEY|PRIVATE KEY", &dev->pending_key_pem) != STW_OK ||
-        stw_pem_to_der("CERTIFICATE REQUEST", txt, len, &dev->pending_csr_der) != STW_OK) {
-      dev->pending_key_pem.len = 0;
-      dev->pending_csr_der.len = 0;
-    }
+        stw_pem_to_der("CERTIFICATE REQUEST", txt, len, &dev->pending_csr_der) != STW_OK)
+      drop_pending(dev);
   }
   stw_wipe(txt, len);
   free(txt);
@@ -329,8 +337,7 @@ stw_status_t stw__dev_pending_csr(stw_dev_t *dev, const char *cn)
   stw_buf_t file, csr_pem;
   stw_buf_init(&file, 2 * STW_PEM_MAX);
   stw_buf_init(&csr_pem, STW_PEM_MAX);
-  dev->pending_key_pem.len = 0;
-  dev->pending_csr_der.len = 0;
+  drop_pending(dev);
   stw_status_t st = stw_key_generate(&key);
   if (st == STW_OK)
     st = stw_key_export_pem(key, &dev->pending_key_pem);
@@ -346,10 +353,8 @@ stw_status_t stw__dev_pending_csr(stw_dev_t *dev, const char *cn)
     st = stw_buf_append(&file, csr_pem.data, csr_pem.len);
   if (st == STW_OK)
     st = write_file(dev, "enroll.pending", file.data, file.len, 0600);
-  if (st != STW_OK) {
-    dev->pending_key_pem.len = 0;
-    dev->pending_csr_der.len = 0;
-  }
+  if (st != STW_OK)
+    drop_pending(dev);
   stw_key_free(key);
   stw_buf_free(&file, true);
   stw_buf_free(&csr_pem, false);
@@ -358,9 +363,7 @@ stw_status_t stw__dev_pending_csr(stw_dev_t *dev, const char *cn)
 
 void stw__dev_clear_pending(stw_dev_t *dev)
 {
-  stw_wipe(dev->pending_key_pem.data, dev->pending_key_pem.cap);
-  dev->pending_key_pem.len = 0;
-  dev->pending_csr_der.len = 0;
+  drop_pending(dev);
   remove_file(dev, "enroll.pending");
 }
 
