@@ -176,7 +176,6 @@ typedef struct {
   bool found;
   bool expired;
   char name[STW_TEXT_MAX];
-  const stw_cert_info_t *ca;
 } mfg_search_t;
 
 static stw_status_t find_manufacturer(stw_enroll_cache_t *cache, stw_store_t *st, const stw_cert_t *idevid,
@@ -198,7 +197,6 @@ static stw_status_t find_manufacturer(stw_enroll_cache_t *cache, stw_store_t *st
       continue;
     s->found = true;
     snprintf(s->name, sizeof(s->name), "%s", e->name);
-    s->ca = stw_ca_info(e->ca);
     return STW_OK;
   }
   return STW_OK;
@@ -249,9 +247,10 @@ static void assign_name(char *out, size_t len, const char *prefix, const char *m
 
 /* ---- the voucher the owner imported for this device ----------------------- */
 
-static stw_status_t check_voucher(const stw_enroll_ctx_t *ctx, const char *device_id,
-                                  const uint8_t *mfg_spki, size_t mfg_spki_len,
-                                  stw_enroll_outcome_t *o, stw_voucher_t *v)
+/* The voucher the owner imported must be in force, for this device and this
+ * domain: /sen and the operational PSK request both ask. */
+static stw_status_t check_voucher(const stw_enroll_ctx_t *ctx, const char *device_id, stw_enroll_outcome_t *o,
+                                  stw_voucher_t *v)
 {
   uint8_t *raw = NULL;
   size_t raw_len = 0;
@@ -263,8 +262,6 @@ static stw_status_t check_voucher(const stw_enroll_ctx_t *ctx, const char *devic
   /* The signature was verified when the owner imported the voucher (only
    * vouchers from trusted manufacturers get into the store), so the hot path
    * parses it again but spends no second verification on it. */
-  (void)mfg_spki;
-  (void)mfg_spki_len;
   st = stw_voucher_parse(raw, raw_len, v);
   free(raw);
   if (st != STW_OK)
@@ -389,7 +386,7 @@ static stw_status_t decide_sen(const stw_enroll_ctx_t *ctx, stw_enroll_cache_t *
     return refuse(o, STW_ERR_FORBIDDEN, "not-allowed", "enrollment policy does not allow device %s (model %s, manufacturer %s)",
                   o->device_id, o->device.model, o->device.manufacturer);
   }
-  if (check_voucher(ctx, o->device_id, mfg.ca->spki, mfg.ca->spki_len, o, &voucher) != STW_OK) {
+  if (check_voucher(ctx, o->device_id, o, &voucher) != STW_OK) {
     stw_device_clear(&existing);
     return o->status;
   }
@@ -510,17 +507,9 @@ static stw_status_t decide_psk(const stw_enroll_ctx_t *ctx, const stw_peer_t *pe
     return refuse(o, STW_ERR_FORBIDDEN, "not-allowed", "enrollment policy does not allow device %s (model %s, manufacturer %s)",
                   d.id, d.model, d.manufacturer);
   /* The voucher gave this domain the PSK; it must still be in force. */
-  uint8_t *raw = NULL;
-  size_t raw_len = 0;
   stw_voucher_t v;
-  st = stw_store_voucher_get(ctx->store, d.id, &raw, &raw_len);
-  if (st == STW_OK)
-    st = stw_voucher_parse(raw, raw_len, &v);
-  free(raw);
-  if (st != STW_OK)
-    return refuse(o, STW_ERR_FORBIDDEN, "no-voucher", "no ownership voucher for this device in this domain");
-  if (v.expires_on != 0 && v.expires_on < stw_now())
-    return refuse(o, STW_ERR_FORBIDDEN, "voucher-expired", "ownership voucher expired");
+  if (check_voucher(ctx, d.id, o, &v) != STW_OK)
+    return o->status;
 
   uint8_t answer[STW_PSK_ANSWER_MAX];
   size_t answer_len = 0;

@@ -1022,6 +1022,47 @@ static void test_psk_refusals(void **state)
   stw_imprint_clear(&q.im);
 }
 
+/* The operational PSK needs the voucher in force, as /sen does: each refusal
+ * writes only its audit record (expect_refusal checks nothing else moved). */
+static void test_psk_refuses_without_voucher(void **state)
+{
+  fx_t *fx = *state;
+  pdev_t p;
+  pdev_ready(fx, &p, true);
+
+  assert_int_equal(stw_store_voucher_delete(fx->st, p.im.id), STW_OK);
+  expect_refusal(fx, STW_ENROLL_PSK, &p.peer, NULL, 0, STW_ERR_FORBIDDEN, "no-voucher", COAP(4, 3));
+
+  static const uint8_t junk[] = { 0xd2, 0x84, 0x40, 0xa0, 0xf6, 0x40 };
+  assert_int_equal(stw_store_voucher_put(fx->st, p.im.id, junk, sizeof(junk)), STW_OK);
+  expect_refusal(fx, STW_ENROLL_PSK, &p.peer, NULL, 0, STW_ERR_FORBIDDEN, "voucher-invalid", COAP(4, 3));
+
+  stw_voucher_t v;
+  stw_buf_t signed_v;
+  memset(&v, 0, sizeof(v));
+  assert_int_equal(stw_hex_decode(p.im.id, 32, v.device_id, sizeof(v.device_id)), STW_OK);
+  memcpy(v.owner_spki, fx->domain->ca.spki, fx->domain->ca.spki_len);
+  v.owner_spki_len = fx->domain->ca.spki_len;
+  v.created_on = stw_now() - 7200;
+  v.expires_on = stw_now() - 3600;
+  stw_buf_init(&signed_v, STW_VOUCHER_MAX);
+  assert_int_equal(stw_voucher_sign(&v, fx->f->ca_key, &signed_v), STW_OK);
+  assert_int_equal(stw_store_voucher_put(fx->st, p.im.id, signed_v.data, signed_v.len), STW_OK);
+  expect_refusal(fx, STW_ENROLL_PSK, &p.peer, NULL, 0, STW_ERR_FORBIDDEN, "voucher-expired", COAP(4, 3));
+  stw_buf_free(&signed_v, false);
+
+  /* in force again, but naming another owner (the manufacturer's key stands in) */
+  v.expires_on = 0;
+  memcpy(v.owner_spki, fx->f->ca.spki, fx->f->ca.spki_len);
+  v.owner_spki_len = fx->f->ca.spki_len;
+  stw_buf_init(&signed_v, STW_VOUCHER_MAX);
+  assert_int_equal(stw_voucher_sign(&v, fx->f->ca_key, &signed_v), STW_OK);
+  assert_int_equal(stw_store_voucher_put(fx->st, p.im.id, signed_v.data, signed_v.len), STW_OK);
+  expect_refusal(fx, STW_ENROLL_PSK, &p.peer, NULL, 0, STW_ERR_FORBIDDEN, "voucher-other-owner", COAP(4, 3));
+  stw_buf_free(&signed_v, false);
+  stw_imprint_clear(&p.im);
+}
+
 /* Two PSK requests decided before either is applied: both get the first's PSK. */
 static void test_psk_race(void **state)
 {
@@ -1472,6 +1513,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_sren_race, setup, teardown),
     cmocka_unit_test_setup_teardown(test_psk_flow, setup, teardown),
     cmocka_unit_test_setup_teardown(test_psk_refusals, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_psk_refuses_without_voucher, setup, teardown),
     cmocka_unit_test_setup_teardown(test_psk_race, setup, teardown),
     cmocka_unit_test_setup_teardown(test_voucher_op, setup, teardown),
     cmocka_unit_test_setup_teardown(test_voucher_import, setup, teardown),
