@@ -499,9 +499,7 @@ unsigned stw_net_run(stw_net_t *net, unsigned timeout_ms)
   return net->running;
 }
 
-/* An error body in CBOR (an ACE error map, RFC 9200 5.8.3) says why in its
- * text values: show those, not the bytes of the map. false: not such a map. */
-static bool cbor_error_text(const uint8_t *body, size_t len, char *out, size_t cap)
+bool stw__cbor_error_text(const uint8_t *body, size_t len, char *out, size_t cap)
 {
   stw_cbor_reader_t r;
   stw_cbor_reader_init(&r, body, len);
@@ -527,6 +525,11 @@ static bool cbor_error_text(const uint8_t *body, size_t len, char *out, size_t c
       break;
     used += (size_t)w;
   }
+  /* Network text goes into a report: printable ASCII only, as the raw
+   * diagnostic below. */
+  for (char *c = out; *c != '\0'; c++)
+    if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+      *c = '?';
   return used > 0;
 }
 
@@ -534,7 +537,7 @@ void stw__op_refused(stw_op_t *op, unsigned code, const uint8_t *body, size_t le
 {
   char diag[128];
   size_t n = len < sizeof(diag) - 1 ? len : sizeof(diag) - 1;
-  if (len > 0 && cbor_error_text(body, len, diag, sizeof(diag))) {
+  if (len > 0 && stw__cbor_error_text(body, len, diag, sizeof(diag))) {
     n = strlen(diag);
   } else {
     for (size_t i = 0; i < n; i++)

@@ -83,6 +83,12 @@ stw_status_t stw__op_request(stw_op_t *op, coap_pdu_code_t method, const char *p
 void stw__op_finish(stw_op_t *op, stw_status_t status, unsigned coap_code, const char *reason);
 /** Map a CoAP error answer to a status. */
 stw_status_t stw__status_of_code(unsigned code);
+/** An error body in CBOR (an ACE error map, RFC 9200 5.8.3) says why in its
+ *  text values: those joined with "; " into out (cap > 0 bytes,
+ *  NUL-terminated when true, cut at cap, every byte printable ASCII with
+ *  '?' for any other), not the bytes of the map. false: not such a map, or
+ *  no text in it. Network bytes: nothing past len is read. */
+bool stw__cbor_error_text(const uint8_t *body, size_t len, char *out, size_t cap);
 /** End op with the server's refusal: the status follows the code, the reason
  *  reads "<what> refused (c.dd): <diagnostic>" (what NULL: "refused ..."),
  *  keeping only printable bytes of the diagnostic, which is network text. */

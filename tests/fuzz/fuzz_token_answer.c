@@ -1,11 +1,14 @@
 /* Fuzz target: the device's reading of the domain's /token answer
- * (device/token.c), for a DTLS-profile and an OSCORE-profile request. What
- * parses must stay within the documented limits; nothing may leak. */
+ * (device/token.c), for a DTLS-profile and an OSCORE-profile request, and
+ * of an error answer's CBOR map (device/net.c, what any refusal's report
+ * quotes). What parses must stay within the documented limits; nothing may
+ * leak; a quoted diagnostic is printable text that fits. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "token_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -24,6 +27,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     stw_token_clear(&tok);
     stw_oscore_material_clear(&mat);
+  }
+  char diag[128];
+  size_t cap = size > 0 ? 1 + data[0] % sizeof(diag) : sizeof(diag);  /* small caps cut texts too */
+  if (stw__cbor_error_text(data, size, diag, cap)) {
+    size_t n = strnlen(diag, cap);
+    if (n == 0 || n >= cap)
+      abort();
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)diag[i] < 0x20 || (unsigned char)diag[i] >= 0x7f)
+        abort();
   }
   return 0;
 }
