@@ -974,11 +974,34 @@ stw_status_t stw_enroll_import_voucher_in_tx(stw_store_t *st, const stw_domain_t
   stw_device_t d;
   memset(&d, 0, sizeof(d));
   rc = stw_store_device_get(st, device_id_out, &d);
+  if (rc != STW_OK && rc != STW_ERR_NOT_FOUND)
+    return rc;
   /* Only a device that has not enrolled here (or starts a new life) takes
    * its bootstrap PSK from the voucher: importing the voucher again for an
    * enrolled device must not bring a retired bootstrap PSK back to life. */
-  bool fresh = rc == STW_ERR_NOT_FOUND || (rc == STW_OK && (d.state == STW_STATE_MANUFACTURED ||
-                                                              d.state == STW_STATE_DECOMMISSIONED));
+  bool fresh = rc == STW_ERR_NOT_FOUND || d.state == STW_STATE_MANUFACTURED || d.state == STW_STATE_DECOMMISSIONED;
+  /* Open the sealed PSK before anything is written: one this domain's key
+   * cannot open is refused like any other voucher, with nothing half made. */
+  stw_psk_t psk;
+  memset(&psk, 0, sizeof(psk));
+  bool takes_psk = s.v.sealed_psk_len > 0 && fresh;
+  if (takes_psk) {
+    size_t key_len = sizeof(psk.key);
+    static const char info[] = "steward voucher psk";
+    if (stw_unseal(domain->ca_key, (const uint8_t *)info, sizeof(info) - 1, s.v.sealed_psk, s.v.sealed_psk_len,
+                   psk.key, &key_len) != STW_OK) {
+      stw_wipe(&psk, sizeof(psk));
+      stw_device_clear(&d);
+      snprintf(diag, diag_len, "cannot open the sealed PSK with this domain's key");
+      rc = import_audit(st, "refuse.voucher-import", device_id_out, "voucher-psk-sealed", diag);
+      return rc == STW_OK ? STW_ERR_FORBIDDEN : rc;
+    }
+    snprintf(psk.identity, sizeof(psk.identity), "%s", s.v.psk_identity);
+    snprintf(psk.device_id, sizeof(psk.device_id), "%s", device_id_out);
+    psk.kind = STW_PSK_BOOTSTRAP;
+    psk.active = true;
+    psk.key_len = key_len;
+  }
   if (rc == STW_ERR_NOT_FOUND) {
     memset(&d, 0, sizeof(d));
     snprintf(d.id, sizeof(d.id), "%s", device_id_out);
@@ -988,7 +1011,7 @@ stw_status_t stw_enroll_import_voucher_in_tx(stw_store_t *st, const stw_domain_t
     d.cred_kind = s.v.sealed_psk_len > 0 ? STW_CRED_PSK : STW_CRED_X509;
     d.created_at = d.updated_at = stw_now();
     rc = stw_store_device_put(st, &d);
-  } else if (rc == STW_OK && d.state == STW_STATE_DECOMMISSIONED) {
+  } else if (d.state == STW_STATE_DECOMMISSIONED) {
     /* A new voucher starts a new life: ownership transfer. */
     stw_state_t next;
     rc = stw_store_transition(st, device_id_out, STW_EV_REIMPRINT, "admin", "new voucher imported", &next);
@@ -996,25 +1019,9 @@ stw_status_t stw_enroll_import_voucher_in_tx(stw_store_t *st, const stw_domain_t
   stw_device_clear(&d);
   if (rc == STW_OK)
     rc = stw_store_voucher_put(st, device_id_out, voucher, len);
-  if (rc == STW_OK && s.v.sealed_psk_len > 0 && fresh) {
-    stw_psk_t psk;
-    memset(&psk, 0, sizeof(psk));
-    size_t key_len = sizeof(psk.key);
-    static const char info[] = "steward voucher psk";
-    rc = stw_unseal(domain->ca_key, (const uint8_t *)info, sizeof(info) - 1, s.v.sealed_psk,
-                    s.v.sealed_psk_len, psk.key, &key_len);
-    if (rc == STW_OK) {
-      snprintf(psk.identity, sizeof(psk.identity), "%s", s.v.psk_identity);
-      snprintf(psk.device_id, sizeof(psk.device_id), "%s", device_id_out);
-      psk.kind = STW_PSK_BOOTSTRAP;
-      psk.active = true;
-      psk.key_len = key_len;
-      rc = stw_store_psk_put(st, &psk);
-    } else {
-      snprintf(diag, diag_len, "cannot open the sealed PSK with this domain's key");
-    }
-    stw_wipe(&psk, sizeof(psk));
-  }
+  if (rc == STW_OK && takes_psk)
+    rc = stw_store_psk_put(st, &psk);
+  stw_wipe(&psk, sizeof(psk));
   if (rc == STW_OK) {
     char detail[STW_REASON_MAX];
     snprintf(detail, sizeof(detail), "voucher from %s", s.name);

@@ -1207,6 +1207,25 @@ static void test_voucher_import(void **state)
   assert_int_equal(try_import(fx, v.data, v.len, id, &added, &rec), STW_ERR_UNTRUSTED);
   stw_buf_free(&v, false);
 
+  /* in force, but its sealed PSK is not one this domain's key opens: refused
+   * before anything is written, the refusal audited */
+  old.expires_on = 0;
+  snprintf(old.psk_identity, sizeof(old.psk_identity), "%s", d.im.id);
+  memset(old.sealed_psk, 0x5a, 64);
+  old.sealed_psk_len = 64;
+  stw_buf_init(&v, STW_VOUCHER_MAX);
+  assert_int_equal(stw_voucher_sign(&old, fx->f->ca_key, &v), STW_OK);
+  assert_int_equal(try_import(fx, v.data, v.len, id, &added, &rec), STW_ERR_FORBIDDEN);
+  assert_int_equal(added, 1);
+  assert_string_equal(rec.action, "refuse.voucher-import");
+  assert_string_equal(rec.outcome, "voucher-psk-sealed");
+  assert_string_equal(rec.subject, d.im.id);
+  assert_int_equal(stw_store_device_get(fx->st, d.im.id, &row), STW_ERR_NOT_FOUND);
+  assert_int_equal(stw_store_voucher_get(fx->st, d.im.id, &raw, &raw_len), STW_ERR_NOT_FOUND);
+  stw_psk_t psk;
+  assert_int_equal(stw_store_psk_get(fx->st, d.im.id, &psk), STW_ERR_NOT_FOUND);
+  stw_buf_free(&v, false);
+
   /* not a voucher */
   static const uint8_t junk[] = { 0xa1, 0x01, 0x02 };
   assert_int_equal(try_import(fx, junk, sizeof(junk), id, &added, &rec), STW_ERR_MALFORMED);
