@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "domain/domain.h"
@@ -79,11 +80,60 @@ static void test_missing_certificates_are_issued_again(void **state)
   free(dir);
 }
 
+static mode_t mode_of(const char *dir, const char *file)
+{
+  char path[1024];
+  struct stat sb;
+  snprintf(path, sizeof(path), "%s/%s", dir, file);
+  assert_int_equal(stat(path, &sb), 0);
+  return sb.st_mode & 0777;
+}
+
+static void read_token(const char *dir, char *out, size_t cap)
+{
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/admin.token", dir);
+  FILE *fp = fopen(path, "r");
+  assert_non_null(fp);
+  assert_non_null(fgets(out, (int)cap, fp));
+  fclose(fp);
+}
+
+/* The secrets are the owner's alone, the folder too; the admin token is made
+ * once (a restart must not change the operator's credential). */
+static void test_secrets_are_private(void **state)
+{
+  (void)state;
+  char *dir = stw_test_tmpdir("domain");
+  char sub[1024];
+  snprintf(sub, sizeof(sub), "%s/data", dir);
+  stw_domain_t *d = NULL;
+  assert_int_equal(stw_domain_open(sub, "home.example", &d), STW_OK);
+  stw_domain_close(d);
+  struct stat sb;
+  assert_int_equal(stat(sub, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0700);
+  assert_int_equal(mode_of(sub, "domain-ca.key"), 0600);
+  assert_int_equal(mode_of(sub, "server.key"), 0600);
+  assert_int_equal(mode_of(sub, "admin.token"), 0600);
+  char first[80], second[80];
+  read_token(sub, first, sizeof(first));
+  assert_int_equal(strlen(first), 65);  /* 32 random bytes in hex, and a newline */
+
+  assert_int_equal(stw_domain_open(sub, "home.example", &d), STW_OK);
+  stw_domain_close(d);
+  read_token(sub, second, sizeof(second));
+  assert_string_equal(first, second);
+  stw_test_rmtree(dir);
+  free(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reopen_is_the_same),
     cmocka_unit_test(test_missing_certificates_are_issued_again),
+    cmocka_unit_test(test_secrets_are_private),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
