@@ -20,13 +20,22 @@ id=$("$STEWARD" mfg imprint --dir mfg --model thermo-1 --out dev/d1)
 start_daemon
 "$STEWARD" device --dir dev/d1 --server "$uri" bootstrap
 
+# Each refusal must say why: a crash or a daemon that never answered fails these.
+refused() { # refused FILE PATTERN COMMAND...: exit 1 (a refusal, not a crash) and PATTERN in the output
+  local out=$1 pattern=$2 rc=0
+  shift 2
+  "$@" >"$out" 2>&1 || rc=$?
+  cat "$out"
+  test "$rc" -eq 1 && grep -Eq "$pattern" "$out"
+}
 echo "# the vendor signs a release, the owner publishes it and starts a campaign"
 head -c 4096 /dev/urandom >fw.img
 "$STEWARD" mfg firmware-sign --dir mfg --image fw.img --class thermo-1 --sequence 1 --out fw.manifest
 "$STEWARD" admin --data var firmware publish --manifest fw.manifest --image fw.img
 head -c 4096 /dev/urandom >other.img
 check "publishing with an image the manifest does not describe is refused" \
-  bash -c "! '$STEWARD' admin --data var firmware publish --manifest fw.manifest --image other.img"
+  refused publish-refused.out "does not match the manifest" \
+  "$STEWARD" admin --data var firmware publish --manifest fw.manifest --image other.img
 "$STEWARD" admin --data var campaign create --firmware 1 --target model=thermo-1 --canary 100 --max-failures 0
 
 echo "# the device runs its agents: it installs the release and answers the challenge that follows"
@@ -56,10 +65,11 @@ check "the HTML report names the device" grep -q "$id" report.html
 
 echo "# decommission: refused from then on, until a new owner's voucher"
 "$STEWARD" admin --data var decommission "$id"
-check "the decommissioned device cannot attest" bash -c "! '$STEWARD' device --dir dev/d1 --server '$uri' attest"
+check "the decommissioned device cannot attest: its LDevID is refused at the handshake" \
+  refused attest-refused.out "attestation of $id failed: .*DTLS" "$STEWARD" device --dir dev/d1 --server "$uri" attest
 "$STEWARD" device --dir dev/d1 factory-reset
-check "after the reset, without a new voucher, bootstrap is refused" \
-  bash -c "! '$STEWARD' device --dir dev/d1 --server '$uri' bootstrap"
+check "after the reset, without a new voucher, bootstrap is refused 4.03 decommissioned" \
+  refused boot-refused.out "refused.*4\.03.*decommissioned" "$STEWARD" device --dir dev/d1 --server "$uri" bootstrap
 "$STEWARD" mfg voucher --dir mfg --device dev/d1 --owner var/domain-ca.pem --out d1-new.voucher >/dev/null
 "$STEWARD" admin --data var voucher add d1-new.voucher
 check "with the new voucher it bootstraps again" "$STEWARD" device --dir dev/d1 --server "$uri" bootstrap
