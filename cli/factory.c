@@ -60,9 +60,11 @@ stw_status_t stw_factory_open(const char *dir, const char *name, bool create, st
     if ((st = stw_mkdir_p(dir, 0700)) == STW_OK && (st = stw_factory_new(name, &f)) == STW_OK &&
         (st = stw_key_export_pem(f->ca_key, &key_pem)) == STW_OK &&
         (st = stw_der_to_pem("CERTIFICATE", f->ca_der.data, f->ca_der.len, &ca_pem)) == STW_OK &&
-        (st = stw_file_write_atomic(key_path, key_pem.data, key_pem.len, 0600)) == STW_OK &&
-        (st = stw_file_write_atomic(ca_path, ca_pem.data, ca_pem.len, 0644)) == STW_OK)
-      st = stw_file_write_atomic(name_path, name, strlen(name), 0644);
+        (st = stw_file_write_atomic(ca_path, ca_pem.data, ca_pem.len, 0644)) == STW_OK &&
+        (st = stw_file_write_atomic(name_path, name, strlen(name), 0644)) == STW_OK)
+      /* The key is the commit point (its presence means "created"): written
+       * last, a crash before it leaves a folder the next init simply redoes. */
+      st = stw_file_write_atomic(key_path, key_pem.data, key_pem.len, 0600);
     stw_buf_free(&key_pem, true);
     stw_buf_free(&ca_pem, false);
     if (st != STW_OK) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "factory.h"
@@ -386,9 +387,36 @@ static void test_factory_folder(void **state)
   stw_factory_free(loaded);
 }
 
+/* A create that died after the certificate but before the key: the next
+ * create starts over instead of reporting EXISTS on a folder it cannot load. */
+static void test_factory_folder_interrupted(void **state)
+{
+  fx_t *fx = *state;
+  char dir[1100], path[1200];
+  snprintf(dir, sizeof(dir), "%s/mfg", fx->dir);
+  stw_factory_t *first = NULL, *again = NULL;
+  assert_int_equal(stw_factory_open(dir, "Globex", true, &first), STW_OK);
+  snprintf(path, sizeof(path), "%s/ca.key", dir);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(stw_factory_open(dir, "Globex", false, &again), STW_ERR_NOT_FOUND);
+  assert_int_equal(stw_factory_open(dir, "Globex", true, &again), STW_OK);
+  assert_int_equal(file_mode(dir, "ca.key"), 0600);
+  /* a fresh CA, and the folder's certificate is the new one */
+  stw_factory_t *loaded = NULL;
+  assert_int_equal(stw_factory_open(dir, "ignored", false, &loaded), STW_OK);
+  assert_int_equal(loaded->ca_der.len, again->ca_der.len);
+  assert_memory_equal(loaded->ca_der.data, again->ca_der.data, again->ca_der.len);
+  assert_false(first->ca_der.len == again->ca_der.len &&
+               memcmp(first->ca_der.data, again->ca_der.data, first->ca_der.len) == 0);
+  stw_factory_free(first);
+  stw_factory_free(again);
+  stw_factory_free(loaded);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_factory_folder_interrupted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_ca, setup, teardown),
     cmocka_unit_test_setup_teardown(test_x509_unique, setup, teardown),
     cmocka_unit_test_setup_teardown(test_psk_unique_and_stable, setup, teardown),
