@@ -87,25 +87,29 @@ static stw_coap_server_t *server_of(coap_session_t *session)
  * and a decommission by `steward admin` in another process counts at the
  * next handshake. Serials are random 16 bytes, so a foreign certificate (an
  * IDevID) does not meet a revoked serial by chance. */
-static bool revoked_certificate(stw_coap_server_t *s, const uint8_t *der, size_t len, stw_cert_info_t *info)
+typedef enum { CERT_LIVE, CERT_REVOKED, CERT_UNKNOWN } cert_standing_t;
+
+static cert_standing_t certificate_standing(stw_coap_server_t *s, const uint8_t *der, size_t len,
+                                            stw_cert_info_t *info)
 {
   bool revoked = false;
   if (stw_cert_parse(der, len, info) != STW_OK)
-    return false;  /* not ours to judge here: the parts refuse what does not parse */
+    return CERT_LIVE;     /* not ours to judge here: the parts refuse what does not parse */
   if (stw_store_serial_is_revoked(s->cfg.store, info->serial_hex, &revoked) != STW_OK)
-    return true;   /* cannot tell: fail closed */
-  return revoked;
+    return CERT_UNKNOWN;  /* cannot tell: the caller fails closed */
+  return revoked ? CERT_REVOKED : CERT_LIVE;
 }
 
 typedef struct {
   char subject[STW_TEXT_MAX];
+  const char *outcome;           /* static */
   char detail[STW_REASON_MAX];
 } refusal_t;
 
 static stw_status_t audit_refusal(stw_store_t *st, void *arg)
 {
   const refusal_t *r = arg;
-  return stw_store_audit_event(st, "daemon", "refuse.handshake", r->subject, "revoked-certificate", r->detail);
+  return stw_store_audit_event(st, "daemon", "refuse.handshake", r->subject, r->outcome, r->detail);
 }
 
 static void refusal_audited(void *arg, stw_status_t status)
@@ -116,7 +120,7 @@ static void refusal_audited(void *arg, stw_status_t status)
 
 /* The refused handshake goes to the audit log through the writer thread
  * (this thread only reads the store), once a quiet period per certificate. */
-static void note_refusal(stw_coap_server_t *s, const stw_cert_info_t *info)
+static void note_refusal(stw_coap_server_t *s, const stw_cert_info_t *info, cert_standing_t standing)
 {
   if (s->cfg.committer == NULL)
     return;
@@ -135,7 +139,14 @@ static void note_refusal(stw_coap_server_t *s, const stw_cert_info_t *info)
     snprintf(r->subject, sizeof(r->subject), "%s", info->serial_number);
   else
     snprintf(r->subject, sizeof(r->subject), "serial:%.40s", info->serial_hex);
-  snprintf(r->detail, sizeof(r->detail), "DTLS handshake with revoked certificate serial %s", info->serial_hex);
+  if (standing == CERT_REVOKED) {
+    r->outcome = "revoked-certificate";
+    snprintf(r->detail, sizeof(r->detail), "DTLS handshake with revoked certificate serial %s", info->serial_hex);
+  } else {
+    r->outcome = "revocation-unknown";
+    snprintf(r->detail, sizeof(r->detail), "DTLS handshake refused: the store could not say whether serial %s is revoked",
+             info->serial_hex);
+  }
   if (stw_committer_submit(s->cfg.committer, audit_refusal, refusal_audited, r) != STW_OK)
     free(r);
 }
@@ -156,8 +167,9 @@ static int remember_peer(const char *cn, const uint8_t *der, size_t len, coap_se
     return 0;
   bool is_cert = strcmp(cn, COAP_DTLS_RPK_CERT_CN) != 0;
   stw_cert_info_t info;
-  if (is_cert && revoked_certificate(server_of(session), der, len, &info)) {
-    note_refusal(server_of(session), &info);
+  cert_standing_t standing = is_cert ? certificate_standing(server_of(session), der, len, &info) : CERT_LIVE;
+  if (standing != CERT_LIVE) {
+    note_refusal(server_of(session), &info, standing);
     return 0;
   }
   session_peer_t *p = coap_session_get_app_data(session);
