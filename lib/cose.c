@@ -1,10 +1,11 @@
 /* COSE_Sign1 (RFC 9052 section 4.2) with ES256 only.
  *
- * The outer array is walked with libcbor's streaming decoder, which hands
- * out byte strings as pointers into the input: that is how the parsed
+ * The outer array is walked with the bounded reader (cbor_reader.h), which
+ * hands out byte strings as pointers into the input: that is how the parsed
  * struct can point into the caller's buffer. The two header maps are then
  * decoded with cbor_load from their exact byte ranges. */
 #include "cose.h"
+#include "cbor_reader.h"
 #include "cose_internal.h"
 
 #include <cbor.h>
@@ -17,116 +18,6 @@
 #define LABEL_CRIT 2
 #define LABEL_CONTENT_TYPE 3
 #define LABEL_KID 4
-
-/* ---- one step of the streaming decoder ---- */
-
-typedef enum {
-  IT_NONE, IT_UINT, IT_NEGINT, IT_BSTR, IT_TSTR, IT_ARRAY, IT_MAP, IT_TAG,
-  IT_SIMPLE, IT_INDEFINITE,
-} item_kind_t;
-
-typedef struct {
-  item_kind_t kind;
-  uint64_t value;       /* uint / negint argument, tag number, array or map count */
-  const uint8_t *data;  /* bstr / tstr content, inside the input */
-  size_t len;
-} item_t;
-
-static void on_uint8(void *c, uint8_t v) { item_t *it = c; it->kind = IT_UINT; it->value = v; }
-static void on_uint16(void *c, uint16_t v) { item_t *it = c; it->kind = IT_UINT; it->value = v; }
-static void on_uint32(void *c, uint32_t v) { item_t *it = c; it->kind = IT_UINT; it->value = v; }
-static void on_uint64(void *c, uint64_t v) { item_t *it = c; it->kind = IT_UINT; it->value = v; }
-static void on_neg8(void *c, uint8_t v) { item_t *it = c; it->kind = IT_NEGINT; it->value = v; }
-static void on_neg16(void *c, uint16_t v) { item_t *it = c; it->kind = IT_NEGINT; it->value = v; }
-static void on_neg32(void *c, uint32_t v) { item_t *it = c; it->kind = IT_NEGINT; it->value = v; }
-static void on_neg64(void *c, uint64_t v) { item_t *it = c; it->kind = IT_NEGINT; it->value = v; }
-static void on_bstr(void *c, cbor_data d, size_t n) { item_t *it = c; it->kind = IT_BSTR; it->data = d; it->len = n; }
-static void on_tstr(void *c, cbor_data d, size_t n) { item_t *it = c; it->kind = IT_TSTR; it->data = d; it->len = n; }
-static void on_array(void *c, size_t n) { item_t *it = c; it->kind = IT_ARRAY; it->value = n; }
-static void on_map(void *c, size_t n) { item_t *it = c; it->kind = IT_MAP; it->value = n; }
-static void on_tag(void *c, uint64_t v) { item_t *it = c; it->kind = IT_TAG; it->value = v; }
-static void on_indef(void *c) { item_t *it = c; it->kind = IT_INDEFINITE; }
-static void on_simple(void *c) { item_t *it = c; it->kind = IT_SIMPLE; }
-static void on_bool(void *c, bool v) { (void)v; on_simple(c); }
-static void on_float(void *c, float v) { (void)v; on_simple(c); }
-static void on_double(void *c, double v) { (void)v; on_simple(c); }
-
-static const struct cbor_callbacks walk_callbacks = {
-  .uint8 = on_uint8, .uint16 = on_uint16, .uint32 = on_uint32, .uint64 = on_uint64,
-  .negint8 = on_neg8, .negint16 = on_neg16, .negint32 = on_neg32, .negint64 = on_neg64,
-  .byte_string = on_bstr, .byte_string_start = on_indef,
-  .string = on_tstr, .string_start = on_indef,
-  .array_start = on_array, .indef_array_start = on_indef,
-  .map_start = on_map, .indef_map_start = on_indef,
-  .tag = on_tag,
-  .float2 = on_float, .float4 = on_float, .float8 = on_double,
-  .undefined = on_simple, .null = on_simple, .boolean = on_bool, .indef_break = on_indef,
-};
-
-/* libcbor 0.8's stream decoder refuses the one-byte tags 6..20, COSE_Sign1's
- * 18 among them, so tag heads (major type 6) are read here. */
-static stw_status_t tag_head(const uint8_t *p, size_t len, item_t *it, size_t *used)
-{
-  uint8_t info = p[0] & 0x1f;
-  size_t extra = info < 24 ? 0 : info == 24 ? 1 : info == 25 ? 2 : info == 26 ? 4 : info == 27 ? 8 : 9;
-  if (extra > 8 || len - 1 < extra)
-    return STW_ERR_MALFORMED;
-  uint64_t v = info < 24 ? info : 0;
-  for (size_t i = 0; i < extra; i++)
-    v = v << 8 | p[1 + i];
-  it->kind = IT_TAG;
-  it->value = v;
-  *used = 1 + extra;
-  return STW_OK;
-}
-
-/* Decode the head (and string content) at p[0..len). Indefinite lengths are
- * refused: nothing we accept needs them, and they break "points into input". */
-static stw_status_t next_item(const uint8_t *p, size_t len, item_t *it, size_t *used)
-{
-  memset(it, 0, sizeof(*it));
-  if (len == 0)
-    return STW_ERR_MALFORMED;
-  if (p[0] >> 5 == 6)
-    return tag_head(p, len, it, used);
-  struct cbor_decoder_result r = cbor_stream_decode(p, len, &walk_callbacks, it);
-  if (r.status != CBOR_DECODER_FINISHED || r.read == 0 || r.read > len)
-    return STW_ERR_MALFORMED;
-  if (it->kind == IT_NONE || it->kind == IT_INDEFINITE)
-    return STW_ERR_MALFORMED;
-  *used = r.read;
-  return STW_OK;
-}
-
-/* Length of the complete data item at p (nested items included). */
-static stw_status_t skip_item(const uint8_t *p, size_t len, size_t *used)
-{
-  size_t pos = 0;
-  uint64_t pending = 1;
-  while (pending > 0) {
-    item_t it;
-    size_t n;
-    stw_status_t st = next_item(p + pos, len - pos, &it, &n);
-    if (st != STW_OK)
-      return st;
-    pos += n;
-    pending--;
-    /* Each element takes at least one byte, so counts beyond the bytes left
-     * are lies; this also keeps pending from overflowing. */
-    uint64_t add = 0;
-    if (it.kind == IT_ARRAY)
-      add = it.value;
-    else if (it.kind == IT_MAP)
-      add = it.value > UINT64_MAX / 2 ? UINT64_MAX : 2 * it.value;
-    else if (it.kind == IT_TAG)
-      add = 1;
-    if (add > len - pos || pending > (len - pos) - add)
-      return STW_ERR_MALFORMED;
-    pending += add;
-  }
-  *used = pos;
-  return STW_OK;
-}
 
 /* ---- header maps ---- */
 
@@ -295,14 +186,19 @@ static stw_status_t check_crit(const headers_t *h, size_t n_protected)
 stw_status_t stw__cbor_load(const uint8_t *p, size_t len, cbor_item_t **item)
 {
   *item = NULL;
-  size_t used = 0;
-  if (p == NULL || skip_item(p, len, &used) != STW_OK || used != len)
+  if (p == NULL)
     return STW_ERR_MALFORMED;
-  struct cbor_load_result r;
-  *item = cbor_load(p, len, &r);
+  /* The reader's walk checks every count against the bytes left and bounds
+   * the nesting before libcbor allocates anything. */
+  stw_cbor_reader_t r;
+  stw_cbor_reader_init(&r, p, len);
+  if (stw_cbor_skip(&r) != STW_OK || !stw_cbor_at_end(&r))
+    return STW_ERR_MALFORMED;
+  struct cbor_load_result res;
+  *item = cbor_load(p, len, &res);
   if (*item == NULL)
-    return r.error.code == CBOR_ERR_MEMERROR ? STW_ERR_NOMEM : STW_ERR_MALFORMED;
-  if (r.read != len) {
+    return res.error.code == CBOR_ERR_MEMERROR ? STW_ERR_NOMEM : STW_ERR_MALFORMED;
+  if (res.read != len) {
     cbor_decref(item);
     return STW_ERR_MALFORMED;
   }
@@ -321,61 +217,41 @@ stw_status_t stw_cose_sign1_parse(const uint8_t *msg, size_t len, stw_cose_sign1
   cbor_item_t *prot = NULL, *unprot = NULL;
   headers_t h;
   memset(&h, 0, sizeof(h));
-  item_t it;
-  size_t pos = 0, n = 0;
-  stw_status_t st = next_item(msg, len, &it, &n);
-  if (st != STW_OK)
+  stw_cbor_reader_t r;
+  stw_cbor_reader_init(&r, msg, len);
+  stw_cbor_type_t type;
+  uint64_t tag;
+  size_t n;
+  stw_status_t st = STW_ERR_MALFORMED;
+  if (stw_cbor_peek_type(&r, &type) != STW_OK)
     goto out;
-  pos += n;
-  st = STW_ERR_MALFORMED;
-  if (it.kind == IT_TAG) {
-    if (it.value != 18)  /* COSE_Sign1 tag; any other tag is another type */
-      goto out;
-    if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
-      goto out;
-    pos += n;
-    st = STW_ERR_MALFORMED;
-  }
-  if (it.kind != IT_ARRAY || it.value != 4)
+  /* The COSE_Sign1 tag is optional; any other tag is another type. */
+  if (type == STW_CBOR_TAG && (stw_cbor_read_tag(&r, &tag) != STW_OK || tag != 18))
     goto out;
   /* [protected: bstr, unprotected: map, payload: bstr, signature: bstr] */
-  if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
+  if (stw_cbor_read_array(&r, &n) != STW_OK || n != 4)
     goto out;
-  pos += n;
-  st = STW_ERR_MALFORMED;
-  if (it.kind != IT_BSTR)
+  if (stw_cbor_read_bstr(&r, &out->protected_hdr, &out->protected_len) != STW_OK)
     goto out;
-  out->protected_hdr = it.data;
-  out->protected_len = it.len;
-  const uint8_t *unprot_start = msg + pos;
-  if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
+  const uint8_t *unprot_start = r.pos;
+  if (stw_cbor_peek_type(&r, &type) != STW_OK || type != STW_CBOR_MAP || stw_cbor_skip(&r) != STW_OK)
     goto out;
-  st = STW_ERR_MALFORMED;
-  if (it.kind != IT_MAP)
+  size_t unprot_len = (size_t)(r.pos - unprot_start);
+  stw_cbor_reader_t probe = r;
+  if (stw_cbor_peek_type(&r, &type) == STW_OK && type == STW_CBOR_SIMPLE) {
+    /* Detached payloads (nil) are not offered, nor false, true, undefined
+     * or a float in their place; an unassigned or broken simple value stays
+     * malformed. */
+    uint8_t info = r.pos[0] & 0x1f;
+    if (info >= 20 && info != 24 && stw_cbor_skip(&probe) == STW_OK)
+      st = STW_ERR_UNSUPPORTED;
     goto out;
-  size_t unprot_len;
-  if ((st = skip_item(msg + pos, len - pos, &unprot_len)) != STW_OK)
+  }
+  if (stw_cbor_read_bstr(&r, &out->payload, &out->payload_len) != STW_OK)
     goto out;
-  pos += unprot_len;
-  if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
+  /* Nothing may follow the item. */
+  if (stw_cbor_read_bstr(&r, &out->signature, &out->signature_len) != STW_OK || !stw_cbor_at_end(&r))
     goto out;
-  pos += n;
-  st = STW_ERR_UNSUPPORTED;  /* detached payloads (nil) are not offered */
-  if (it.kind == IT_SIMPLE)
-    goto out;
-  st = STW_ERR_MALFORMED;
-  if (it.kind != IT_BSTR)
-    goto out;
-  out->payload = it.data;
-  out->payload_len = it.len;
-  if ((st = next_item(msg + pos, len - pos, &it, &n)) != STW_OK)
-    goto out;
-  pos += n;
-  st = STW_ERR_MALFORMED;
-  if (it.kind != IT_BSTR || pos != len)  /* nothing may follow the item */
-    goto out;
-  out->signature = it.data;
-  out->signature_len = it.len;
 
   /* Headers. An empty protected bstr means an empty map (RFC 9052 3). */
   if (out->protected_len > 0) {

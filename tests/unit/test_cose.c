@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cbor_reader.h"
 #include "cose.h"
 
 typedef struct {
@@ -298,6 +299,18 @@ static void test_rejections(void **state)
   assert_int_equal(parse_with(huge_count, sizeof(huge_count), empty_map, 1, 64), STW_ERR_MALFORMED);
   static const uint8_t huge_unprot[] = {0xa1, 0x18, 0x63, 0x9b, 0, 0, 0, 1, 0, 0, 0, 0};
   assert_int_equal(parse_with(es256, sizeof(es256), huge_unprot, sizeof(huge_unprot), 64), STW_ERR_MALFORMED);
+  /* A header value nested deeper than the reader follows (arrays inside
+   * arrays): refused before libcbor builds (and recursively frees) it. */
+  uint8_t deep[3 + STW_CBOR_DEPTH_MAX + 1];
+  deep[0] = 0xa1;
+  deep[1] = 0x18;
+  deep[2] = 0x63;
+  for (size_t i = 0; i < STW_CBOR_DEPTH_MAX; i++)
+    deep[3 + i] = 0x81;
+  deep[3 + STW_CBOR_DEPTH_MAX] = 0x00;
+  assert_int_equal(parse_with(es256, sizeof(es256), deep, sizeof(deep), 64), STW_ERR_MALFORMED);
+  deep[3 + STW_CBOR_DEPTH_MAX - 1] = 0x00;  /* one level less: fine */
+  assert_int_equal(parse_with(es256, sizeof(es256), deep, sizeof(deep) - 1, 64), STW_OK);
   /* Signature not 64 bytes. */
   assert_int_equal(parse_with(es256, sizeof(es256), empty_map, 1, 63), STW_ERR_MALFORMED);
   assert_int_equal(parse_with(es256, sizeof(es256), empty_map, 1, 65), STW_ERR_MALFORMED);
