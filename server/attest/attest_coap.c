@@ -316,47 +316,14 @@ static stw_status_t take_request(const stw_audit_t *a, void *ctx)
   return STW_OK;
 }
 
-static stw_status_t note_any(const stw_audit_t *a, void *ctx)
-{
-  (void)a;
-  *(bool *)ctx = true;
-  return STW_OK;
-}
-
-/* Is there a record after seq? */
-static bool audit_after(stw_store_t *st, uint64_t seq)
-{
-  bool any = false;
-  return stw_store_audit_list(st, seq, 1, note_any, &any) == STW_OK && any;
-}
-
-/* The log's last sequence number, without reading the log: double, then halve. */
-static uint64_t audit_last(stw_store_t *st)
-{
-  uint64_t lo = 0, hi = 1;  /* invariant: a record after lo, none after hi (once found) */
-  if (!audit_after(st, 0))
-    return 0;
-  while (audit_after(st, hi) && hi < (UINT64_C(1) << 62)) {
-    lo = hi;
-    hi *= 2;
-  }
-  while (hi - lo > 1) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    if (audit_after(st, mid))
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return hi;
-}
-
 /* Follower thread: take the operator's and the other parts' requests from
  * the audit log, and say when the periodic tick is due. */
 static bool follow(stw_store_t *st, bool first, void *arg)
 {
   stw_attest_coap_t *t = arg;
   if (first) {
-    t->followed_seq = audit_last(st);
+    if (stw_store_audit_last(st, &t->followed_seq) != STW_OK)
+      t->followed_seq = 0;
     return false;
   }
   t->since_tick += STW_ATTEST_POLL_MS;

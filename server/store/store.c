@@ -614,6 +614,14 @@ stw_status_t stw_store_audit_event(stw_store_t *st, const char *actor, const cha
   return stw_store_audit_append(st, &rec);
 }
 
+stw_status_t stw_store_audit_last(stw_store_t *st, uint64_t *seq)
+{
+  if (st == NULL || seq == NULL)
+    return STW_ERR_INVALID;
+  uint8_t hash[32];
+  return st->ops->audit_last(st->be, seq, hash);
+}
+
 stw_status_t stw_store_audit_list(stw_store_t *st, uint64_t after, uint64_t limit, stw_audit_cb cb, void *ctx)
 {
   if (st == NULL || cb == NULL)

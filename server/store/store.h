@@ -155,6 +155,8 @@ typedef stw_status_t (*stw_audit_cb)(const stw_audit_t *a, void *ctx);
  *  common case. An empty actor is recorded as "anonymous". */
 stw_status_t stw_store_audit_event(stw_store_t *st, const char *actor, const char *action, const char *subject,
                                    const char *outcome, const char *detail);
+/** The sequence number of the newest record (0: the log is empty). */
+stw_status_t stw_store_audit_last(stw_store_t *st, uint64_t *seq);
 /** Records with seq > after, in order, at most limit (0: no limit). */
 stw_status_t stw_store_audit_list(stw_store_t *st, uint64_t after, uint64_t limit, stw_audit_cb cb, void *ctx);
 /** Recompute the chain. STW_OK, or STW_ERR_TAMPERED with *bad_seq the first

@@ -486,16 +486,10 @@ void it_ldevid_spki(stw_store_t *st, const char *device_id, uint8_t *spki, size_
   stw_device_clear(&row);
 }
 
-static stw_status_t note_last(const stw_audit_t *a, void *arg)
-{
-  *(uint64_t *)arg = a->seq;
-  return STW_OK;
-}
-
 uint64_t it_audit_last(stw_store_t *st)
 {
   uint64_t last = 0;
-  assert_int_equal(stw_store_audit_list(st, 0, 0, note_last, &last), STW_OK);
+  assert_int_equal(stw_store_audit_last(st, &last), STW_OK);
   return last;
 }
 
